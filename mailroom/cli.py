@@ -1,0 +1,178 @@
+"""The ``mailroom`` command: process, ocr, serve, worker, corpus, user."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mailroom.errors import MailroomError
+from mailroom.settings import get_settings
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    from mailroom.process import process_path
+    from pipeline.context import get_context
+
+    ctx = get_context()
+    failed = 0
+    for source in args.paths:
+        for line in process_path(ctx, source):
+            failed += "error" in line
+            if args.json:
+                print(json.dumps(line, ensure_ascii=False), flush=True)
+            elif "error" in line:
+                print(f"{source}: ERROR {line['error']}", flush=True)
+            else:
+                print(f"{source}: {line['document_id']} {line['language']} {line['category']} "
+                      f"({line['confidence']:.2f}) → {line['queue']} p{line['priority']} due {line['sla_due']}",
+                      flush=True)
+    return 1 if failed else 0
+
+
+def cmd_ocr(args: argparse.Namespace) -> int:
+    from ocr import ocr_text
+
+    try:
+        print(ocr_text(Path(args.path)))
+    except MailroomError as exc:
+        print(f"{args.path}: {exc.reason}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{args.path}: cannot be read ({exc.strerror})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from rq import Worker
+    from rq.serializers import JSONSerializer
+
+    import ocr  # noqa: F401 - sets Pillow's pixel limit in this worker process
+    from pipeline.context import get_context
+    from pipeline.jobs import job_queue
+
+    ctx = get_context()
+    queue = job_queue(ctx.settings)
+    worker = Worker([queue], connection=queue.connection, serializer=JSONSerializer)
+    worker.work(burst=args.burst, with_scheduler=True, logging_level="INFO")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from mailroom import services
+    from mailroom.demo import DEMO_PASSWORD, DEMO_USERS, create_demo_letters, create_demo_users
+    from pipeline.context import get_context
+    from pipeline.jobs import enqueue_read, job_queue
+    from web.app import create_app
+
+    settings = get_settings()
+    ctx = get_context(settings)
+    redis_proc = None if settings.redis_url else services.start_redis(settings)
+    worker = services.start_worker(settings)
+    scheduler = services.Scheduler(settings)
+    scheduler.start()
+    try:
+        if args.demo:
+            create_demo_users(ctx)
+            queue = job_queue(settings)
+            for env_id in create_demo_letters(ctx):
+                enqueue_read(queue, env_id)
+            users = ", ".join(u for u, _, _ in DEMO_USERS)
+            print(f"Demo users ({users}) have the password '{DEMO_PASSWORD}'.", flush=True)
+        print(f"Mailroom on http://{settings.host}:{args.port or settings.port}/docs  (data: {settings.data})",
+              flush=True)
+        uvicorn.run(create_app(ctx), host=settings.host, port=args.port or settings.port, log_level="info")
+    finally:
+        scheduler.stop()
+        worker.terminate()
+        worker.wait(timeout=20)
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(timeout=10)
+    return 0
+
+
+def cmd_corpus(args: argparse.Namespace) -> int:
+    from corpus.generate import generate
+
+    truth = generate(Path(args.out), seed=args.seed, count=args.count, holdout=args.holdout)
+    print(f"{len(truth)} files written to {args.out}")
+    return 0
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    import getpass
+
+    from pipeline.context import get_context
+    from storage.db import session_scope
+    from storage.models import Role
+    from storage.users import upsert_user
+
+    password = args.password or getpass.getpass(f"Password for {args.username}: ")
+    if len(password) < 8:
+        print("The password must have at least 8 characters.", file=sys.stderr)
+        return 2
+    with session_scope(get_context().db_url) as s:
+        upsert_user(s, args.username, password, Role(args.role), args.name or args.username)
+    print(f"user {args.username} ({args.role}) saved")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mailroom", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sp = sub.add_parser("process", help="run the whole pipeline inline on files")
+    sp.add_argument("paths", nargs="+")
+    sp.add_argument("--json", action="store_true", help="one JSON object per document per line")
+    sp.set_defaults(func=cmd_process)
+
+    sp = sub.add_parser("ocr", help="print the recognised text of a file")
+    sp.add_argument("path")
+    sp.set_defaults(func=cmd_ocr)
+
+    sp = sub.add_parser("serve", help="API + worker + scheduler (+ embedded redis-server)")
+    sp.add_argument("--demo", action="store_true", help="create demo users and route sample letters")
+    sp.add_argument("--port", type=int, default=0)
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("worker", help="an rq worker for the pipeline jobs")
+    sp.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    sp.set_defaults(func=cmd_worker)
+
+    sp = sub.add_parser("corpus", help="generate a synthetic corpus with ground truth")
+    csub = sp.add_subparsers(dest="corpus_command", required=True)
+    gp = csub.add_parser("generate")
+    gp.add_argument("--out", required=True)
+    gp.add_argument("--seed", type=int, default=1)
+    gp.add_argument("--count", type=int, default=44)
+    gp.add_argument("--holdout", action="store_true", help="use the held-out sentence pools")
+    gp.set_defaults(func=cmd_corpus)
+
+    sp = sub.add_parser("user", help="create or update a user")
+    sp.add_argument("username")
+    sp.add_argument("--role", required=True, choices=["scanner", "agent", "supervisor", "auditor", "admin"])
+    sp.add_argument("--name", default="")
+    sp.add_argument("--password", default="", help="prompted for when omitted")
+    sp.set_defaults(func=cmd_user)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except MailroomError as exc:
+        print(f"mailroom: {exc.reason}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

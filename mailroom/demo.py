@@ -1,0 +1,49 @@
+"""Demo data for ``mailroom serve --demo``: users with known passwords and sample letters."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from intake import Arrival, Duplicate, accept, guess_channel
+from ocr import sniff_type
+from pipeline.context import Context
+from storage.db import session_scope
+from storage.models import Role
+from storage.users import upsert_user
+
+DEMO_USERS = [
+    ("admin", Role.ADMIN, "Ada Admin"),
+    ("scanner", Role.SCANNER, "Stanisław Skaner"),
+    ("agent", Role.AGENT, "Anna Agentka"),
+    ("agent2", Role.AGENT, "Petr Agent"),
+    ("supervisor", Role.SUPERVISOR, "Zofia Kierownik"),
+    ("auditor", Role.AUDITOR, "Igor Auditor"),
+]
+DEMO_PASSWORD = "demo"  # only with --demo; a real deployment creates users with `mailroom user add`
+
+
+def create_demo_users(ctx: Context) -> None:
+    with session_scope(ctx.db_url) as s:
+        for username, role, name in DEMO_USERS:
+            upsert_user(s, username, DEMO_PASSWORD, role, name)
+
+
+def create_demo_letters(ctx: Context, count: int = 8, seed: int = 7) -> list[str]:
+    """Generate a few sample letters with the corpus generator and accept them; returns envelope ids."""
+    from corpus.generate import generate
+
+    ids: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        truth = generate(Path(tmp), seed=seed, count=count)
+        for rec in truth:
+            path = Path(tmp) / rec["file"]
+            data = path.read_bytes()
+            ctype = sniff_type(data, path.name)
+            arrival = Arrival(data=data, name=path.name, channel=guess_channel(data, ctype), content_type=ctype,
+                              received_at=datetime.now(UTC), submitted_by="scanner", meta={"demo": True})
+            with session_scope(ctx.db_url) as s:
+                res = accept(arrival, s, ctx.blobs)
+            ids.append(res.of if isinstance(res, Duplicate) else res.envelope_id)
+    return ids

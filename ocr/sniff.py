@@ -1,0 +1,140 @@
+"""Decide what a file is from its first bytes. The file name is a hint only: content wins."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from PIL import features
+
+from mailroom.errors import CorruptInput, UnsupportedInput
+
+PDF = "application/pdf"
+PNG = "image/png"
+JPEG = "image/jpeg"
+TIFF = "image/tiff"
+GIF = "image/gif"
+BMP = "image/bmp"
+WEBP = "image/webp"
+EMAIL = "message/rfc822"
+OUTLOOK = "application/vnd.ms-outlook"
+TEXT = "text/plain"
+
+IMAGE_TYPES = frozenset({PNG, JPEG, TIFF, GIF, BMP, WEBP})
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Every Outlook .msg holds property streams named "__substg1.0_…" (UTF-16LE in the OLE2 directory);
+# Word/Excel 97 files, which share the OLE2 container, do not.
+_MSG_STREAM = "__substg1.0_".encode("utf-16-le")
+
+# Header names that open real messages; a text file rarely starts with two of them.
+_MAIL_HEADERS = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "received",
+        "return-path",
+        "content-type",
+        "delivered-to",
+        "reply-to",
+        "sender",
+        "x-mailer",
+        "dkim-signature",
+        "authentication-results",
+        "in-reply-to",
+        "references",
+        "user-agent",
+    }
+)
+_HEADER_LINE = re.compile(rb"^([!-9;-~]+):[ \t]?(.*)$")  # RFC 5322 field-name: printable ASCII but ':'
+_TEXT_CONTROLS = frozenset("\t\n\r\f\v")
+
+
+def sniff_type(data: bytes, name: str = "") -> str:
+    """Return the MIME type of ``data`` or raise UnsupportedInput / CorruptInput (empty file)."""
+    if not data:
+        raise CorruptInput(f"{_label(name)} is empty (0 bytes); the scan or upload probably failed, send it again.")
+    head = data[:4096]
+    if b"%PDF-" in data[:1024]:  # readers accept junk before the header, so must we
+        return PDF
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return TIFF
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return GIF
+    if head[:2] == b"BM" and len(head) >= 26 and head[14:18] in (b"\x0c\x00\x00\x00", b"(\x00\x00\x00",
+                                                                 b"@\x00\x00\x00", b"l\x00\x00\x00",
+                                                                 b"|\x00\x00\x00"):
+        return BMP
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and features.check("webp"):
+        return WEBP
+    if head.startswith(_OLE2):
+        if _MSG_STREAM in data:
+            return OUTLOOK
+        raise UnsupportedInput(
+            f"{_label(name)} is an old Microsoft Office file (Word/Excel 97), not an Outlook message; "
+            "save or print it as PDF and send that."
+        )
+    text = _as_text(data)
+    if text is not None:
+        if _looks_like_email(data, name):
+            return EMAIL
+        return TEXT
+    raise UnsupportedInput(f"{_label(name)} is not a PDF, image, TIFF fax or e-mail; send it as one of those.")
+
+
+def _label(name: str) -> str:
+    """The name as shown to a person: quoted, one line, bounded."""
+    if not name:
+        return "The file"
+    clean = "".join(c if c.isprintable() else "?" for c in name)
+    if len(clean) > 80:
+        clean = clean[:77] + "…"
+    return f"“{clean}”"
+
+
+def _as_text(data: bytes) -> str | None:
+    """The data as UTF-8 text if it is text a person wrote (no NULs, hardly any control characters)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    sample = text[:65536]
+    if "\x00" in sample:
+        return None
+    bad = sum(1 for c in sample if unicodedata.category(c) == "Cc" and c not in _TEXT_CONTROLS)
+    if bad > max(2, len(sample) // 100):
+        return None
+    return text
+
+
+def _looks_like_email(data: bytes, name: str) -> bool:
+    """RFC 822 heuristic: the text opens with a header block holding known mail headers."""
+    lines = data[:16384].replace(b"\r\n", b"\n").split(b"\n")
+    if lines and lines[0].startswith(b"From ") and not lines[0].startswith(b"From: "):
+        lines = lines[1:]  # mbox separator line
+    known = 0
+    seen_header = False
+    for line in lines[:200]:
+        if not line.strip():
+            break  # end of the header block
+        if line[:1] in (b" ", b"\t"):
+            if not seen_header:
+                return False
+            continue  # folded continuation
+        match = _HEADER_LINE.match(line)
+        if match is None:
+            return False  # a non-header line before the blank line: not a message
+        seen_header = True
+        if match.group(1).decode("ascii").lower() in _MAIL_HEADERS:
+            known += 1
+    needed = 1 if name.lower().endswith((".eml", ".mbox")) else 2
+    return known >= needed

@@ -1,0 +1,92 @@
+"""Cheap per-page decisions taken before OCR: separator sheet, blank page, usable PDF text layer."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import cv2
+import numpy as np
+from PIL import Image
+
+SEPARATOR_PAYLOAD = "MAILROOM:SEPARATOR"
+
+_WORK_SIZE = 1200  # longest side, in pixels, of the copy the checks look at (≈100 dpi for A4)
+_MARGIN_X = 0.08  # ignored left/right: punch holes, scanner shadows
+_MARGIN_Y = 0.06  # ignored top/bottom: fax header lines ("From +48… Page 1/2"), scanner edges
+_MIN_CONTRAST = 60  # ink must be at least this much darker than the paper (0..255)
+_MIN_SPECK = 3  # connected ink blobs smaller than this (in work pixels) are dust, not ink
+BLANK_INK_RATIO = 0.0003  # ≈ ten characters of 10-pt text on an A4 page
+
+_CID = re.compile(r"\(cid:\d+\)")
+MIN_LETTERS = 20
+MAX_GARBAGE_RATIO = 0.1
+MIN_LETTER_RATIO = 0.3
+
+
+def work_copy(image: Image.Image) -> np.ndarray:
+    """A small grayscale copy for the checks below (box-filtered, so thin strokes stay visible)."""
+    small = image.convert("L")
+    if max(small.size) > _WORK_SIZE:
+        small = small.copy()
+        small.thumbnail((_WORK_SIZE, _WORK_SIZE), Image.Resampling.BOX)
+    return np.asarray(small)
+
+
+def ink_ratio(gray: np.ndarray) -> float:
+    """Share of the page inside the margins covered by ink.
+
+    Ink is what Otsu's threshold separates from the paper, but never less than _MIN_CONTRAST darker
+    than the paper: on a nearly empty page Otsu alone splits the paper's own noise.
+    """
+    height, width = gray.shape
+    dy, dx = int(height * _MARGIN_Y), int(width * _MARGIN_X)
+    inner = gray[dy : height - dy, dx : width - dx]
+    if inner.size == 0:
+        return 0.0
+    paper = float(np.percentile(inner, 90))
+    otsu, _ = cv2.threshold(inner, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    cutoff = min(otsu, paper - _MIN_CONTRAST)
+    if cutoff <= 0:
+        return 0.0
+    mask = (inner < cutoff).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    areas = stats[1:count, cv2.CC_STAT_AREA]
+    return float(areas[areas >= _MIN_SPECK].sum()) / inner.size
+
+
+def is_blank(gray: np.ndarray) -> bool:
+    return ink_ratio(gray) < BLANK_INK_RATIO
+
+
+def is_separator(gray: np.ndarray, full: Image.Image | None = None) -> bool:
+    """True if the page carries a QR code whose payload is exactly MAILROOM:SEPARATOR.
+
+    Looks at the small copy first; only when a code is found there but cannot be decoded does it
+    retry on the full-resolution page.
+    """
+    detector = cv2.QRCodeDetector()
+    found, points = detector.detect(gray)
+    if not found:
+        return False
+    payload, _, _ = detector.detectAndDecode(gray)
+    if not payload and full is not None:
+        payload, _, _ = detector.detectAndDecode(np.asarray(full.convert("L")))
+    return payload == SEPARATOR_PAYLOAD
+
+
+def usable_text_layer(text: str) -> bool:
+    """A PDF text layer worth trusting: enough letters, little garbage (unmapped glyphs, controls)."""
+    cids = len(_CID.findall(text))
+    text = _CID.sub("", text)
+    chars = [c for c in text if not c.isspace()]
+    if not chars:
+        return False
+    letters = sum(1 for c in chars if c.isalpha())
+    garbage = cids + sum(1 for c in chars if c == "\ufffd" or unicodedata.category(c) in ("Cc", "Co", "Cs", "Cn"))
+    total = len(chars) + cids
+    return (
+        letters >= MIN_LETTERS
+        and garbage / total <= MAX_GARBAGE_RATIO
+        and letters / total >= MIN_LETTER_RATIO
+    )

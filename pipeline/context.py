@@ -1,0 +1,47 @@
+"""What a stage runner needs, built once per process from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from mailroom.settings import Settings, get_settings
+from queues.routing import RuleSet, load_rules
+from queues.sla import SlaPolicies, load_policies
+from storage.blobs import BlobStore, blob_store
+from storage.db import migrate
+
+
+@dataclass
+class Context:
+    settings: Settings
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        return blob_store(self.settings)
+
+    @cached_property
+    def rules(self) -> RuleSet:
+        return load_rules(self.settings.routing_rules)
+
+    @cached_property
+    def policies(self) -> SlaPolicies:
+        return load_policies(self.settings.sla_policies)
+
+    @property
+    def db_url(self) -> str:
+        return self.settings.db_url
+
+
+_ready: dict[str, Context] = {}
+
+
+def get_context(settings: Settings | None = None) -> Context:
+    """The process-wide context; the schema is migrated the first time a URL is seen."""
+    settings = settings or get_settings()
+    ctx = _ready.get(settings.db_url)
+    if ctx is None:
+        settings.data.mkdir(parents=True, exist_ok=True)
+        migrate(settings.db_url)
+        ctx = _ready[settings.db_url] = Context(settings)
+    return ctx

@@ -1,0 +1,61 @@
+"""rq shell around the runner. Jobs carry ids only, serialised as JSON (never pickle)."""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+from mailroom.settings import Settings, get_settings
+from pipeline.context import get_context
+from pipeline.runner import run_read, run_route
+
+LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+RETRY = Retry(max=3, interval=[2, 10, 30])
+
+
+def redis_connection(settings: Settings) -> Redis:
+    if settings.redis_url:
+        return Redis.from_url(settings.redis_url)
+    return Redis(unix_socket_path=str(settings.redis_socket))
+
+
+def job_queue(settings: Settings | None = None, connection: Redis | None = None) -> Queue:
+    settings = settings or get_settings()
+    return Queue(settings.queue_name, connection=connection or redis_connection(settings),
+                 serializer=JSONSerializer, default_timeout=900)
+
+
+def _enqueue_once(queue: Queue, func: str, arg: str, job_id: str) -> bool:
+    """Enqueue unless a live job with this id exists; False when one does."""
+    try:
+        job = Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer)
+        if job.get_status(refresh=False) in LIVE:
+            return False
+    except NoSuchJobError:
+        pass
+    queue.enqueue_call(func, args=(arg,), job_id=job_id, retry=RETRY, result_ttl=3600, failure_ttl=7 * 86400)
+    return True
+
+
+def enqueue_read(queue: Queue, envelope_id: str) -> bool:
+    return _enqueue_once(queue, "pipeline.jobs.read_job", envelope_id, f"read-{envelope_id}")
+
+
+def enqueue_route(queue: Queue, document_id: str) -> bool:
+    return _enqueue_once(queue, "pipeline.jobs.route_job", document_id, f"route-{document_id}")
+
+
+def read_job(envelope_id: str) -> list[str]:
+    ctx = get_context()
+    ids = run_read(ctx, envelope_id)
+    queue = job_queue(ctx.settings)
+    for doc_id in ids:
+        enqueue_route(queue, doc_id)
+    return ids
+
+
+def route_job(document_id: str) -> int | None:
+    return run_route(get_context(), document_id)

@@ -1,0 +1,153 @@
+"""The recipe: load → read → save documents → decide → save work items.
+
+Each step is keyed by an id and idempotent: running it twice (an rq retry, the reconciler,
+a second ``mailroom process``) never creates a second document or work item.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from mailroom.errors import Disposition, MailroomError
+from pipeline.context import Context
+from pipeline.stages import decide, read
+from storage.audit import record
+from storage.db import session_scope
+from storage.models import Document, DocumentState, Envelope, EnvelopeState, WorkItem
+
+log = logging.getLogger(__name__)
+DOC_NAMESPACE = uuid.UUID("5b0f8a8e-7c2e-4a51-9d0e-6d61696c726f")
+MAX_ATTEMPTS = 3
+
+
+def document_id(envelope_sha256: str, part_index: int, doc_index: int) -> str:
+    """Stable: the same bytes always give the same document ids."""
+    return str(uuid.uuid5(DOC_NAMESPACE, f"{envelope_sha256}:{part_index}:{doc_index}"))
+
+
+def quarantine(ctx: Context, envelope_id: str, exc: MailroomError) -> None:
+    state = EnvelopeState.NEEDS_HUMAN if exc.disposition == Disposition.NEEDS_HUMAN else EnvelopeState.QUARANTINED
+    with session_scope(ctx.db_url) as s:
+        env = s.get(Envelope, envelope_id)
+        if env is None or env.state == EnvelopeState.PROCESSED:
+            return
+        env.state, env.error = state, exc.reason
+        record(s, "system", f"envelope.{state}", envelope_id=envelope_id,
+               detail={"code": exc.code, "reason": exc.reason})
+
+
+def run_read(ctx: Context, envelope_id: str) -> list[str]:
+    """Recognise the text of an envelope and save its documents; returns their ids."""
+    with session_scope(ctx.db_url) as s:
+        env = s.get(Envelope, envelope_id)
+        if env is None:
+            raise LookupError(f"envelope {envelope_id} does not exist")
+        if env.state in (EnvelopeState.QUARANTINED, EnvelopeState.NEEDS_HUMAN):
+            return []
+        existing = [d.id for d in env.documents]
+        if env.state == EnvelopeState.PROCESSED or existing:
+            return existing
+        env.attempts += 1
+        sha, ctype, name = env.sha256, env.content_type, env.source_name
+        attempts = env.attempts
+    data = ctx.blobs.get(sha)
+    try:
+        found = list(read(data, ctype, name, ctx.settings))
+    except MailroomError as exc:
+        quarantine(ctx, envelope_id, exc)
+        return []
+    except Exception as exc:  # noqa: BLE001 - any crash of a reader must not lose the item
+        if attempts >= MAX_ATTEMPTS:
+            quarantine(ctx, envelope_id, MailroomError(
+                f"Reading failed {attempts} times ({type(exc).__name__}: {exc}); "
+                "the original is kept, re-run it after fixing the cause."))
+            return []
+        raise
+    if not found:
+        quarantine(ctx, envelope_id, MailroomError(
+            "No readable page was found (all pages blank or separators); check the scan and re-submit."))
+        return []
+    ids: list[str] = []
+    with session_scope(ctx.db_url) as s:
+        for f in found:
+            doc_id = document_id(sha, f.part_index, f.doc_index)
+            ids.append(doc_id)
+            if s.get(Document, doc_id) is not None:
+                continue
+            pages = [p for p in f.ocr.pages if not p.blank]
+            s.add(Document(
+                id=doc_id, envelope_id=envelope_id, part_index=f.part_index, doc_index=f.doc_index,
+                part_name=f.part.name[:500], part_sha256=ctx.blobs.put(f.part.data),
+                first_page=pages[0].number if pages else 1, pages=f.ocr.page_count,
+                blank_pages=sum(p.blank for p in f.ocr.pages),
+                page_flags=[{"page": p.number, "method": p.method, "flags": p.flags} for p in f.ocr.pages],
+                text=f.ocr.text, state=DocumentState.READ,
+            ))
+            record(s, "system", "document.read", envelope_id=envelope_id, document_id=doc_id,
+                   detail={"pages": f.ocr.page_count, "methods": sorted({p.method for p in pages}),
+                           "flags": sorted({fl for p in f.ocr.pages for fl in p.flags})})
+    return ids
+
+
+def run_route(ctx: Context, doc_id: str) -> int | None:
+    """Classify a document, route it and give it its one work item; returns the item id."""
+    with session_scope(ctx.db_url) as s:
+        doc = s.get(Document, doc_id)
+        if doc is None:
+            raise LookupError(f"document {doc_id} does not exist")
+        if doc.work_item is not None:
+            return doc.work_item.id
+        env = doc.envelope
+        text, channel, received_at = doc.text, env.channel, env.received_at
+    decision = decide(text, channel, received_at, ctx.rules, ctx.policies)
+    c, r, sla = decision.classification, decision.routing, decision.sla
+    try:
+        with session_scope(ctx.db_url) as s:
+            doc = s.get(Document, doc_id)
+            assert doc is not None
+            doc.language, doc.category, doc.confidence = c.language, c.category, c.confidence
+            doc.segment, doc.entities, doc.reasons = c.segment, c.entities, c.reasons
+            doc.model_version, doc.state = c.model_version, DocumentState.ROUTED
+            item = WorkItem(document_id=doc_id, queue=r.queue, priority=r.priority, routing_rule=r.rule,
+                            sla_policy=sla.policy, sla_due=sla.due, first_response_due=sla.first_response_due,
+                            warn_at=sla.warn_at)
+            s.add(item)
+            s.flush()
+            record(s, "system", "document.classified", envelope_id=doc.envelope_id, document_id=doc_id,
+                   detail={"language": c.language, "category": c.category, "confidence": c.confidence,
+                           "model": c.model_version, "reasons": c.reasons[:20]})
+            record(s, "system", "work_item.routed", envelope_id=doc.envelope_id, document_id=doc_id,
+                   work_item_id=item.id, detail={"queue": r.queue, "priority": r.priority, "rule": r.rule})
+            record(s, "system", "sla.started", envelope_id=doc.envelope_id, document_id=doc_id,
+                   work_item_id=item.id, detail={"policy": sla.policy, "due": sla.due.isoformat(),
+                                                 "calendar": sla.calendar})
+            item_id = item.id
+            _finish_envelope(s, doc.envelope_id)
+    except IntegrityError:  # a concurrent run created the work item first
+        with session_scope(ctx.db_url) as s:
+            item = s.scalars(select(WorkItem).where(WorkItem.document_id == doc_id)).one()
+            return item.id
+    return item_id
+
+
+def _finish_envelope(s, envelope_id: str) -> None:  # type: ignore[no-untyped-def]
+    s.flush()
+    env = s.get(Envelope, envelope_id)
+    if env is not None and env.state == EnvelopeState.RECEIVED and all(
+        d.state == DocumentState.ROUTED for d in env.documents
+    ):
+        env.state = EnvelopeState.PROCESSED
+        record(s, "system", "envelope.processed", envelope_id=envelope_id,
+               detail={"documents": len(env.documents)})
+
+
+def run_inline(ctx: Context, envelope_id: str) -> list[str]:
+    """The whole recipe in this process (``mailroom process``)."""
+    ids = run_read(ctx, envelope_id)
+    for doc_id in ids:
+        run_route(ctx, doc_id)
+    return ids

@@ -1,0 +1,54 @@
+"""The stages as plain functions over typed records: no database, no Redis.
+
+read:   bytes of an arrival → the documents found in it (text per page)
+decide: a document's text   → classification, routing and SLA deadline
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import classifiers
+import ocr
+from intake.parts import explode
+from mailroom.records import Classification, OcrResult, PageText, Part, Routing, SlaTarget
+from mailroom.settings import Settings
+from queues.routing import RuleSet, route
+from queues.sla import SlaPolicies, compute_sla
+
+
+@dataclass
+class FoundDocument:
+    part_index: int
+    doc_index: int
+    part: Part
+    ocr: OcrResult
+
+
+@dataclass
+class Decision:
+    classification: Classification
+    routing: Routing
+    sla: SlaTarget
+
+
+def read(data: bytes, content_type: str, name: str, settings: Settings) -> Iterator[FoundDocument]:
+    """Every document of an arrival: e-mail body and attachments, batches split at separators."""
+    for part_index, part in enumerate(explode(data, content_type, name)):
+        if part.content_type == "text/plain":
+            text = part.data.decode("utf-8", errors="replace")
+            result = OcrResult(pages=[PageText(number=1, text=text, method="email-body")])
+            docs = [result] if text.strip() else []
+        else:
+            docs = ocr.split_documents(ocr.extract(part.data, part.content_type, settings=settings))
+        for doc_index, doc in enumerate(docs):
+            yield FoundDocument(part_index=part_index, doc_index=doc_index, part=part, ocr=doc)
+
+
+def decide(text: str, channel: str, received_at: datetime, rules: RuleSet, policies: SlaPolicies) -> Decision:
+    classification = classifiers.classify(text)
+    routing = route(classification, channel, text, rules)
+    sla = compute_sla(received_at, classification.category, classification.language, routing.queue, policies)
+    return Decision(classification=classification, routing=routing, sla=sla)

@@ -1,0 +1,1 @@
+"""Storage: the database (record of truth) and the content-addressed blob store."""

@@ -1,0 +1,150 @@
+"""The HTTP API: thin routes over intake, storage and queues."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import FastAPI, File, Form, Header, HTTPException, Request, Response, UploadFile, status
+from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
+from sqlalchemy import text
+
+from intake import Arrival, Duplicate, accept
+from mailroom.errors import MailroomError, UnsupportedInput
+from mailroom.records import Channel
+from ocr import sniff_type
+from pipeline.context import Context
+from pipeline.jobs import enqueue_read, job_queue
+from pipeline.runner import quarantine
+from queues import work
+from storage.audit import record
+from storage.models import Envelope, Role, User, WorkItem
+from web import schemas
+from web.deps import CtxDep, SessionDep, require
+
+log = logging.getLogger(__name__)
+
+Scanner = Annotated[User, require(Role.SCANNER, Role.SUPERVISOR)]
+Viewer = Annotated[User, require(Role.SCANNER, Role.SUPERVISOR, Role.AUDITOR)]
+Agent = Annotated[User, require(Role.AGENT, Role.SUPERVISOR)]
+
+
+def _item_out(item: WorkItem) -> schemas.WorkItemOut:
+    return schemas.WorkItemOut.model_validate(item, from_attributes=True)
+
+
+def create_app(ctx: Context) -> FastAPI:
+    app = FastAPI(title="Mailroom", version="0.1.0",
+                  description="Document intake and correspondence processing for customer care.")
+    app.state.ctx = ctx
+
+    @app.exception_handler(MailroomError)
+    async def mailroom_error(_: Request, exc: MailroomError) -> JSONResponse:
+        return JSONResponse({"detail": exc.reason, "code": exc.code}, status_code=exc.http_status)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+    @app.get("/api/health", response_model=schemas.Health)
+    def health(session: SessionDep, ctx: CtxDep) -> schemas.Health:
+        session.execute(text("SELECT 1"))
+        try:
+            job_queue(ctx.settings).connection.ping()
+            redis_state = "ok"
+        except (RedisError, OSError):
+            redis_state = "unavailable"
+        return schemas.Health(status="ok", database="ok", redis=redis_state)
+
+    @app.post("/api/envelopes", status_code=status.HTTP_202_ACCEPTED, response_model=schemas.Accepted)
+    async def upload(
+        user: Scanner, session: SessionDep, ctx: CtxDep,
+        file: Annotated[UploadFile, File(description="PDF, image, TIFF fax, .eml or .msg")],
+        channel: Annotated[Channel, Form()] = Channel.UPLOAD,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> schemas.Accepted:
+        """Store the original durably, then answer 202 with the envelope id; OCR runs behind."""
+        data = await file.read(ctx.settings.max_upload_bytes + 1)
+        if len(data) > ctx.settings.max_upload_bytes:
+            raise HTTPException(413, f"The file is larger than {ctx.settings.max_upload_bytes} bytes.")
+        if not data:
+            raise HTTPException(400, "The file is empty; scan or attach it again.")
+        problem: UnsupportedInput | None = None
+        try:
+            ctype = sniff_type(data, file.filename or "")
+        except UnsupportedInput as exc:
+            ctype, problem = "application/octet-stream", exc
+        arrival = Arrival(data=data, name=file.filename or "upload", channel=channel, content_type=ctype,
+                          received_at=datetime.now(UTC), idempotency_key=idempotency_key,
+                          submitted_by=user.username)
+        result = accept(arrival, session, ctx.blobs)
+        env_id = result.of if isinstance(result, Duplicate) else result.envelope_id
+        if problem is not None:
+            quarantine(ctx, env_id, problem)
+            raise HTTPException(problem.http_status, {"reason": problem.reason, "envelope_id": env_id})
+        if not isinstance(result, Duplicate):
+            try:
+                enqueue_read(job_queue(ctx.settings), env_id)
+            except (RedisError, OSError) as exc:  # stored and committed: the reconciler will enqueue it
+                log.warning("could not enqueue %s now (%s); the reconciler will", env_id, exc)
+        env = session.get(Envelope, env_id)
+        assert env is not None
+        return schemas.Accepted(envelope_id=env_id, state=env.state, duplicate=isinstance(result, Duplicate))
+
+    @app.get("/api/envelopes/{envelope_id}", response_model=schemas.EnvelopeOut)
+    def envelope(envelope_id: str, user: Viewer, session: SessionDep) -> schemas.EnvelopeOut:
+        env = session.get(Envelope, envelope_id)
+        if env is None or (user.role == Role.SCANNER and env.submitted_by != user.username):
+            raise HTTPException(404, "Not found.")
+        docs = [
+            schemas.DocumentOut(id=d.id, pages=d.pages, language=d.language, category=d.category,
+                                confidence=d.confidence, segment=d.segment, entities=d.entities,
+                                work_item=_item_out(d.work_item) if d.work_item else None)
+            for d in env.documents
+        ]
+        return schemas.EnvelopeOut(id=env.id, state=env.state, error=env.error, channel=env.channel,
+                                   source_name=env.source_name, received_at=env.received_at, documents=docs)
+
+    @app.get("/api/queues", response_model=list[schemas.QueueOut])
+    def queues(user: Agent, session: SessionDep, ctx: CtxDep) -> list[schemas.QueueOut]:
+        counts = work.queue_counts(session)
+        names = {q.id: q.name for q in ctx.rules.queues}
+        ids = list(names) + sorted(set(counts) - set(names))
+        empty = {s: 0 for s in ("new", "claimed", "on_hold", "done")}
+        return [schemas.QueueOut(id=q, name=names.get(q, q), counts=counts.get(q, empty)) for q in ids]
+
+    @app.post("/api/queues/{queue}/next", response_model=schemas.WorkItemOut,
+              responses={204: {"description": "The queue has no new item"}})
+    def next_item(queue: str, user: Agent, session: SessionDep) -> schemas.WorkItemOut | Response:
+        item = work.next_item(session, queue, user.username, datetime.now(UTC))
+        if item is None:
+            return Response(status_code=204)
+        return _item_out(item)
+
+    @app.get("/api/work-items/{item_id}", response_model=schemas.WorkItemDetail)
+    def work_item(item_id: int, user: Agent, session: SessionDep) -> schemas.WorkItemDetail:
+        item = session.get(WorkItem, item_id)
+        if item is None:
+            raise HTTPException(404, "Not found.")
+        doc = item.document
+        record(session, user.username, "document.viewed", document_id=doc.id, work_item_id=item.id,
+               envelope_id=doc.envelope_id)
+        base = _item_out(item).model_dump()
+        return schemas.WorkItemDetail(**base, text=doc.text, language=doc.language, category=doc.category,
+                                      confidence=doc.confidence, entities=doc.entities,
+                                      reasons=[str(r) for r in doc.reasons])
+
+    @app.post("/api/work-items/{item_id}/claim", response_model=schemas.WorkItemOut)
+    def claim(item_id: int, user: Agent, session: SessionDep) -> schemas.WorkItemOut:
+        return _item_out(work.claim(session, item_id, user.username, datetime.now(UTC)))
+
+    @app.post("/api/work-items/{item_id}/complete", response_model=schemas.WorkItemOut)
+    def complete(item_id: int, user: Agent, session: SessionDep) -> schemas.WorkItemOut:
+        return _item_out(work.complete(session, item_id, user.username, datetime.now(UTC)))
+
+    return app

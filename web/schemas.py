@@ -1,0 +1,68 @@
+"""Response bodies of the HTTP API (they make the OpenAPI document precise)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class Accepted(BaseModel):
+    envelope_id: str
+    state: str
+    duplicate: bool
+
+
+class WorkItemOut(BaseModel):
+    id: int
+    document_id: str
+    queue: str
+    priority: int
+    state: str
+    assignee: str | None
+    routing_rule: str
+    sla_policy: str
+    sla_due: datetime
+    first_response_due: datetime | None
+
+
+class DocumentOut(BaseModel):
+    id: str
+    pages: int
+    language: str | None
+    category: str | None
+    confidence: float | None
+    segment: str | None
+    entities: dict[str, list[str]]
+    work_item: WorkItemOut | None
+
+
+class EnvelopeOut(BaseModel):
+    id: str
+    state: str
+    error: str | None
+    channel: str
+    source_name: str
+    received_at: datetime
+    documents: list[DocumentOut]
+
+
+class WorkItemDetail(WorkItemOut):
+    text: str
+    language: str | None
+    category: str | None
+    confidence: float | None
+    entities: dict[str, list[str]]
+    reasons: list[str]
+
+
+class QueueOut(BaseModel):
+    id: str
+    name: str
+    counts: dict[str, int]
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    redis: str
