@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mailroom.errors import MailroomError
-from mailroom.settings import get_settings
+from mailroom.settings import Settings, get_settings
 
 
 def cmd_process(args: argparse.Namespace) -> int:
@@ -62,7 +62,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool) -> int:
+    """API + scheduler; with ``embedded`` also a private redis-server and one worker."""
     import uvicorn
 
     from mailroom import services
@@ -71,31 +72,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from pipeline.jobs import enqueue_read, job_queue
     from web.app import create_app
 
-    settings = get_settings()
     ctx = get_context(settings)
-    redis_proc = None if settings.redis_url else services.start_redis(settings)
-    worker = services.start_worker(settings)
+    redis_proc = services.start_redis(settings) if embedded and not settings.redis_url else None
+    worker = services.start_worker(settings) if embedded else None
     scheduler = services.Scheduler(settings)
     scheduler.start()
     try:
-        if args.demo:
+        if demo:
             create_demo_users(ctx)
             queue = job_queue(settings)
             for env_id in create_demo_letters(ctx):
                 enqueue_read(queue, env_id)
             users = ", ".join(u for u, _, _ in DEMO_USERS)
             print(f"Demo users ({users}) have the password '{DEMO_PASSWORD}'.", flush=True)
-        print(f"Mailroom on http://{settings.host}:{args.port or settings.port}/docs  (data: {settings.data})",
-              flush=True)
-        uvicorn.run(create_app(ctx), host=settings.host, port=args.port or settings.port, log_level="info")
+        print(f"Mailroom on http://{settings.host}:{port}/docs  (data: {settings.data})", flush=True)
+        uvicorn.run(create_app(ctx), host=settings.host, port=port, log_level="info")
     finally:
         scheduler.stop()
-        worker.terminate()
-        worker.wait(timeout=20)
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=20)
         if redis_proc is not None:
             redis_proc.terminate()
             redis_proc.wait(timeout=10)
     return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    return _run_api(settings, args.port or settings.port, embedded=True, demo=args.demo)
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    return _run_api(settings, args.port or settings.port, embedded=False, demo=False)
 
 
 def cmd_corpus(args: argparse.Namespace) -> int:
@@ -141,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--demo", action="store_true", help="create demo users and route sample letters")
     sp.add_argument("--port", type=int, default=0)
     sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("api", help="API + scheduler only (scale-out: Redis and workers run elsewhere)")
+    sp.add_argument("--port", type=int, default=0)
+    sp.set_defaults(func=cmd_api)
 
     sp = sub.add_parser("worker", help="an rq worker for the pipeline jobs")
     sp.add_argument("--burst", action="store_true", help="exit when the queue is empty")

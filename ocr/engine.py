@@ -97,3 +97,20 @@ def read_with_deadline(engine: OcrEngine, image: Image.Image, languages: str, ti
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return str(outcome.get("text", ""))
+
+
+BUILTIN_ENGINES: dict[str, type] = {"tesseract": TesseractEngine}
+ENTRY_POINT_GROUP = "mailroom.ocr_engines"
+
+
+def load_engine(name: str = "tesseract") -> OcrEngine:
+    """An engine by name: a built-in, or one a package registers under the entry point group above."""
+    from importlib.metadata import entry_points
+
+    if name in BUILTIN_ENGINES:
+        return BUILTIN_ENGINES[name]()
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name == name:
+            return entry.load()()
+    known = sorted(set(BUILTIN_ENGINES) | {e.name for e in entry_points(group=ENTRY_POINT_GROUP)})
+    raise ConfigError(f"Unknown OCR engine {name!r}; known engines: {', '.join(known)}.")

@@ -66,7 +66,7 @@ def is_separator(gray: np.ndarray, full: Image.Image | None = None) -> bool:
     retry on the full-resolution page.
     """
     detector = cv2.QRCodeDetector()
-    found, points = detector.detect(gray)
+    found, _ = detector.detect(gray)
     if not found:
         return False
     payload, _, _ = detector.detectAndDecode(gray)

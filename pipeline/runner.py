@@ -11,6 +11,7 @@ import uuid
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from mailroom.errors import Disposition, MailroomError
 from pipeline.context import Context
@@ -134,7 +135,7 @@ def run_route(ctx: Context, doc_id: str) -> int | None:
     return item_id
 
 
-def _finish_envelope(s, envelope_id: str) -> None:  # type: ignore[no-untyped-def]
+def _finish_envelope(s: Session, envelope_id: str) -> None:
     s.flush()
     env = s.get(Envelope, envelope_id)
     if env is not None and env.state == EnvelopeState.RECEIVED and all(

@@ -1,0 +1,20 @@
+# Mailroom for the scale-out deployment (see docker-compose.yml): API or worker by command.
+FROM python:3.11-slim-bookworm
+
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      tesseract-ocr tesseract-ocr-osd tesseract-ocr-pol tesseract-ocr-ces tesseract-ocr-rus tesseract-ocr-eng \
+      fonts-dejavu-core redis-tools \
+ && rm -rf /var/lib/apt/lists/*
+
+RUN useradd --create-home --uid 10001 mailroom
+WORKDIR /app
+COPY requirements.lock ./
+RUN pip install --no-cache-dir -r requirements.lock
+COPY . .
+RUN pip install --no-cache-dir --no-deps . && chown -R mailroom /app
+
+USER mailroom
+ENV MAILROOM_DATA=/home/mailroom/data OMP_THREAD_LIMIT=1
+EXPOSE 8000
+CMD ["mailroom", "serve"]
