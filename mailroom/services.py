@@ -37,7 +37,8 @@ def start_redis(settings: Settings, timeout: float = 10.0) -> subprocess.Popen[b
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise ConfigError(f"redis-server exited at start: {proc.stderr.read().decode()[-500:] if proc.stderr else ''}")
+            err = proc.stderr.read().decode()[-500:] if proc.stderr else ""
+            raise ConfigError(f"redis-server exited at start: {err}")
         if sock.exists():
             try:
                 if Redis(unix_socket_path=str(sock)).ping():

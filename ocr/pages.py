@@ -202,7 +202,4 @@ def _check_pixels(width: int, height: int, settings: Settings, label: str) -> No
 
 
 def _too_many_pixels(label: str, settings: Settings) -> str:
-    return (
-        f"{label} has more than {settings.max_pixels:,} pixels; "
-        "scan it again at a normal resolution (300 dpi)."
-    )
+    return f"{label} has more than {settings.max_pixels:,} pixels; scan it again at a normal resolution (300 dpi)."

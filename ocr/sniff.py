@@ -22,6 +22,7 @@ TEXT = "text/plain"
 
 IMAGE_TYPES = frozenset({PNG, JPEG, TIFF, GIF, BMP, WEBP})
 
+_BMP_HEADER_SIZES = frozenset({12, 40, 52, 56, 64, 108, 124})  # DIB header sizes Pillow reads
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # Every Outlook .msg holds property streams named "__substg1.0_…" (UTF-16LE in the OLE2 directory);
 # Word/Excel 97 files, which share the OLE2 container, do not.
@@ -70,9 +71,7 @@ def sniff_type(data: bytes, name: str = "") -> str:
         return TIFF
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return GIF
-    if head[:2] == b"BM" and len(head) >= 26 and head[14:18] in (b"\x0c\x00\x00\x00", b"(\x00\x00\x00",
-                                                                 b"@\x00\x00\x00", b"l\x00\x00\x00",
-                                                                 b"|\x00\x00\x00"):
+    if head[:2] == b"BM" and int.from_bytes(head[14:18], "little") in _BMP_HEADER_SIZES:
         return BMP
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and features.check("webp"):
         return WEBP

@@ -85,8 +85,4 @@ def usable_text_layer(text: str) -> bool:
     letters = sum(1 for c in chars if c.isalpha())
     garbage = cids + sum(1 for c in chars if c == "\ufffd" or unicodedata.category(c) in ("Cc", "Co", "Cs", "Cn"))
     total = len(chars) + cids
-    return (
-        letters >= MIN_LETTERS
-        and garbage / total <= MAX_GARBAGE_RATIO
-        and letters / total >= MIN_LETTER_RATIO
-    )
+    return letters >= MIN_LETTERS and garbage / total <= MAX_GARBAGE_RATIO and letters / total >= MIN_LETTER_RATIO

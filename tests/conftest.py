@@ -1,0 +1,49 @@
+"""Shared fixtures: a private data directory per test, a generated corpus per session, and a
+real redis-server on a unix socket started by the project's own code."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+from mailroom.settings import Settings  # noqa: E402
+from pipeline.context import Context, get_context  # noqa: E402
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data=tmp_path / "data")
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> Context:
+    return get_context(settings)
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """44 generated files covering every form, language and category (seed 11)."""
+    from corpus.generate import generate
+
+    out = tmp_path_factory.mktemp("corpus")
+    generate(out, seed=11, count=44)
+    return out
+
+
+@pytest.fixture
+def redis_settings(settings: Settings) -> Iterator[Settings]:
+    """Settings whose embedded redis-server is running (stopped after the test)."""
+    from mailroom.services import start_redis
+
+    settings.data.mkdir(parents=True, exist_ok=True)
+    proc = start_redis(settings)
+    try:
+        yield settings
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

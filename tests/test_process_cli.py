@@ -1,0 +1,99 @@
+"""`mailroom process --json` over a generated corpus of every form: the stable contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from mailroom.records import CATEGORIES, ENTITY_NAMES
+
+FIELDS = {"source": str, "document_id": str, "channel": str, "pages": int, "language": str, "category": str,
+          "confidence": float, "queue": str, "priority": int, "sla_due": str, "entities": dict, "text": str}
+
+
+def _run(args: list[str], data: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, MAILROOM_DATA=str(data))
+    return subprocess.run([sys.executable, "-m", "mailroom.cli", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=1500)
+
+
+@pytest.mark.slow
+def test_process_whole_corpus_prints_contract_lines(corpus_dir: Path, tmp_path: Path) -> None:
+    manifest = json.loads((corpus_dir / "manifest.json").read_text())
+    files = [str(corpus_dir / rec["file"]) for rec in manifest]
+    assert len(files) >= 40
+    assert {rec["form"] for rec in manifest} >= {"scan_png", "scan_pdf", "text_pdf", "fax_tiff", "eml", "batch_pdf"}
+    os.chmod(corpus_dir, 0o555)  # inputs in a read-only folder: nothing may be written there
+    try:
+        proc = _run(["process", "--json", *files], tmp_path / "data", cwd=corpus_dir)
+    finally:
+        os.chmod(corpus_dir, 0o755)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    by_source: dict[str, list[dict]] = {}
+    for line in lines:
+        for name, kind in FIELDS.items():
+            assert isinstance(line[name], kind), (name, line.get(name))
+        assert line["channel"] in {"scan", "fax", "email", "upload"}
+        assert line["category"] in CATEGORIES
+        assert 0.0 <= line["confidence"] <= 1.0
+        assert line["pages"] >= 1
+        assert datetime.fromisoformat(line["sla_due"]).utcoffset() is not None
+        assert set(line["entities"]) <= set(ENTITY_NAMES)
+        assert all(isinstance(v, list) for v in line["entities"].values())
+        assert line["text"].strip()
+        by_source.setdefault(line["source"], []).append(line)
+    assert set(by_source) == set(files)  # every file answered, exactly as given
+
+    right_language = total_language = 0
+    for rec in manifest:
+        got = by_source[str(corpus_dir / rec["file"])]
+        assert len(got) == len(rec["documents"]), rec["file"]
+        assert {g["channel"] for g in got} == {rec["channel"]}
+        for g, want in zip(got, rec["documents"], strict=True):
+            assert g["pages"] == want["pages"], rec["file"]
+            if rec["form"] in ("scan_png", "text_pdf"):
+                assert g["language"] == want["language"], rec["file"]
+            total_language += 1
+            right_language += g["language"] == want["language"]
+    assert right_language / total_language >= 0.9
+
+    # stable ids: a second run over the same files gives the same documents, no new work items
+    again = _run(["process", "--json", *files[:3]], tmp_path / "data")
+    assert again.returncode == 0
+    ids_again = [json.loads(line)["document_id"] for line in again.stdout.splitlines()]
+    assert ids_again == [g["document_id"] for f in files[:3] for g in by_source[f]]
+    assert not any(corpus_dir.glob("*.db")) and not (corpus_dir / "data").exists()
+
+
+def test_process_reports_bad_files_and_carries_on(corpus_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-letter.bin"
+    bad.write_bytes(b"\x00\x01\x02 this is no document \xff" * 10)
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    truncated = tmp_path / "truncated.pdf"
+    truncated.write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog")
+    good = next(p for p in sorted(corpus_dir.glob("*.eml")))
+    missing = tmp_path / "missing.png"
+    proc = _run(["process", "--json", str(bad), str(empty), str(truncated), str(missing), str(good)], tmp_path / "d")
+    assert proc.returncode == 1
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    errors = {line["source"]: line["error"] for line in lines if "error" in line}
+    assert set(errors) == {str(bad), str(empty), str(truncated), str(missing)}
+    assert all(len(reason) > 20 for reason in errors.values())
+    assert any(line["source"] == str(good) and "category" in line for line in lines)
+
+
+def test_ocr_command_prints_text(corpus_dir: Path, tmp_path: Path) -> None:
+    manifest = json.loads((corpus_dir / "manifest.json").read_text())
+    rec = next(r for r in manifest if r["form"] == "text_pdf")
+    proc = _run(["ocr", str(corpus_dir / rec["file"])], tmp_path / "d")
+    assert proc.returncode == 0, proc.stderr
+    first_words = rec["documents"][0]["text"].split()[:5]
+    assert all(w in proc.stdout for w in first_words)

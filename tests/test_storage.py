@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, select
+
+from intake import Accepted, Arrival, Duplicate, accept
+from mailroom.errors import NotFound, StorageError
+from mailroom.records import Channel
+from pipeline.context import Context
+from storage.blobs import FsBlobStore, sha256_hex
+from storage.db import get_engine, migrate, session_scope
+from storage.models import AuditEvent, Envelope, Role
+from storage.users import authenticate, upsert_user
+
+
+def test_blob_roundtrip_is_content_addressed(tmp_path: Path) -> None:
+    store = FsBlobStore(tmp_path / "blobs")
+    key = store.put(b"list polecony")
+    assert key == sha256_hex(b"list polecony")
+    assert store.get(key) == b"list polecony"
+    assert store.path(key).parent.parent.name == key[:2]
+    assert store.put(b"list polecony") == key  # idempotent
+    assert not list(store.path(key).parent.glob(".incoming-*"))
+
+
+def test_blob_keys_are_never_paths(tmp_path: Path) -> None:
+    store = FsBlobStore(tmp_path / "blobs")
+    with pytest.raises(NotFound):
+        store.get("../../etc/passwd")
+    with pytest.raises(NotFound):
+        store.get("0" * 64)
+
+
+def test_blob_store_reports_unwritable_root(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StorageError, match="Could not store the original"):
+        FsBlobStore(blocker / "blobs").put(b"data")
+
+
+def test_migrations_create_schema_in_wal_mode(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    migrate(url)
+    migrate(url)  # idempotent
+    engine = get_engine(url)
+    tables = set(inspect(engine).get_table_names())
+    assert {"envelopes", "documents", "work_items", "audit_events", "users", "alembic_version"} <= tables
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def _arrival(data: bytes, key: str | None = None) -> Arrival:
+    return Arrival(data=data, name="scan.png", channel=Channel.SCAN, content_type="image/png",
+                   received_at=datetime(2026, 11, 23, 10, tzinfo=UTC), idempotency_key=key)
+
+
+def test_accept_stores_original_then_row_and_recognises_duplicates(ctx: Context) -> None:
+    with session_scope(ctx.db_url) as s:
+        first = accept(_arrival(b"\x89PNG one"), s, ctx.blobs)
+    assert isinstance(first, Accepted)
+    assert ctx.blobs.get(first.sha256) == b"\x89PNG one"
+    with session_scope(ctx.db_url) as s:
+        again = accept(_arrival(b"\x89PNG one"), s, ctx.blobs)
+        keyed = accept(_arrival(b"\x89PNG two", key="k1"), s, ctx.blobs)
+        same_key = accept(_arrival(b"\x89PNG three", key="k1"), s, ctx.blobs)
+    assert isinstance(again, Duplicate) and again.of == first.envelope_id
+    assert isinstance(keyed, Accepted)
+    assert isinstance(same_key, Duplicate) and same_key.of == keyed.envelope_id
+    with session_scope(ctx.db_url) as s:
+        assert len(s.scalars(select(Envelope)).all()) == 2
+        env = s.get(Envelope, first.envelope_id)
+        assert env is not None and env.received_at.tzinfo is not None
+        actions = s.scalars(select(AuditEvent.action)).all()
+        assert actions.count("envelope.accepted") == 2
+
+
+def test_users_authenticate_with_scrypt(ctx: Context) -> None:
+    with session_scope(ctx.db_url) as s:
+        upsert_user(s, "anna", "correct horse", Role.AGENT)
+    with session_scope(ctx.db_url) as s:
+        assert authenticate(s, "anna", "correct horse") is not None
+        assert authenticate(s, "anna", "wrong") is None
+        assert authenticate(s, "nobody", "correct horse") is None
+        user = authenticate(s, "anna", "correct horse")
+        assert user is not None and "correct horse" not in user.password_hash
