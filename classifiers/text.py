@@ -51,11 +51,15 @@ def category_view(text: str) -> str:
     return _DIGIT_IN_WORD.sub(lambda m: _DIGIT_LOOKALIKE[m.group(0)], view)
 
 
-_DIGIT_O = re.compile(r"(?<=\d)[Oo](?=\d)|(?<=\d[ -])[Oo](?=\d)|(?<=\d)[Oo](?=[ -]?\d)")
-_DIGIT_L = re.compile(r"(?<=\d)[lI|](?=\d)")
+_DIGIT_LIKE = re.compile(r"(?<=\d)[OoIl|](?=[OoIl|]*[ -]?\d)|(?<=\d[ -])[OoIl|](?=\d)")
+_AS_DIGIT = str.maketrans("OoIl|", "00111")
 
 
 def digit_view(text: str) -> str:
-    """Read O/o and l/I/| between digits as 0 and 1 ("85O3l234567"); length is preserved."""
-    text = _DIGIT_O.sub("0", text)
-    return _DIGIT_L.sub("1", text)
+    """Read O/o and I/l/| next to digits as 0 and 1 ("44O5l4Ol359"); length is preserved."""
+    for _ in range(3):  # a look-alike next to another look-alike is settled on the next pass
+        changed = _DIGIT_LIKE.sub(lambda m: m.group(0).translate(_AS_DIGIT), text)
+        if changed == text:
+            break
+        text = changed
+    return text

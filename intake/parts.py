@@ -10,7 +10,7 @@ import io
 import re
 from email.message import EmailMessage, Message
 
-from mailroom.errors import CorruptInput, TooLarge
+from mailroom.errors import CorruptInput, TooLarge, UnsupportedInput
 from mailroom.records import Channel, Part
 from ocr import sniff_type
 
@@ -88,7 +88,7 @@ def _email_parts(data: bytes) -> list[Part]:
             return
         if not payload:
             return
-        real = sniff_type(payload, "") if ctype != "text/plain" else "text/plain"
+        real = _sniff(payload) if ctype != "text/plain" else "text/plain"
         if real.startswith(READABLE) and real != "message/rfc822":
             parts.append(Part(name=m.get_filename() or f"attachment-{len(parts) + 1}", content_type=real,
                               data=payload))
@@ -109,6 +109,14 @@ def _email_parts(data: bytes) -> list[Part]:
     return parts
 
 
+def _sniff(payload: bytes) -> str:
+    """Type of an attachment; one that is no letter (a program, an archive) is skipped."""
+    try:
+        return sniff_type(payload, "")
+    except UnsupportedInput:
+        return "application/octet-stream"
+
+
 def _substantial(text: str) -> bool:
     """A body longer than a covering note ('see attached') is a letter of its own."""
     return sum(ch.isalpha() for ch in text) >= 400
@@ -126,7 +134,7 @@ def _msg_parts(data: bytes) -> list[Part]:
         for att in getattr(msg, "attachments", [])[:MAX_PARTS]:
             payload = att.data if isinstance(att.data, bytes) else b""
             if payload:
-                real = sniff_type(payload, "")
+                real = _sniff(payload)
                 if real.startswith(READABLE):
                     parts.append(Part(name=att.longFilename or "attachment", content_type=real, data=payload))
         body = msg.body or ""

@@ -110,8 +110,15 @@ def _pdf_pages(data: bytes, settings: Settings, engine: OcrEngine) -> Iterator[P
                 yield PageText(number=index + 1, text=text, method="text-layer")
     finally:
         if layer is not None:
-            layer.close()
+            _close_quietly(layer)
         pdf.close()
+
+
+def _close_quietly(layer: pdfplumber.PDF) -> None:
+    try:
+        layer.close()  # flushes per-page caches, which re-parses the page tree of a broken file
+    except Exception as exc:  # see _open_text_layer
+        log.debug("closing the text layer failed: %s", exc)
 
 
 def _open_text_layer(data: bytes) -> pdfplumber.PDF | None:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-from mailroom.errors import CorruptInput, EncryptedPdf, TooLarge
+from mailroom.errors import CorruptInput, EncryptedPdf, MailroomError, TooLarge
 from mailroom.settings import Settings, get_settings
 
 # Pillow's own bomb guard, set at import so that it holds in every worker process, not only the API.
@@ -110,13 +110,15 @@ def iter_image_pages(data: bytes, settings: Settings) -> Iterator[PageImage]:
             image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
         raise TooLarge(_too_many_pixels("The image", settings)) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except Exception as exc:  # see _reraise_own
+        _reraise_own(exc)
         raise CorruptInput("The image is damaged or incomplete and cannot be read; send it again.") from exc
     with image:
         multipage = image.format == "TIFF"
         try:
             frames = getattr(image, "n_frames", 1) if multipage else 1
-        except (OSError, ValueError, EOFError) as exc:
+        except Exception as exc:  # see _reraise_own
+            _reraise_own(exc)
             raise CorruptInput("The TIFF file is damaged and its pages cannot be listed; send it again.") from exc
         if frames > settings.max_pages:
             raise TooLarge(
@@ -127,7 +129,8 @@ def iter_image_pages(data: bytes, settings: Settings) -> Iterator[PageImage]:
             label = f"Page {index + 1}" if frames > 1 else "The image"
             try:
                 image.seek(index)
-            except (OSError, ValueError, EOFError) as exc:
+            except Exception as exc:  # see _reraise_own
+                _reraise_own(exc)
                 raise CorruptInput(f"{label} of the file is damaged and cannot be read; send it again.") from exc
             yield _decode_frame(image, index + 1, label, settings)
 
@@ -150,7 +153,8 @@ def _decode_frame(image: Image.Image, number: int, label: str, settings: Setting
             gray = _to_gray(frame)
     except Image.DecompressionBombError as exc:
         raise TooLarge(_too_many_pixels(label, settings)) from exc
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+    except Exception as exc:  # see _reraise_own
+        _reraise_own(exc)
         raise CorruptInput(f"{label} is damaged or incomplete and cannot be read; send it again.") from exc
     if (target_w, target_h) != gray.size:
         gray = gray.resize((target_w, target_h), Image.Resampling.BILINEAR)
@@ -189,6 +193,14 @@ def _normalise(gray: Image.Image) -> Image.Image:
     if float(np.median(np.asarray(small))) < 96:
         return ImageOps.invert(gray)
     return gray
+
+
+def _reraise_own(exc: Exception) -> None:
+    """Pillow answers hostile files with a zoo of exception types (OSError, SyntaxError, KeyError,
+    TypeError "Missing dimensions", struct.error, …), so decoding catches Exception and calls it a
+    damaged file; our own errors and running out of memory are not that, and go on up."""
+    if isinstance(exc, MailroomError | MemoryError):
+        raise exc
 
 
 def _check_pixels(width: int, height: int, settings: Settings, label: str) -> None:

@@ -20,7 +20,7 @@ import holidays
 from dateutil.relativedelta import relativedelta
 
 DAY_MINUTES = 24 * 60
-# Give up looking for open time after this many days (a calendar that is all holidays).
+# Give up after this many consecutive closed days (a calendar that is all holidays).
 MAX_SEARCH_DAYS = 3 * 366
 
 Interval = tuple[datetime, datetime]
@@ -203,8 +203,11 @@ def _open_from(cal: BusinessCalendar, start: datetime) -> Iterator[Interval]:
     zone = cal.zone
     day = start.astimezone(zone).date() - timedelta(days=1)
     buffer: list[Interval] = []
-    for _ in range(MAX_SEARCH_DAYS):
-        buffer.extend(cal.open_intervals(day))
+    closed_days = 0
+    while closed_days < MAX_SEARCH_DAYS:
+        todays = cal.open_intervals(day)
+        closed_days = 0 if todays else closed_days + 1
+        buffer.extend(todays)
         day += timedelta(days=1)
         horizon = _wall_midnight(zone, day)
         buffer.sort()
@@ -219,7 +222,7 @@ def _open_from(cal: BusinessCalendar, start: datetime) -> Iterator[Interval]:
             if b > horizon:
                 keep.append((horizon, b))
         buffer = keep
-    raise ValueError(f"calendar {cal.name or cal.tz!r} has no working time within {MAX_SEARCH_DAYS} days")
+    raise ValueError(f"calendar {cal.name or cal.tz!r} has no working time in {MAX_SEARCH_DAYS} consecutive days")
 
 
 def _unpaused(a: datetime, b: datetime, pauses: list[Interval]) -> Iterator[Interval]:
@@ -244,7 +247,8 @@ def add_business_time(
     """The earliest instant by which ``span`` of open, unpaused time has elapsed since ``start``.
 
     Pauses (``[from, to)`` intervals, e.g. waiting for the customer) do not count, so they
-    push the due time out. The result is in the calendar's zone.
+    push the due time out. The result is in the calendar's zone; compare it across zones
+    with ``<``/``>`` or in UTC, since PEP 495 makes ``==`` false for a wall time in a DST fold.
     """
     start_u = _require_aware(start, "start")
     if span < timedelta(0):

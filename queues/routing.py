@@ -84,11 +84,11 @@ def load_yaml_model(path: Path, model: type[M], sections: dict[str, str]) -> M:
         raise ConfigError(f"{path}: " + "; ".join(problems)) from exc
 
 
-def _as_list(v: Any) -> Any:
+def one_or_many(v: Any) -> Any:
     return [v] if isinstance(v, str | int | float) else v
 
 
-def _check_members(values: list[str] | None, known: tuple[str, ...], what: str) -> list[str] | None:
+def check_members(values: list[str] | None, known: tuple[str, ...], what: str) -> list[str] | None:
     for v in values or ():
         if v not in known:
             raise ValueError(f"{v!r} is not a known {what}; use one of: {', '.join(known)}")
@@ -116,27 +116,27 @@ class When(BaseModel):
     @classmethod
     def _one_or_many(cls, v: Any) -> Any:
         """``category: complaint`` is accepted as ``category: [complaint]``."""
-        return _as_list(v)
+        return one_or_many(v)
 
     @field_validator("category")
     @classmethod
     def _categories(cls, v: list[str] | None) -> list[str] | None:
-        return _check_members(v, CATEGORIES, "category")
+        return check_members(v, CATEGORIES, "category")
 
     @field_validator("channel")
     @classmethod
     def _channels(cls, v: list[str] | None) -> list[str] | None:
-        return _check_members(v, CHANNELS, "channel")
+        return check_members(v, CHANNELS, "channel")
 
     @field_validator("segment")
     @classmethod
     def _segments(cls, v: list[str] | None) -> list[str] | None:
-        return _check_members(v, SEGMENTS, "segment")
+        return check_members(v, SEGMENTS, "segment")
 
     @field_validator("entity")
     @classmethod
     def _entities(cls, v: list[str] | None) -> list[str] | None:
-        return _check_members(v, ENTITY_NAMES, "entity name")
+        return check_members(v, ENTITY_NAMES, "entity name")
 
     @field_validator("language")
     @classmethod
@@ -206,8 +206,10 @@ class RuleSet(BaseModel):
                 raise ValueError(f"{label} {q!r} is not in the queues list ({known}); add it there")
         for i, r in enumerate(self.rules, 1):
             if r.queue not in ids:
-                raise ValueError(f"rule #{i} {r.name!r} sends to queue {r.queue!r}, which is not in the queues "
-                                 f"list ({known}); add the queue or fix the name")
+                raise ValueError(
+                    f"rule #{i} {r.name!r} sends to queue {r.queue!r}, which is not in the queues "
+                    f"list ({known}); add the queue or fix the name"
+                )
         return self
 
     def queue(self, queue_id: str) -> QueueSpec:
@@ -255,16 +257,22 @@ def route(c: Classification, channel: str, text: str, rules: RuleSet) -> Routing
     if c.confidence < rules.confidence_threshold:
         prio = rules.low_confidence_priority if rules.low_confidence_priority is not None else rules.default_priority
         return RoutingDecision(
-            rules.low_confidence_queue, prio, "low-confidence",
-            [f"category {c.category!r} confidence {c.confidence:.2f} is below the threshold "
-             f"{rules.confidence_threshold:.2f}; a person must look"],
+            rules.low_confidence_queue,
+            prio,
+            "low-confidence",
+            [
+                f"category {c.category!r} confidence {c.confidence:.2f} is below the threshold "
+                f"{rules.confidence_threshold:.2f}; a person must look"
+            ],
         )
     reasons: list[str] = []
     for r in rules.rules:
         ok, why = _check(r.when, c, channel, text, rules.regex_timeout)
         if why == "timeout":
-            reasons.append(f"rule {r.name!r} skipped: its text_matches pattern took longer than "
-                           f"{rules.regex_timeout}s (catastrophic backtracking?); simplify the pattern")
+            reasons.append(
+                f"rule {r.name!r} skipped: its text_matches pattern took longer than "
+                f"{rules.regex_timeout}s (catastrophic backtracking?); simplify the pattern"
+            )
         if ok:
             conds = ", ".join(k for k, v in r.when.model_dump(exclude={"text_matches"}).items() if v is not None)
             detail = "; ".join(x for x in (f"conditions: {conds}" if conds else "no conditions", why) if x)

@@ -1,0 +1,312 @@
+"""Entities of a letter, normalised (formats in docs: customer_id MR-1234567, amount "149.99 PLN", …).
+
+Extraction runs in an order that lets each finder blank what it took, so the digits of an
+e-mail, IBAN, invoice number, customer id, date, national id or amount are never read again
+as a phone number. Work happens on a copy of the text where O/l between digits read as 0/1;
+that copy keeps every offset of the original.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from decimal import Decimal, InvalidOperation
+
+import phonenumbers
+from stdnum import iban as std_iban
+from stdnum.cz import dic as cz_dic
+from stdnum.pl import nip as pl_nip
+from stdnum.pl import pesel as pl_pesel
+from stdnum.ru import inn as ru_inn
+
+from classifiers.text import digit_view, fold
+from mailroom.records import ENTITY_NAMES
+
+PHONE_REGION = {"pl": "PL", "cs": "CZ", "ru": "RU", "en": "GB"}
+MAX_CHARS = 100000  # bound the work on very long documents
+MAX_PHONES = 50
+
+
+class _Text:
+    """The text being mined, with the spans already taken blanked out (same length throughout)."""
+
+    def __init__(self, text: str) -> None:
+        self.original = text
+        self.view = digit_view(text)
+
+    def take(self, start: int, end: int) -> None:
+        self.view = self.view[:start] + " " * (end - start) + self.view[end:]
+
+
+# ---------------------------------------------------------------------------- e-mail
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+[ ]?@[ ]?[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,24}(?![\w-])")
+
+
+def _emails(doc: _Text) -> list[str]:
+    found = []
+    for m in _EMAIL.finditer(doc.view):
+        found.append(m.group(0).replace(" ", "").strip(".").lower())
+        doc.take(m.start(), m.end())
+    return found
+
+
+# ---------------------------------------------------------------------------- IBAN
+_IBAN = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2}[ ]?\d{2}(?:[ ]?[A-Z0-9]){11,32})")
+# A Polish account number written without "PL" (NRB: 26 digits, usually grouped 2+4×6).
+_NRB = re.compile(r"(?<![\w/-])(\d{2}(?:[ ]?\d{4}){6})(?![\w/-])")
+_ACCOUNT_LABEL = re.compile(r"(?:konto|konta|rachun\w*|account|účet|účtu|счет|счёт)\W", re.IGNORECASE)
+
+
+def _valid_iban_prefix(chunk: str, start: int) -> tuple[str, int] | None:
+    """Longest prefix of chunk that is a valid IBAN: (compact value, end offset in the text)."""
+    positions = [i for i, ch in enumerate(chunk) if ch.isalnum()]
+    compact = "".join(chunk[i] for i in positions)
+    for length in range(min(len(compact), 34), 14, -1):
+        if std_iban.is_valid(compact[:length]):
+            return compact[:length], start + positions[length - 1] + 1
+    return None
+
+
+def _ibans(doc: _Text, language: str) -> list[str]:
+    found = []
+    for m in _IBAN.finditer(doc.view):
+        hit = _valid_iban_prefix(m.group(1), m.start(1))
+        if hit:
+            found.append(hit[0])
+            doc.take(m.start(1), hit[1])
+    for m in _NRB.finditer(doc.view):
+        labelled = _ACCOUNT_LABEL.search(doc.original[max(0, m.start() - 40) : m.start()]) is not None
+        value = "PL" + re.sub(r"\D", "", m.group(1))
+        if (language == "pl" or labelled) and std_iban.is_valid(value):
+            found.append(value)
+            doc.take(m.start(), m.end())
+    return found
+
+
+# ---------------------------------------------------------------------------- invoice number, customer id
+_INVOICE = re.compile(r"(?<![\w/])([A-Za-z]{2})[ ]?/[ ]?(\d{4})[ ]?/[ ]?(\d{2})[ ]?/[ ]?(\d{6})(?![\w/])")
+_CUSTOMER = re.compile(r"(?<![\w-])MR[ ]?[-–—]?[ ]?(\d(?:[ ]?\d){6})(?![\d])", re.IGNORECASE)
+
+
+def _invoices(doc: _Text) -> list[str]:
+    found = []
+    for m in _INVOICE.finditer(doc.view):
+        found.append(f"{m.group(1).upper()}/{m.group(2)}/{m.group(3)}/{m.group(4)}")
+        doc.take(m.start(), m.end())
+    return found
+
+
+def _customer_ids(doc: _Text) -> list[str]:
+    found = []
+    for m in _CUSTOMER.finditer(doc.view):
+        found.append("MR-" + m.group(1).replace(" ", ""))
+        doc.take(m.start(), m.end())
+    return found
+
+
+# ---------------------------------------------------------------------------- dates
+def _month_table() -> dict[str, int]:
+    names = {
+        # pl: nominative and genitive; cs: nominative and genitive; ru: nominative and genitive; en
+        1: "styczeń stycznia leden ledna январь января january jan",
+        2: "luty lutego únor února февраль февраля february feb",
+        3: "marzec marca březen března март марта march mar",
+        4: "kwiecień kwietnia duben dubna апрель апреля april apr",
+        5: "maj maja květen května май мая may",
+        6: "czerwiec czerwca červen června июнь июня june jun",
+        7: "lipiec lipca červenec července июль июля july jul",
+        8: "sierpień sierpnia srpen srpna август августа august aug",
+        9: "wrzesień września září сентябрь сентября september sep sept",
+        10: "październik października říjen října октябрь октября october oct",
+        11: "listopad listopada listopadu ноябрь ноября november nov",
+        12: "grudzień grudnia prosinec prosince декабрь декабря december dec",
+    }
+    return {fold(n): month for month, words in names.items() for n in words.split()}
+
+
+_MONTHS = _month_table()
+_MONTH_ALT = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10,
+          "xi": 11, "xii": 12}  # fmt: skip
+_DATE_DMY = re.compile(r"(?<![\d.,/-])(\d{1,2})[ ]?([./-])[ ]?(\d{1,2})[ ]?\2[ ]?((?:19|20)\d{2})(?![\d])")
+_DATE_ISO = re.compile(r"(?<![\d.,/-])((?:19|20)\d{2})-(\d{1,2})-(\d{1,2})(?![\d-])")
+_DATE_NAMED = re.compile(
+    rf"(?<![\w.])(\d{{1,2}})\.?[ ]?(?:(?:of|de)[ ])?({_MONTH_ALT})\.?,?[ ]?((?:19|20)\d{{2}})(?!\d)", re.IGNORECASE
+)
+_DATE_NAMED_US = re.compile(
+    rf"(?<![\w.])({_MONTH_ALT})\.?[ ](\d{{1,2}})(?:st|nd|rd|th)?,?[ ]((?:19|20)\d{{2}})(?!\d)", re.IGNORECASE
+)
+_DATE_ROMAN = re.compile(
+    r"(?<![\w.])(\d{1,2})[ ]?\.?[ ]?(XII|XI|IX|X|VIII|VII|VI|IV|V|III|II|I)[ ]?\.?[ ]?((?:19|20)\d{2})(?!\d)"
+)
+
+
+def _iso(year: str | int, month: str | int, day: str | int) -> str | None:
+    try:
+        return dt.date(int(year), int(month), int(day)).isoformat()
+    except ValueError:
+        return None
+
+
+def _dates(doc: _Text) -> list[str]:
+    found: list[str] = []
+    folded = fold(doc.view)  # same length as the view, month names without diacritics
+
+    def keep(m: re.Match[str], value: str | None) -> None:
+        if value:
+            found.append(value)
+            doc.take(m.start(), m.end())
+
+    for m in _DATE_ISO.finditer(folded):
+        keep(m, _iso(m.group(1), m.group(2), m.group(3)))
+    for m in _DATE_DMY.finditer(folded):
+        keep(m, _iso(m.group(4), m.group(3), m.group(1)))
+    for m in _DATE_NAMED.finditer(folded):
+        keep(m, _iso(m.group(3), _MONTHS[m.group(2).casefold()], m.group(1)))
+    for m in _DATE_NAMED_US.finditer(folded):
+        keep(m, _iso(m.group(3), _MONTHS[m.group(1).casefold()], m.group(2)))
+    for m in _DATE_ROMAN.finditer(folded):
+        keep(m, _iso(m.group(3), _ROMAN[m.group(2).lower()], m.group(1)))
+    return found
+
+
+# ---------------------------------------------------------------------------- national ids
+def _ico_valid(number: str) -> bool:
+    """Czech IČO: 8 digits, mod-11 weights 8..2 (python-stdnum has it only inside cz.dic)."""
+    return len(number) == 8 and number.isdigit() and cz_dic.calc_check_digit_legal(number[:-1]) == number[-1]
+
+
+_VALIDATORS: dict[str, Callable[[str], bool]] = {
+    "pesel": lambda n: len(n) == 11 and pl_pesel.is_valid(n),
+    "nip": lambda n: len(n) == 10 and pl_nip.is_valid(n),
+    "ico": _ico_valid,
+    "inn": lambda n: len(n) in (10, 12) and ru_inn.is_valid(n),
+}
+_ID_LABEL = re.compile(r"(?<!\w)(pesel|nip|vat(?: id| no)?|ico|ic|dic|инн|inn|regon|krs|ogrn|огрн|кпп)(?!\w)")
+_LABEL_TYPES: dict[str, tuple[str, ...]] = {
+    "pesel": ("pesel",), "nip": ("nip",), "vat": ("nip",), "vat id": ("nip",), "vat no": ("nip",),
+    "ico": ("ico",), "ic": ("ico",), "dic": ("ico",), "инн": ("inn",), "inn": ("inn",),
+}  # fmt: skip
+_OTHER_REGISTERS = ("regon", "krs", "ogrn", "огрн", "кпп")
+_LENGTHS: dict[str, tuple[int, ...]] = {"pesel": (11,), "nip": (10,), "ico": (8,), "inn": (10, 12)}
+# Unlabelled digit runs are read by length, only as the ids of the letter's country.
+_BY_LANGUAGE: dict[str, tuple[str, ...]] = {"pl": ("pesel", "nip"), "cs": ("ico",), "ru": ("inn",), "en": ()}
+_ANY_LANGUAGE: tuple[str, ...] = ("pesel", "nip", "ico", "inn")
+_RUN = re.compile(r"(?<![\w.,/])(?:(?:PL|CZ|RU)[ ]?)?(\d+(?:[ -]\d+)*)(?![\w]|[.,]\d)")
+_LABEL_WINDOW = 24
+
+
+def _label_of(before: str) -> str | None:
+    """The id label written just before a number ("PESEL:", "NIP nr", "IČO", "ИНН/КПП"), folded."""
+    labels = _ID_LABEL.findall(fold(before).casefold())
+    if not labels:
+        return None
+    if labels[-1] in _OTHER_REGISTERS and any(label in _LABEL_TYPES for label in labels):
+        return next(label for label in reversed(labels) if label in _LABEL_TYPES)  # "ИНН/КПП 77…"
+    return labels[-1]
+
+
+def _national_ids(doc: _Text, language: str, out: dict[str, list[str]]) -> None:
+    for m in list(_RUN.finditer(doc.view)):
+        groups = re.findall(r"\d+", m.group(1))
+        digits = "".join(groups)
+        if len(digits) < 8 or len(digits) > 40:
+            continue
+        label = _label_of(doc.original[max(0, m.start() - _LABEL_WINDOW) : m.start()])
+        if label in _OTHER_REGISTERS:
+            doc.take(m.start(), m.end())  # another register's number: not ours, and not a phone
+            continue
+        kinds = _LABEL_TYPES[label] if label else _BY_LANGUAGE.get(language, _ANY_LANGUAGE)
+        starts = [0] if label else range(len(groups))
+        taken = False
+        i = 0
+        while i < len(groups) and i in starts:
+            hit: tuple[str, str, int] | None = None
+            for j in range(len(groups), i, -1):
+                candidate = "".join(groups[i:j])
+                valid = [k for k in kinds if len(candidate) in _LENGTHS[k] and _VALIDATORS[k](candidate)]
+                if len(valid) == 1:
+                    hit = (valid[0], candidate, j)
+                    break
+                if valid:  # valid as two kinds (a 10-digit NIP and INN): say nothing
+                    break
+            if hit:
+                out[hit[0]].append(hit[1])
+                taken = True
+                i = hit[2]
+            else:
+                i += 1
+        if taken or label:
+            doc.take(m.start(), m.end())
+
+
+# ---------------------------------------------------------------------------- amounts
+_CURRENCIES: tuple[tuple[str, str], ...] = (
+    (r"zł|zl|złotych|zlotych|PLN", "PLN"),
+    (r"Kč|Kc|korun|CZK", "CZK"),
+    (r"руб(?:\.|лей|ля|ль)?|р\.|₽|RUB|RUR", "RUB"),
+    (r"€|EUR|euro", "EUR"),
+    (r"\$|USD", "USD"),
+    (r"£|GBP", "GBP"),
+)
+_NUMBER = r"\d{1,3}(?:(?:[ \u00a0]|(?<=\d)[.,'](?=\d{3}))\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+_CUR_ALT = "|".join(f"(?P<c{i}>{pattern})" for i, (pattern, _) in enumerate(_CURRENCIES))
+_AMOUNT_AFTER = re.compile(
+    rf"(?<![\w.,])(?P<n>{_NUMBER})(?:[.,]-{{1,2}})?[ \u00a0]?(?:{_CUR_ALT})(?![^\W\d_])", re.IGNORECASE
+)
+_AMOUNT_BEFORE = re.compile(rf"(?<![^\W\d_])(?:{_CUR_ALT})[ \u00a0]?(?P<n>{_NUMBER})(?![\d]|[.,]\d)", re.IGNORECASE)
+
+
+def _parse_number(raw: str) -> Decimal | None:
+    raw = raw.replace("\u00a0", " ").strip()
+    m = re.search(r"[.,](\d{1,2})$", raw)
+    whole, cents = (raw[: m.start()], m.group(1)) if m else (raw, "0")
+    whole = re.sub(r"[ .,']", "", whole)
+    try:
+        return (Decimal(whole or "0") + Decimal(cents.ljust(2, "0")) / 100).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        return None
+
+
+def _amounts(doc: _Text) -> list[str]:
+    found = []
+    for regex in (_AMOUNT_AFTER, _AMOUNT_BEFORE):
+        for m in regex.finditer(doc.view):
+            code = next(_CURRENCIES[int(k[1:])][1] for k, v in m.groupdict().items() if k.startswith("c") and v)
+            value = _parse_number(m.group("n"))
+            if value is not None:
+                found.append(f"{value} {code}")
+                doc.take(m.start(), m.end())
+    return found
+
+
+# ---------------------------------------------------------------------------- phones
+def _phones(doc: _Text, language: str) -> list[str]:
+    region = PHONE_REGION.get(language, "ZZ")
+    found = []
+    matcher = phonenumbers.PhoneNumberMatcher(doc.view, region, leniency=phonenumbers.Leniency.VALID)
+    for i, match in enumerate(matcher):
+        if i >= MAX_PHONES:
+            break
+        found.append(phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164))
+    return found
+
+
+def _clean(values: Iterable[str]) -> list[str]:
+    return sorted(set(values))
+
+
+def extract_entities(text: str, language: str) -> dict[str, list[str]]:
+    """Every name of ENTITY_NAMES → sorted, deduplicated normalised values (empty list if none)."""
+    doc = _Text(text[:MAX_CHARS])
+    out: dict[str, list[str]] = {name: [] for name in ENTITY_NAMES}
+    out["email"] = _emails(doc)
+    out["iban"] = _ibans(doc, language)
+    out["invoice_no"] = _invoices(doc)
+    out["customer_id"] = _customer_ids(doc)
+    out["date"] = _dates(doc)
+    _national_ids(doc, language, out)
+    out["amount"] = _amounts(doc)
+    out["phone"] = _phones(doc, language)
+    return {name: _clean(values) for name, values in out.items()}
