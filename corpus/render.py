@@ -9,10 +9,11 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
+import cv2
 import img2pdf
 import numpy as np
 import segno
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFont
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
@@ -127,23 +128,25 @@ def rasterize(page: list[Placed], lay: Layout, dpi: int) -> Image.Image:
 
 
 def scan_effects(img: Image.Image, rng: random.Random, strength: float = 1.0) -> Image.Image:
-    """Make a clean render look scanned: grey paper, ink spread, sensor noise, specks and a small skew."""
+    """Make a clean render look scanned: grey paper, sensor noise, ink spread, specks and a small skew."""
     nrng = np.random.default_rng(rng.getrandbits(32))
     paper = rng.uniform(232, 248)
     ink = rng.uniform(18, 50)
-    img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 0.9)))
     arr = np.asarray(img, dtype=np.float32)
-    arr = ink + (paper - ink) * arr / 255.0
-    arr += nrng.normal(0.0, rng.uniform(2.5, 5.0) * strength, arr.shape).astype(np.float32)
+    arr = ink + (paper - ink) / 255.0 * arr
+    arr += nrng.standard_normal(arr.shape, dtype=np.float32) * np.float32(rng.uniform(3.0, 6.0) * strength)
     h, w = arr.shape
     n_specks = int(rng.uniform(150, 600) * strength)
     ys = nrng.integers(0, h - 4, n_specks)
     xs = nrng.integers(0, w - 4, n_specks)
     for yy, xx, s in zip(ys, xs, nrng.integers(1, 4, n_specks), strict=True):
         arr[yy : yy + s, xx : xx + s] = nrng.uniform(40, 160)
-    out = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
+    arr = cv2.GaussianBlur(arr, (0, 0), rng.uniform(0.6, 0.9))
     angle = rng.uniform(-1.5, 1.5) * strength
-    return out.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=int(paper))
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    arr = cv2.warpAffine(arr, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=float(paper))
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
 
 
 def blank_page(rng: random.Random, dpi: int = 300) -> Image.Image:

@@ -32,7 +32,6 @@ class Settings(BaseSettings):
     max_pages: int = 500
     max_pixels: int = 200_000_000
     max_upload_bytes: int = 200 * 1024 * 1024
-    confidence_threshold: float = 0.5
     timezone: str = "Europe/Warsaw"
     queue_name: str = "mailroom"
     host: str = "127.0.0.1"

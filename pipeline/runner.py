@@ -122,7 +122,8 @@ def run_route(ctx: Context, doc_id: str) -> int | None:
                    detail={"language": c.language, "category": c.category, "confidence": c.confidence,
                            "model": c.model_version, "reasons": c.reasons[:20]})
             record(s, "system", "work_item.routed", envelope_id=doc.envelope_id, document_id=doc_id,
-                   work_item_id=item.id, detail={"queue": r.queue, "priority": r.priority, "rule": r.rule})
+                   work_item_id=item.id, detail={"queue": r.queue, "priority": r.priority, "rule": r.rule,
+                                                 "reasons": getattr(r, "reasons", [])})
             record(s, "system", "sla.started", envelope_id=doc.envelope_id, document_id=doc_id,
                    work_item_id=item.id, detail={"policy": sla.policy, "due": sla.due.isoformat(),
                                                  "calendar": sla.calendar})
