@@ -188,9 +188,9 @@ def amount(rng: random.Random, lang: str, low: float, high: float) -> Value:
             written = f"{_group_thousands(whole, ' ')},{cents:02d} ₽"
     else:
         style = rng.random()
-        if style < 0.5:
+        if style < 0.7:
             written = f"£{_group_thousands(whole, ',')}.{cents:02d}"
-        elif style < 0.75:
+        elif style < 0.85:
             written = f"€{_group_thousands(whole, ',')}.{cents:02d}"
             norm = f"{whole}.{cents:02d} EUR"
         else:

@@ -10,20 +10,22 @@ import email.policy
 import email.utils
 import hashlib
 import json
+import os
 import random
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
 from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
 
-from mailroom.records import CATEGORIES
 from corpus import render
 from corpus.errors import CorpusError
 from corpus.letters import OPERATOR_MAIL, Letter, compose
 from corpus.pools import LANGUAGES, POOLS
+from mailroom.records import CATEGORIES
 
 FORMS: tuple[str, ...] = ("scan_png", "scan_pdf", "text_pdf", "fax_tiff", "eml", "batch_pdf")
 CHANNEL = {"scan_png": "scan", "scan_pdf": "scan", "text_pdf": "upload", "fax_tiff": "fax", "eml": "email",
@@ -31,7 +33,7 @@ CHANNEL = {"scan_png": "scan", "scan_pdf": "scan", "text_pdf": "upload", "fax_ti
 EXTENSION = {"scan_png": "png", "scan_pdf": "pdf", "text_pdf": "pdf", "fax_tiff": "tif", "eml": "eml",
              "batch_pdf": "pdf"}
 TZ = {"pl": timezone(timedelta(hours=1)), "cs": timezone(timedelta(hours=1)), "ru": timezone(timedelta(hours=3)),
-      "en": timezone.utc}
+      "en": UTC}
 
 
 def _doc_record(letter: Letter, pages: int, holdout: bool, first_page: int | None = None) -> dict:
@@ -154,14 +156,27 @@ def plan(count: int, forms: Sequence[str] | None = None) -> list[tuple[str, str,
             for i in range(count)]
 
 
+def _make_job(job: tuple[int, str, str, str, int, bool]) -> tuple[bytes, dict, list[dict]]:
+    return _make_file(*job)
+
+
 def generate(out: Path, seed: int, count: int = 44, forms: Sequence[str] | None = None,
-             holdout: bool = False) -> list[dict]:
-    """Write ``count`` files with one ``<stem>.json`` each and ``manifest.json``; return the records."""
+             holdout: bool = False, workers: int | None = None) -> list[dict]:
+    """Write ``count`` files with one ``<stem>.json`` each and ``manifest.json``; return the records.
+
+    Each file draws from its own RNG (seed, index), so the output does not depend on ``workers``.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    jobs = [(i, form, lang, cat, seed, holdout) for i, (form, lang, cat) in enumerate(plan(count, forms))]
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    if workers > 1 and len(jobs) > 3:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_make_job, jobs, chunksize=1))
+    else:
+        results = [_make_job(j) for j in jobs]
     records = []
-    for index, (form, lang, category) in enumerate(plan(count, forms)):
-        data, extra, docs = _make_file(index, form, lang, category, seed, holdout)
+    for (index, form, *_), (data, extra, docs) in zip(jobs, results, strict=True):
         name = f"doc_{index:03d}.{EXTENSION[form]}"
         (out / name).write_bytes(data)
         rec = {"file": name, "form": form, "channel": CHANNEL[form], **extra, "documents": docs}

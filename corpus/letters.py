@@ -18,6 +18,8 @@ _RU_TRANSLIT = dict(zip("абвгдеёжзийклмнопрстуфхцчшщ�
                         ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r",
                          "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya"],
                         strict=True))
+_LEGAL_FORM_WORDS = {"kancelaria", "kancelář", "advokátní", "adwokacka", "prawna", "partneři", "wspólnicy",
+                     "коллегия", "адвокатов", "юридическая", "фирма", "адвокатское", "бюро", "solicitors", "legal"}
 MAIL_DOMAINS = {"pl": ["wp.pl", "onet.pl", "gmail.com", "interia.pl", "o2.pl"],
                 "cs": ["seznam.cz", "email.cz", "gmail.com", "centrum.cz"],
                 "ru": ["mail.ru", "yandex.ru", "gmail.com", "rambler.ru"],
@@ -144,6 +146,11 @@ class Filler:
 
 
 def make_address(rng: random.Random, lang: str, one_line: bool = False) -> str:
+    return make_address_city(rng, lang, one_line)[0]
+
+
+def make_address_city(rng: random.Random, lang: str, one_line: bool = False) -> tuple[str, str]:
+    """An address (lines joined by newlines, or one line) and its town."""
     pool = POOLS[lang]
     street = rng.choice(pool.STREETS)
     city, postcode = rng.choice(pool.CITIES)
@@ -156,11 +163,11 @@ def make_address(rng: random.Random, lang: str, one_line: bool = False) -> str:
         flat = f", кв. {rng.randint(1, 240)}" if rng.random() < 0.8 else ""
         lines = [f"{street}, д. {num}{flat}", f"{postcode}, г. {city}"]
         if one_line:
-            return f"{postcode}, г. {city}, {street}, д. {num}{flat}"
+            return f"{postcode}, г. {city}, {street}, д. {num}{flat}", city
     else:
         flat = f"Flat {rng.randint(1, 30)}, " if rng.random() < 0.3 else ""
         lines = [f"{flat}{num} {street}", f"{city} {postcode}"]
-    return ", ".join(lines) if one_line else "\n".join(lines)
+    return (", ".join(lines) if one_line else "\n".join(lines)), re.sub(r" \d+$", "", city)
 
 
 def _pick(rng: random.Random, items: list[str], holdout: bool, tag: str, used: list[str]) -> str:
@@ -188,14 +195,15 @@ def compose(rng: random.Random, lang: str, category: str, holdout: bool = False)
     person = rng.choice(pool.PEOPLE_M if gender == "m" else pool.PEOPLE_F)
     name = f"{person[0]} {person[1]}"
     company = rng.choice(pool.LAW_FIRMS if legal else pool.COMPANIES) if segment == "business" else ""
-    signer_gender = gender
     if legal:  # the writer is a lawyer; grammatical gender follows the represented client
         signer = rng.choice(pool.PEOPLE_M + pool.PEOPLE_F)
         signer_name = f"{signer[0]} {signer[1]}"
     else:
         signer, signer_name = person, name
-    domain = (ascii_slug(company.split()[0] if not legal else company.split()[-1]) + "." + TLD[lang]) if company \
-        else rng.choice(MAIL_DOMAINS[lang])
+    words = [w for w in re.findall(r"\w+", company) if len(w) > 2 and w.lower() not in _LEGAL_FORM_WORDS] \
+        or company.split()
+    domain = f"{ascii_slug(words[-1] if legal else words[0])}.{TLD[lang]}" if company else \
+        rng.choice(MAIL_DOMAINS[lang])
     local = f"{ascii_slug(signer[0])}.{ascii_slug(signer[1])}" if rng.random() < 0.7 else \
         f"{ascii_slug(signer[0])[0]}{ascii_slug(signer[1])}{rng.randint(1, 99) if not company else ''}"
     email_addr = f"{local}@{domain}"
@@ -234,20 +242,22 @@ def compose(rng: random.Random, lang: str, category: str, holdout: bool = False)
     sender: list[str] = []
     if lang == "ru":
         person_gen = f"{person[4]} {person[3]} {person[5]}"
-        if legal:
-            sender.append(f"от {company}")
+        if legal:  # firm names decline ("от Коллегии адвокатов"), so the block carries the name alone
+            sender.append(company)
         elif segment == "business":
             sender.append(f"от {company}")
             sender.append(f"в лице {rng.choice(['представителя', 'менеджера'])} {person[4]} {person[3][0]}. "
                           f"{person[5][0]}.")
         else:
             sender.append(f"от {person_gen}")
-        sender.extend(make_address(rng, lang).split("\n"))
+        address, home = make_address_city(rng, lang)
+        sender.extend(address.split("\n"))
     else:
         sender.append(company if company else name)
         if company and not legal and rng.random() < 0.5:
             sender.append(name)
-        sender.extend(make_address(rng, lang).split("\n"))
+        address, home = make_address_city(rng, lang)
+        sender.extend(address.split("\n"))
     if company and labels["business_id"]:
         id_key = {"pl": "nip", "cs": "ico", "ru": "inn"}[lang]
         sender.append(f"{rng.choice(labels['business_id'])} {{{id_key}}}")
@@ -261,7 +271,7 @@ def compose(rng: random.Random, lang: str, category: str, holdout: bool = False)
                                                                           rng.random() < 0.5 else "left"))
     operator = rng.choice(pool.OPERATORS)
     recipient_block = Block("recipient", list(operator), "right" if lang == "ru" else "indent")
-    city = rng.choice(pool.CITIES)[0]
+    city = home if rng.random() < 0.85 else re.sub(r" \d+$", "", rng.choice(pool.CITIES)[0])
     placedate_block = block("placedate", [rng.choice(pool.PLACE_DATE).replace("{city}", city)
                                           .replace("{date}", "{date_letter}")], "right")
 

@@ -11,13 +11,17 @@ import pytest
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
-from mailroom.settings import Settings  # noqa: E402
+from mailroom.settings import Settings, get_settings  # noqa: E402
 from pipeline.context import Context, get_context  # noqa: E402
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data=tmp_path / "data")
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """A private data directory, also seen by code that reads the settings itself (rq jobs)."""
+    monkeypatch.setenv("MAILROOM_DATA", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
 
 
 @pytest.fixture

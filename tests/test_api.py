@@ -44,7 +44,7 @@ def drain(ctx: Context) -> None:
 
 
 def _letter(corpus_dir: Path, form: str) -> tuple[Path, dict]:
-    manifest = json.loads((corpus_dir / "manifest.json").read_text())
+    manifest = json.loads((corpus_dir / "manifest.json").read_text())["files"]
     rec = next(r for r in manifest if r["form"] == form and len(r["documents"]) == 1)
     return corpus_dir / rec["file"], rec
 

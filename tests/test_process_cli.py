@@ -25,7 +25,7 @@ def _run(args: list[str], data: Path, cwd: Path | None = None) -> subprocess.Com
 
 @pytest.mark.slow
 def test_process_whole_corpus_prints_contract_lines(corpus_dir: Path, tmp_path: Path) -> None:
-    manifest = json.loads((corpus_dir / "manifest.json").read_text())
+    manifest = json.loads((corpus_dir / "manifest.json").read_text())["files"]
     files = [str(corpus_dir / rec["file"]) for rec in manifest]
     assert len(files) >= 40
     assert {rec["form"] for rec in manifest} >= {"scan_png", "scan_pdf", "text_pdf", "fax_tiff", "eml", "batch_pdf"}
@@ -91,7 +91,7 @@ def test_process_reports_bad_files_and_carries_on(corpus_dir: Path, tmp_path: Pa
 
 
 def test_ocr_command_prints_text(corpus_dir: Path, tmp_path: Path) -> None:
-    manifest = json.loads((corpus_dir / "manifest.json").read_text())
+    manifest = json.loads((corpus_dir / "manifest.json").read_text())["files"]
     rec = next(r for r in manifest if r["form"] == "text_pdf")
     proc = _run(["ocr", str(corpus_dir / rec["file"])], tmp_path / "d")
     assert proc.returncode == 0, proc.stderr

@@ -50,7 +50,7 @@ def test_serve_demo_routes_an_uploaded_scan(corpus_dir: Path, tmp_path: Path) ->
 
         _wait(up, 120, "the service to answer")
         assert (data / "redis.sock").is_socket()
-        manifest = json.loads((corpus_dir / "manifest.json").read_text())
+        manifest = json.loads((corpus_dir / "manifest.json").read_text())["files"]
         rec = next(r for r in manifest if r["form"] == "scan_png")
         scan = (corpus_dir / rec["file"]).read_bytes()
         r = httpx.post(f"{base}/api/envelopes", auth=("scanner", "demo"), data={"channel": "scan"},

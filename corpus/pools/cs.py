@@ -33,7 +33,7 @@ LABELS = {
     "email": ["e-mail:", "E-mail:"],
     "pesel": [],
     "business_id": ["IČO:", "IČO"],
-    "client": ["Klient:", "Zastoupený:"],
+    "client": ["Klient:", "Mandant:"],
     "case_no": ["Sp. zn.:", "Spisová značka:"],
 }
 ENCLOSURES = ["Přílohy:", "Příloha:"]
@@ -41,9 +41,9 @@ ENCLOSURES = ["Přílohy:", "Příloha:"]
 COMMON = {
     "salutation": ["Vážení,", "Dobrý den,", "Vážená paní, vážený pane,", "Vážení zástupci společnosti,"],
     "opening": [
-        "obracím se na Vás jako zákazník[|ce] s číslem {customer_id}.",
+        "obracím se na Vás jako zákazn[ík|ice] s číslem {customer_id}.",
         "píši Vám ve věci své smlouvy o poskytování služeb (číslo zákazníka {customer_id}).",
-        "jsem Vaším zákazník[em|icí] již několik let a dosud jsem neměl[|a] důvod ke stížnostem.",
+        "jsem Vaším zákazn[íkem|icí] již několik let a dosud jsem neměl[|a] důvod ke stížnostem.",
         "tímto dopisem se na Vás obracím ve věci služeb poskytovaných na čísle {phone}.",
         "využívám Vaše služby na základě smlouvy, číslo zákazníka {customer_id}.",
         "kontaktuji Vás v souvislosti se službami na telefonním čísle {phone}.",
@@ -265,7 +265,7 @@ CATEGORIES: dict[str, dict[str, list[str]]] = {
             "moci, jejíž kopii přikládáme.",
             "jako právní zástupci [Vašeho zákazníka|Vaší zákaznice] uvedené[ho|] v záhlaví se na Vás obracíme "
             "v následující věci.",
-            "tento dopis Vám zasíláme jménem [našeho klienta|naší klientky], zákazník[a|ice] s číslem "
+            "tento dopis Vám zasíláme jménem [našeho klienta|naší klientky], zákazn[íka|ice] s číslem "
             "{customer_id}.",
             "obracíme se na Vás jako zmocněnci ve věci popsané níže.",
         ],
@@ -302,7 +302,7 @@ CATEGORIES: dict[str, dict[str, list[str]]] = {
         "request": [
             "Podle čl. 15 GDPR žádám o informaci, jaké mé osobní údaje zpracováváte a za jakým účelem.",
             "Žádám o výmaz svých osobních údajů podle čl. 17 GDPR, protože již nejsem Vaším "
-            "zákazník[em|icí].",
+            "zákazn[íkem|icí].",
             "Žádám o poskytnutí kopie všech mých osobních údajů včetně nahrávek hovorů se zákaznickou linkou.",
             "Podle čl. 16 GDPR žádám o opravu nesprávných osobních údajů vedených ve Vašem systému.",
             "Vznáším námitku proti zpracování mých údajů pro marketingové účely a žádám o jejich vymazání.",
@@ -337,7 +337,7 @@ CATEGORIES: dict[str, dict[str, list[str]]] = {
             "Díky jejich pomoci bylo vše vyřízeno rychle a bez problémů.",
             "Na tento dopis neočekávám odpověď.",
             "V případě potřeby mohu zaslat další informace.",
-            "Jsem Vaším zákazník[em|icí] mnoho let a kvality služeb si velmi cením.",
+            "Jsem Vaším zákazn[íkem|icí] mnoho let a kvality služeb si velmi cením.",
             "Rád[|a] se podělím o další postřehy v dotazníku.",
             "Můj kontakt: {email}.",
         ],
