@@ -303,7 +303,7 @@ def compose(rng: random.Random, lang: str, category: str, holdout: bool = False)
         prefix = {"pl": ["", "Dotyczy: ", "Temat: "], "cs": ["Věc: ", "Věc: ", ""], "ru": [""],
                   "en": ["", "Re: ", "Subject: "]}[lang]
         sb = block("subject", [rng.choice(prefix) + subj], "center" if lang == "ru" else "left", bold=True)
-        subject_text = sb.lines[0]
+        subject_text = filler.fill(subj, gender)[0]  # without "Dotyczy:"/"Věc:", as an e-mail Subject
         body.append(sb)
     # ---- salutation and paragraphs
     salutation = ""

@@ -9,7 +9,7 @@ from typing import Any
 
 from intake import Arrival, Duplicate, accept, guess_channel
 from mailroom.contract import document_line, error_line
-from mailroom.errors import MailroomError, TooLarge, UnsupportedInput
+from mailroom.errors import MailroomError, TooLarge
 from mailroom.records import Channel
 from ocr import sniff_type
 from pipeline.context import Context
@@ -35,7 +35,7 @@ def process_path(ctx: Context, source: str, now: datetime | None = None) -> Iter
     try:
         ctype = sniff_type(data, path.name)
         channel = guess_channel(data, ctype)
-    except UnsupportedInput as exc:
+    except MailroomError as exc:  # unreadable type, empty file: kept in quarantine
         ctype, channel, problem = "application/octet-stream", Channel.UPLOAD, exc
     arrival = Arrival(data=data, name=path.name, channel=channel, content_type=ctype,
                       received_at=now or datetime.now(UTC), submitted_by="cli", meta={"source": source})

@@ -88,6 +88,18 @@ def test_process_reports_bad_files_and_carries_on(corpus_dir: Path, tmp_path: Pa
     assert set(errors) == {str(bad), str(empty), str(truncated), str(missing)}
     assert all(len(reason) > 20 for reason in errors.values())
     assert any(line["source"] == str(good) and "category" in line for line in lines)
+    # the bad files that exist are quarantined with their originals kept
+    from storage.blobs import FsBlobStore
+    from storage.db import session_scope
+    from storage.models import Envelope
+
+    with session_scope(f"sqlite:///{tmp_path / 'd' / 'mailroom.db'}") as s:
+        quarantined = {e.source_name: e for e in s.query(Envelope).filter(Envelope.state == "quarantined")}
+    assert set(quarantined) == {bad.name, empty.name, truncated.name}
+    blobs = FsBlobStore(tmp_path / "d" / "blobs")
+    for path in (bad, empty, truncated):
+        assert blobs.get(quarantined[path.name].sha256) == path.read_bytes()
+        assert quarantined[path.name].error
 
 
 def test_ocr_command_prints_text(corpus_dir: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 
 from intake import Arrival, Duplicate, accept
-from mailroom.errors import MailroomError, UnsupportedInput
+from mailroom.errors import MailroomError
 from mailroom.records import Channel
 from ocr import sniff_type
 from pipeline.context import Context
@@ -74,10 +74,10 @@ def create_app(ctx: Context) -> FastAPI:
             raise HTTPException(413, f"The file is larger than {ctx.settings.max_upload_bytes} bytes.")
         if not data:
             raise HTTPException(400, "The file is empty; scan or attach it again.")
-        problem: UnsupportedInput | None = None
+        problem: MailroomError | None = None
         try:
             ctype = sniff_type(data, file.filename or "")
-        except UnsupportedInput as exc:
+        except MailroomError as exc:  # unreadable type, empty file: kept in quarantine
             ctype, problem = "application/octet-stream", exc
         arrival = Arrival(data=data, name=file.filename or "upload", channel=channel, content_type=ctype,
                           received_at=datetime.now(UTC), idempotency_key=idempotency_key,
