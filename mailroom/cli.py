@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
@@ -11,6 +12,9 @@ from pathlib import Path
 
 from mailroom.errors import MailroomError
 from mailroom.settings import Settings, get_settings
+
+# Each stage contributes its own sub-commands: a module with ``register(subparsers)``.
+COMMAND_MODULES: list[str] = []
 
 
 def cmd_process(args: argparse.Namespace) -> int:
@@ -175,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", default="")
     sp.add_argument("--password", default="", help="prompted for when omitted")
     sp.set_defaults(func=cmd_user)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return p
 
 

@@ -51,3 +51,12 @@ def redis_settings(settings: Settings) -> Iterator[Settings]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server for the whole session (Debian package, private port)."""
+    from tests.support.servers import postgres_server
+
+    with postgres_server() as url:
+        yield url

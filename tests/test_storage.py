@@ -86,3 +86,20 @@ def test_users_authenticate_with_scrypt(ctx: Context) -> None:
         assert authenticate(s, "nobody", "correct horse") is None
         user = authenticate(s, "anna", "correct horse")
         assert user is not None and "correct horse" not in user.password_hash
+
+
+def test_same_schema_and_intake_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    migrate(postgres_url)
+    migrate(postgres_url)
+    blobs = FsBlobStore(tmp_path / "blobs")
+    with session_scope(postgres_url) as s:
+        s.execute(text("TRUNCATE audit_events, work_items, documents, envelopes CASCADE"))
+    with session_scope(postgres_url) as s:
+        first = accept(_arrival(b"%PDF pg"), s, blobs)
+        again = accept(_arrival(b"%PDF pg"), s, blobs)
+    assert isinstance(first, Accepted) and isinstance(again, Duplicate) and again.of == first.envelope_id
+    with session_scope(postgres_url) as s:
+        env = s.get(Envelope, first.envelope_id)
+        assert env is not None and env.received_at == datetime(2026, 11, 23, 10, tzinfo=UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from datetime import UTC, datetime
 from typing import Annotated
@@ -25,6 +26,9 @@ from web import schemas
 from web.deps import CtxDep, SessionDep, require
 
 log = logging.getLogger(__name__)
+
+# Routers contributed by other parts (queues, archive, pages): modules exposing ``router``.
+ROUTERS: list[str] = []
 
 Scanner = Annotated[User, require(Role.SCANNER, Role.SUPERVISOR)]
 Viewer = Annotated[User, require(Role.SCANNER, Role.SUPERVISOR, Role.AUDITOR)]
@@ -147,4 +151,6 @@ def create_app(ctx: Context) -> FastAPI:
     def complete(item_id: int, user: Agent, session: SessionDep) -> schemas.WorkItemOut:
         return _item_out(work.complete(session, item_id, user.username, datetime.now(UTC)))
 
+    for module in ROUTERS:
+        app.include_router(importlib.import_module(module).router)
     return app
