@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := tesseract-ocr tesseract-ocr-osd tesseract-ocr-pol tesseract-ocr-ces tesseract-ocr-rus \
-                tesseract-ocr-eng redis-server fonts-dejavu-core python3-venv postgresql dovecot-imapd chromium
+                tesseract-ocr-eng redis-server fonts-dejavu-core python3-venv postgresql dovecot-imapd chromium npm
 PYTEST_ARGS ?=
 
 .PHONY: run test install apt lint bench lock clean
@@ -21,7 +21,12 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-install: apt $(STAMP)
+install: apt $(STAMP) web/static/vendor/htmx.min.js
+
+# Front-end libraries come from the npm registry (package.json + lock), copied into web/static.
+web/static/vendor/htmx.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	npm run --silent build
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \

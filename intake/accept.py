@@ -31,6 +31,7 @@ class Arrival:
     idempotency_key: str | None = None
     submitted_by: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    message_id: str | None = None  # an e-mail's Message-ID: the same message by another route is a duplicate
 
 
 @dataclass(frozen=True)
@@ -45,19 +46,22 @@ class Duplicate:
     sha256: str
 
 
-def _existing(session: Session, sha: str, key: str | None) -> Envelope | None:
+def _existing(session: Session, sha: str, key: str | None, message_id: str | None = None) -> Envelope | None:
     cond = Envelope.sha256 == sha
     if key:
         cond = or_(cond, Envelope.idempotency_key == key)
+    if message_id:
+        cond = or_(cond, Envelope.message_id == message_id)
     return session.scalars(select(Envelope).where(cond).order_by(Envelope.received_at)).first()
 
 
 def accept(arrival: Arrival, session: Session, blobs: BlobStore) -> Accepted | Duplicate:
     """Store the original (fsynced), then commit its envelope. Safe to call twice."""
     sha = sha256_hex(arrival.data)
-    found = _existing(session, sha, arrival.idempotency_key)
+    message_id = arrival.message_id[:500] if arrival.message_id else None
+    found = _existing(session, sha, arrival.idempotency_key, message_id)
     if found is not None:
-        return Duplicate(of=found.id, sha256=found.sha256)
+        return _duplicate(session, arrival, found, sha)
     blobs.put(arrival.data)
     env = Envelope(
         id=str(uuid.uuid4()),
@@ -71,6 +75,7 @@ def accept(arrival: Arrival, session: Session, blobs: BlobStore) -> Accepted | D
         state=EnvelopeState.RECEIVED,
         meta=arrival.meta,
         submitted_by=arrival.submitted_by,
+        message_id=message_id,
     )
     session.add(env)
     record(session, arrival.submitted_by or "system", "envelope.accepted", envelope_id=env.id,
@@ -79,8 +84,16 @@ def accept(arrival: Arrival, session: Session, blobs: BlobStore) -> Accepted | D
         session.commit()
     except IntegrityError:
         session.rollback()
-        found = _existing(session, sha, arrival.idempotency_key)
+        found = _existing(session, sha, arrival.idempotency_key, message_id)
         if found is None:
             raise
-        return Duplicate(of=found.id, sha256=found.sha256)
+        return _duplicate(session, arrival, found, sha)
     return Accepted(envelope_id=env.id, sha256=sha)
+
+
+def _duplicate(session: Session, arrival: Arrival, found: Envelope, sha: str) -> Duplicate:
+    """Recorded in the audit trail of the first envelope (committed with the caller's session)."""
+    record(session, arrival.submitted_by or "system", "envelope.duplicate", envelope_id=found.id,
+           detail={"channel": arrival.channel.value, "name": arrival.name[:500], "sha256": sha,
+                   "same_bytes": sha == found.sha256, "message_id": arrival.message_id})
+    return Duplicate(of=found.id, sha256=found.sha256)

@@ -32,10 +32,12 @@ class Settings(BaseSettings):
     max_pages: int = 500
     max_pixels: int = 200_000_000
     max_upload_bytes: int = 200 * 1024 * 1024
+    separator_payload: str = "MAILROOM:SEPARATOR"  # QR payload of a batch separator sheet
     timezone: str = "Europe/Warsaw"
     queue_name: str = "mailroom"
     host: str = "127.0.0.1"
     port: int = 8000
+    secret_key: str | None = None  # signs session cookies; no default: `serve`/`api` refuse to start without
 
     @property
     def db_url(self) -> str:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 import pytesseract
 from PIL import Image
 
@@ -25,6 +28,12 @@ class OcrFailed(RuntimeError):
     """The engine could not read this page (the page, not the configuration, is at fault)."""
 
 
+@dataclass
+class Reading:
+    text: str
+    confidence: float | None = None  # mean word confidence 0..100, None if the engine gives none
+
+
 @runtime_checkable
 class OcrEngine(Protocol):
     def read(self, image: Image.Image, languages: str, timeout: float) -> str:
@@ -32,8 +41,29 @@ class OcrEngine(Protocol):
         ...
 
 
+def read_page(engine: OcrEngine, image: Image.Image, languages: str, timeout: float, psm: int | None = None
+              ) -> Reading:
+    """Text and mean word confidence: engines with ``read_page`` give both, plain ``read`` engines text only."""
+    reader = getattr(engine, "read_page", None)
+    if reader is not None:
+        return reader(image, languages, timeout, psm=psm)
+    return Reading(engine.read(image, languages, timeout))
+
+
+def _dpi(image: Image.Image) -> int | None:
+    dpi = image.info.get("dpi")
+    try:
+        return round(float(dpi[0])) if dpi else None
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
 class TesseractEngine:
-    """Tesseract 5 through pytesseract: one subprocess per page, killed at the timeout."""
+    """Tesseract 5 CLI through pytesseract: one subprocess per page, killed at the timeout.
+
+    The page goes to tesseract as an uncompressed BMP file: handed a PIL image, pytesseract would
+    PNG-encode it first, which costs nearly as much as the OCR itself.
+    """
 
     name = "tesseract"
 
@@ -41,13 +71,18 @@ class TesseractEngine:
         self.psm = psm
 
     def read(self, image: Image.Image, languages: str, timeout: float) -> str:
+        return self.read_page(image, languages, timeout).text
+
+    def read_page(self, image: Image.Image, languages: str, timeout: float, psm: int | None = None) -> Reading:
         _check_languages(languages)
-        config = f"--psm {self.psm}"
-        dpi = image.info.get("dpi")
+        config = f"--psm {psm or self.psm}"
+        dpi = _dpi(image)
         if dpi:
-            config += f" --dpi {round(float(dpi[0]))}"
+            config += f" --dpi {dpi}"
         try:
-            return pytesseract.image_to_string(image, lang=languages, timeout=timeout, config=config)
+            with tempfile.NamedTemporaryFile(suffix=".bmp") as tmp:
+                image.save(tmp.name, format="BMP")
+                return Reading(pytesseract.image_to_string(tmp.name, lang=languages, timeout=timeout, config=config))
         except RuntimeError as exc:
             # pytesseract signals its own timeout (after killing tesseract) with a bare RuntimeError;
             # TesseractError is a RuntimeError too.
@@ -99,7 +134,72 @@ def read_with_deadline(engine: OcrEngine, image: Image.Image, languages: str, ti
     return str(outcome.get("text", ""))
 
 
-BUILTIN_ENGINES: dict[str, type] = {"tesseract": TesseractEngine}
+class TesserocrEngine:
+    """Tesseract's library in-process through tesserocr: no process start, no model reload, no encode.
+
+    One API object per language list, kept for the life of the process (a worker OCRs one page at a
+    time). Recognition releases the GIL and honours the timeout itself.
+    """
+
+    name = "tesserocr"
+
+    def __init__(self, psm: int = 3, tessdata: str | None = None) -> None:
+        import tesserocr
+
+        self._tesserocr = tesserocr
+        self.psm = psm
+        self.tessdata = tessdata or _tessdata_dir()
+        self._apis: dict[tuple[str, int], object] = {}
+        self._lock = threading.Lock()
+
+    def _api(self, languages: str, psm: int) -> object:
+        key = (languages, psm)
+        api = self._apis.get(key)
+        if api is None:
+            _check_languages(languages)
+            try:
+                api = self._tesserocr.PyTessBaseAPI(path=self.tessdata, lang=languages, psm=psm)
+            except RuntimeError as exc:
+                raise ConfigError(f"tesserocr cannot load {languages!r} from {self.tessdata}: {exc}") from exc
+            self._apis[key] = api
+        return api
+
+    def read(self, image: Image.Image, languages: str, timeout: float) -> str:
+        return self.read_page(image, languages, timeout).text
+
+    def read_page(self, image: Image.Image, languages: str, timeout: float, psm: int | None = None) -> Reading:
+        gray = image if image.mode == "L" else image.convert("L")
+        with self._lock:
+            api = self._api(languages, psm or self.psm)
+            arr = np.ascontiguousarray(np.asarray(gray))
+            api.SetImageBytes(arr.tobytes(), arr.shape[1], arr.shape[0], 1, arr.shape[1])  # type: ignore[attr-defined]
+            api.SetSourceResolution(_dpi(image) or 300)  # type: ignore[attr-defined]
+            if not api.Recognize(timeout=max(1, int(timeout * 1000))):  # type: ignore[attr-defined]
+                api.Clear()  # type: ignore[attr-defined]
+                raise OcrTimeout(f"tesseract took longer than {timeout:g} s")
+            text = api.GetUTF8Text()  # type: ignore[attr-defined]
+            words = [c for c in api.AllWordConfidences() if c >= 0]  # type: ignore[attr-defined]
+            api.Clear()  # type: ignore[attr-defined]
+        return Reading(text, sum(words) / len(words) if words else None)
+
+
+@lru_cache(maxsize=1)
+def _tessdata_dir() -> str:
+    """The system tessdata directory, as the tesseract CLI reports it (tesserocr's bundled library has none)."""
+    from pathlib import Path
+
+    prefix = os.environ.get("TESSDATA_PREFIX")
+    candidates = [Path(prefix)] if prefix else []
+    candidates += [Path("/usr/share/tesseract-ocr/5/tessdata"), Path("/usr/share/tesseract-ocr/4.00/tessdata"),
+                   Path("/usr/share/tessdata"), Path("/usr/local/share/tessdata")]
+    for path in candidates:
+        if (path / "eng.traineddata").exists() or (path / "osd.traineddata").exists():
+            return str(path) + "/"
+    raise ConfigError("No tessdata directory with traineddata files found; install tesseract-ocr-eng "
+                      "or set TESSDATA_PREFIX.")
+
+
+BUILTIN_ENGINES: dict[str, type] = {"tesseract": TesseractEngine, "tesserocr": TesserocrEngine}
 ENTRY_POINT_GROUP = "mailroom.ocr_engines"
 
 
@@ -107,8 +207,16 @@ def load_engine(name: str = "tesseract") -> OcrEngine:
     """An engine by name: a built-in, or one a package registers under the entry point group above."""
     from importlib.metadata import entry_points
 
+    if name == "auto":
+        try:
+            return TesserocrEngine()
+        except ImportError:
+            return TesseractEngine()
     if name in BUILTIN_ENGINES:
-        return BUILTIN_ENGINES[name]()
+        try:
+            return BUILTIN_ENGINES[name]()
+        except ImportError as exc:
+            raise ConfigError(f"OCR engine {name!r} needs a package that is not installed: {exc}") from exc
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.name == name:
             return entry.load()()

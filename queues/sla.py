@@ -15,6 +15,7 @@ Two clocks run for every item (``config/sla.yaml``):
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -155,6 +156,7 @@ class StatutoryRule(BaseModel):
     extended: Period | None = None  # total period when extended (with notice to the customer)
     warn_before: float = Field(default=0.2, gt=0.0, lt=1.0)
     note: str = ""  # start/stop events and consequences, for people
+    deemed_accepted: bool = False  # unanswered in time = the claim is accepted (PL): flag the risk
 
     @field_validator("jurisdiction", "category", mode="before")
     @classmethod
@@ -178,8 +180,19 @@ class StatutoryRule(BaseModel):
         return self
 
 
+class Escalation(BaseModel):
+    """What happens at breach: the item moves to ``queue`` with its priority raised."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    queue: str = "escalation"
+    raise_priority: int = Field(default=50, ge=0)
+
+
 class SlaPolicies(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    escalation: Escalation = Field(default_factory=Escalation)
 
     default_jurisdiction: str = "PL"  # for languages no jurisdiction claims (en, und, ...)
     calendars: dict[str, CalendarSpec]
@@ -262,6 +275,81 @@ def _fraction_point(start: datetime, due: datetime, fraction_left: float) -> dat
     return (start + (due - start) * (1.0 - fraction_left)).astimezone(due.tzinfo)
 
 
+@dataclass
+class StatutoryClock:
+    """The legal deadline of one item (or case): it stops when the reply is dispatched."""
+
+    rule: str
+    due: datetime
+    warn_at: datetime
+    acknowledge_due: datetime | None
+    deemed_accepted: bool
+
+
+@dataclass
+class Clocks:
+    """Both clocks of an item; ``binding`` is the SLA the queue orders and escalates by."""
+
+    internal: SlaTarget
+    statutory: StatutoryClock | None
+
+    def binding(self, *, dispatched: bool = False) -> SlaTarget:
+        best = SlaTarget(self.internal.policy, self.internal.due, self.internal.first_response_due,
+                         self.internal.warn_at, self.internal.calendar)
+        st = self.statutory
+        if st is None:
+            return best
+        if st.acknowledge_due is not None and (best.first_response_due is None
+                                               or st.acknowledge_due < best.first_response_due):
+            best.first_response_due = st.acknowledge_due
+        if not dispatched and st.due <= best.due:
+            best.policy, best.due, best.warn_at = f"statutory:{st.rule}", st.due, st.warn_at
+        return best
+
+
+def clocks(
+    received_at: datetime,
+    category: str,
+    language: str,
+    queue: str,
+    policies: SlaPolicies,
+    pauses: Sequence[tuple[datetime, datetime]] = (),
+    *,
+    statutory_from: datetime | None = None,
+    registered_at: datetime | None = None,
+    extended: bool = False,
+) -> Clocks:
+    """Internal target from ``received_at`` (stretched by ``pauses``) and statutory deadline from
+    ``statutory_from`` (default ``received_at``; a case passes its earliest receipt)."""
+    if received_at.tzinfo is None:
+        raise ValueError("received_at must be timezone-aware")
+    jur = policies.jurisdiction_for(language)
+    local_cal = policies.calendar(policies.jurisdictions[jur].calendar)
+    target = policies.internal_target(category, queue)
+    cal = policies.calendar(target.calendar) if target.calendar else local_cal
+    internal = SlaTarget(
+        policy=f"internal:{target.name}",
+        due=add_business_time(received_at, target.resolution, cal, pauses),
+        first_response_due=add_business_time(received_at, target.first_response, cal, pauses),
+        warn_at=add_business_time(received_at, target.resolution * (1.0 - target.warn_before), cal, pauses),
+        calendar=cal.name,
+    )
+    rule = policies.statutory_rule(jur, category)
+    if rule is None:
+        return Clocks(internal, None)
+    origin = statutory_from or received_at
+    start = registered_at if rule.start == "registration" and registered_at is not None else origin
+    period = rule.extended if extended and rule.extended else rule.period
+    legal_due = period.end(start, local_cal)
+    return Clocks(internal, StatutoryClock(
+        rule=rule.name,
+        due=legal_due,
+        warn_at=_fraction_point(origin, legal_due, rule.warn_before),
+        acknowledge_due=rule.acknowledge.end(origin, local_cal) if rule.acknowledge else None,
+        deemed_accepted=rule.deemed_accepted,
+    ))
+
+
 def compute_sla(
     received_at: datetime,
     category: str,
@@ -273,7 +361,7 @@ def compute_sla(
     registered_at: datetime | None = None,
     extended: bool = False,
 ) -> SlaTarget:
-    """The binding deadline of an item received at ``received_at``.
+    """The binding deadline of an item received at ``received_at``: whichever clock ends first.
 
     ``pauses`` (waiting for the customer) stretch the internal clock only. ``registered_at``
     is the registration time for statutory rules counted from registration (RU); when it is
@@ -281,41 +369,5 @@ def compute_sla(
     deadline is never later than the real one. ``extended`` applies the statutory extension
     (only after the customer was notified).
     """
-    if received_at.tzinfo is None:
-        raise ValueError("received_at must be timezone-aware")
-    jur = policies.jurisdiction_for(language)
-    local_cal = policies.calendar(policies.jurisdictions[jur].calendar)
-
-    target = policies.internal_target(category, queue)
-    cal = policies.calendar(target.calendar) if target.calendar else local_cal
-    internal_due = add_business_time(received_at, target.resolution, cal, pauses)
-    first_due = add_business_time(received_at, target.first_response, cal, pauses)
-    warn = add_business_time(received_at, target.resolution * (1.0 - target.warn_before), cal, pauses)
-    best = SlaTarget(
-        policy=f"internal:{target.name}",
-        due=internal_due,
-        first_response_due=first_due,
-        warn_at=warn,
-        calendar=cal.name,
-    )
-
-    rule = policies.statutory_rule(jur, category)
-    if rule is None:
-        return best
-    ack_due = rule.acknowledge.end(received_at, local_cal) if rule.acknowledge else None
-    start = received_at
-    if rule.start == "registration" and registered_at is not None:
-        start = registered_at
-    period = rule.extended if extended and rule.extended else rule.period
-    legal_due = period.end(start, local_cal)
-    if ack_due is not None and ack_due < first_due:
-        best.first_response_due = ack_due
-    if legal_due <= internal_due:
-        return SlaTarget(
-            policy=f"statutory:{rule.name}",
-            due=legal_due,
-            first_response_due=best.first_response_due,
-            warn_at=_fraction_point(received_at, legal_due, rule.warn_before),
-            calendar=local_cal.name,
-        )
-    return best
+    return clocks(received_at, category, language, queue, policies, pauses, registered_at=registered_at,
+                  extended=extended).binding()

@@ -1,18 +1,71 @@
-"""Work-item transitions as compare-and-set updates: a lost race is a Conflict, never a
-silent double claim. Queue order: priority first, then time left to the deadline."""
+"""Work-item lifecycle as compare-and-set transitions: a lost race is a Conflict, never a silent
+double claim. Every transition is an audit event (actor, time, what changed) and, where an agent
+should see it live, an outbox row written in the same transaction.
+
+States: new → claimed (lease, renewable; an expired lease returns the item) → on_hold (waiting
+for the customer: the internal SLA clock is paused) → done (with an outcome code). Transfer,
+reclassify and escalation move an item to another queue. Queue order: priority first, then the
+binding deadline (the earlier of the internal target and the statutory deadline).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import inspect
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from mailroom.errors import Conflict, NotFound
+from mailroom.errors import Conflict, MailroomError, NotFound
+from mailroom.records import CATEGORIES, Classification
+from queues.routing import RuleSet, route
+from queues.sla import SlaPolicies, clocks
 from storage.audit import record
-from storage.models import WorkItem, WorkItemState
+from storage.models import AgentSkill, Case, Document, OutboxEvent, QueueMember, User, WorkItem, WorkItemState
+
+log = logging.getLogger(__name__)
 
 OPEN = (WorkItemState.NEW, WorkItemState.CLAIMED, WorkItemState.ON_HOLD)
+LEASE = timedelta(minutes=15)
+OUTCOMES: tuple[str, ...] = ("resolved", "answered", "rejected", "no_action", "forwarded", "duplicate",
+                             "duplicate_of_case")
+DISPATCH_CHANNELS: tuple[str, ...] = ("post", "email")
+DEFAULT_CAPACITY = 10
+
+
+class InvalidRequest(MailroomError):
+    """The request itself is wrong (unknown queue, outcome or category); fixing it is the caller's job."""
+
+    code = "invalid"
+    http_status = 422
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _jsonable(v: object) -> object:
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).isoformat()
+    if hasattr(v, "value"):
+        return v.value  # type: ignore[attr-defined]
+    return v
+
+
+def _iso(v: datetime) -> str:
+    return v.astimezone(UTC).isoformat()
+
+
+def emit(session: Session, kind: str, item: WorkItem, now: datetime, *, actor: str = "system",
+         recipient: str | None = None, **payload: Any) -> None:
+    """Queue a live notification in the caller's transaction (delivered by ``GET /api/events``)."""
+    body = {"item_id": item.id, "queue": item.queue, "priority": item.priority, "state": str(item.state),
+            "sla_due": _iso(item.sla_due), **{k: _jsonable(v) for k, v in payload.items()}}
+    session.add(OutboxEvent(at=now, kind=kind, queue=item.queue, work_item_id=item.id, actor=actor,
+                            recipient=recipient, payload=body))
 
 
 def queue_counts(session: Session) -> dict[str, dict[str, int]]:
@@ -24,11 +77,16 @@ def queue_counts(session: Session) -> dict[str, dict[str, int]]:
     return out
 
 
-def _transition(session: Session, item_id: int, expected: tuple[WorkItemState, ...], actor: str,
-                action: str, now: datetime, **values: object) -> WorkItem:
+def _get(session: Session, item_id: int) -> WorkItem:
     item = session.get(WorkItem, item_id)
     if item is None:
         raise NotFound(f"work item {item_id} does not exist")
+    return item
+
+
+def _transition(session: Session, item_id: int, expected: tuple[WorkItemState, ...], actor: str,
+                action: str, now: datetime, *, detail: dict[str, Any] | None = None, **values: object) -> WorkItem:
+    item = _get(session, item_id)
     if item.state not in expected:
         raise Conflict(f"work item {item_id} is {item.state}; it must be {' or '.join(expected)} to {action}")
     result = session.execute(
@@ -39,39 +97,385 @@ def _transition(session: Session, item_id: int, expected: tuple[WorkItemState, .
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(f"work item {item_id} was changed by someone else; reload and try again")
+    info = {k: _jsonable(v) for k, v in values.items() if k not in ("holds", "flags", "dispatch")}
     record(session, actor, f"work_item.{action}", document_id=item.document_id, work_item_id=item_id,
-           detail={k: (v.value if hasattr(v, "value") else v) for k, v in values.items()})
+           detail={**info, **(detail or {})})
     session.flush()
     session.refresh(item)
     return item
 
 
-def claim(session: Session, item_id: int, agent: str, now: datetime) -> WorkItem:
-    return _transition(session, item_id, (WorkItemState.NEW,), agent, "claimed", now,
-                       state=WorkItemState.CLAIMED, assignee=agent)
+def _owned(session: Session, item_id: int, agent: str, action: str) -> WorkItem:
+    item = _get(session, item_id)
+    if item.state == WorkItemState.CLAIMED and item.assignee != agent:
+        raise Conflict(f"work item {item_id} is claimed by another agent; only they may {action} it")
+    return item
 
 
-def complete(session: Session, item_id: int, agent: str, now: datetime) -> WorkItem:
-    item = session.get(WorkItem, item_id)
-    if item is not None and item.state == WorkItemState.CLAIMED and item.assignee != agent:
-        raise Conflict(f"work item {item_id} is claimed by another agent")
+def _pauses(holds: Sequence[Sequence[str | None]], now: datetime) -> list[tuple[datetime, datetime]]:
+    """Stored hold intervals; an open hold counts up to ``now``."""
+    return [(datetime.fromisoformat(a), datetime.fromisoformat(b) if b else now) for a, b in holds
+            if a is not None]
+
+
+def sla_values(session: Session, item: WorkItem, policies: SlaPolicies, now: datetime, *,
+               queue: str | None = None, holds: Sequence[Sequence[str | None]] | None = None,
+               dispatched: bool | None = None) -> dict[str, object]:
+    """Column values for an item's clocks, recomputed from receipt, holds, case and dispatch.
+
+    While on hold (an open pause) the internal clock is stopped, so its due time is what it was
+    when the hold began plus nothing: it is recomputed on resume; the statutory clock runs on.
+    """
+    doc = item.document
+    received = doc.envelope.received_at
+    statutory_from = received
+    if item.case_id is not None:
+        case = session.get(Case, item.case_id)
+        if case is not None and case.first_received_at < received:
+            statutory_from = case.first_received_at
+    hold_list = item.holds if holds is None else holds
+    c = clocks(received, doc.category or "other", doc.language or "und", queue or item.queue, policies,
+               _pauses(hold_list, now), statutory_from=statutory_from)
+    is_dispatched = item.dispatched_at is not None if dispatched is None else dispatched
+    b = c.binding(dispatched=is_dispatched)
+    st = c.statutory
+    return {"sla_policy": b.policy, "sla_due": b.due, "warn_at": b.warn_at,
+            "first_response_due": b.first_response_due, "internal_due": c.internal.due,
+            "statutory_rule": st.rule if st else None, "statutory_due": st.due if st else None,
+            "statutory_warn_at": st.warn_at if st else None}
+
+
+# ---------------------------------------------------------------- claim, lease, complete
+
+
+def claim(session: Session, item_id: int, agent: str, now: datetime, lease: timedelta = LEASE) -> WorkItem:
+    item = _transition(session, item_id, (WorkItemState.NEW,), agent, "claimed", now,
+                       state=WorkItemState.CLAIMED, assignee=agent, claimed_until=now + lease)
+    emit(session, "item.taken", item, now, actor=agent, assignee=agent)
+    return item
+
+
+def renew(session: Session, item_id: int, agent: str, now: datetime, lease: timedelta = LEASE) -> WorkItem:
+    """Extend the lease of an item the agent holds (an agent still working keeps it)."""
+    item = _owned(session, item_id, agent, "renew")
+    if item.state == WorkItemState.CLAIMED and item.claimed_until is not None and item.claimed_until < now:
+        raise Conflict(f"the lease on work item {item_id} expired at {_iso(item.claimed_until)}; claim it again")
+    return _transition(session, item_id, (WorkItemState.CLAIMED,), agent, "lease_renewed", now,
+                       claimed_until=now + lease)
+
+
+def release(session: Session, item_id: int, agent: str, now: datetime) -> WorkItem:
+    """The agent gives the item back to its queue."""
+    _owned(session, item_id, agent, "release")
+    item = _transition(session, item_id, (WorkItemState.CLAIMED,), agent, "released", now,
+                       state=WorkItemState.NEW, assignee=None, claimed_until=None)
+    emit(session, "item.new", item, now, actor=agent)
+    return item
+
+
+def expire_leases(session: Session, now: datetime) -> list[int]:
+    """Sweeper: claimed items whose lease ran out go back to their queue. Returns their ids."""
+    ids = list(session.scalars(select(WorkItem.id).where(WorkItem.state == WorkItemState.CLAIMED,
+                                                         WorkItem.claimed_until < now)))
+    returned = []
+    for item_id in ids:
+        item = _get(session, item_id)
+        try:
+            item = _transition(session, item_id, (WorkItemState.CLAIMED,), "system", "lease_expired", now,
+                               detail={"was_assignee": item.assignee}, state=WorkItemState.NEW,
+                               assignee=None, claimed_until=None)
+        except Conflict:  # renewed or completed meanwhile
+            continue
+        emit(session, "item.new", item, now)
+        returned.append(item_id)
+    return returned
+
+
+def complete(session: Session, item_id: int, agent: str, now: datetime, outcome: str = "resolved") -> WorkItem:
+    if outcome not in OUTCOMES:
+        raise InvalidRequest(f"unknown outcome {outcome!r}; use one of: {', '.join(OUTCOMES)}")
+    _owned(session, item_id, agent, "complete")
     return _transition(session, item_id, (WorkItemState.CLAIMED,), agent, "completed", now,
-                       state=WorkItemState.DONE)
+                       state=WorkItemState.DONE, outcome=outcome, claimed_until=None)
 
 
-def next_item(session: Session, queue: str, agent: str, now: datetime, attempts: int = 5) -> WorkItem | None:
-    """Claim the most urgent new item of a queue for ``agent``; None when the queue is empty."""
-    for _ in range(attempts):
-        item_id = session.scalars(
-            select(WorkItem.id)
-            .where(WorkItem.queue == queue, WorkItem.state == WorkItemState.NEW)
-            .order_by(WorkItem.priority.desc(), WorkItem.sla_due.asc(), WorkItem.id.asc())
-            .limit(1)
-        ).first()
+# ---------------------------------------------------------------- hold, transfer, reclassify, escalate
+
+
+def hold(session: Session, item_id: int, agent: str, now: datetime, reason: str = "") -> WorkItem:
+    """Waiting for the customer: the internal SLA clock pauses from ``now``."""
+    item = _owned(session, item_id, agent, "put on hold")
+    holds = [*item.holds, [_iso(now), None]]
+    return _transition(session, item_id, (WorkItemState.CLAIMED,), agent, "on_hold", now,
+                       detail={"reason": reason, "sla": "paused"}, state=WorkItemState.ON_HOLD,
+                       claimed_until=None, holds=holds)
+
+
+def resume(session: Session, item_id: int, actor: str, now: datetime, policies: SlaPolicies,
+           lease: timedelta = LEASE) -> WorkItem:
+    """The customer answered: the pause closes, due times move out by the paused open time, and
+    the item returns to the agent who held it (claimed, new lease)."""
+    item = _get(session, item_id)
+    holds = [list(h) for h in item.holds]
+    if holds and holds[-1][1] is None:
+        holds[-1][1] = _iso(now)
+    values = sla_values(session, item, policies, now, holds=holds)
+    state = WorkItemState.CLAIMED if item.assignee else WorkItemState.NEW
+    item = _transition(session, item_id, (WorkItemState.ON_HOLD,), actor, "resumed", now,
+                       detail={"sla": "resumed"}, state=state, holds=holds,
+                       claimed_until=now + lease if item.assignee else None, **values)
+    if state == WorkItemState.NEW:
+        emit(session, "item.new", item, now, actor=actor)
+    return item
+
+
+def transfer(session: Session, item_id: int, actor: str, now: datetime, to_queue: str, rules: RuleSet,
+             policies: SlaPolicies, *, priority: int | None = None, reason: str = "",
+             action: str = "transferred") -> WorkItem:
+    """Move an open item to another queue, unassigned; its internal target follows the new queue."""
+    try:
+        rules.queue(to_queue)
+    except KeyError:
+        raise InvalidRequest(f"there is no queue {to_queue!r}; use one of: "
+                             f"{', '.join(q.id for q in rules.queues)}") from None
+    item = _get(session, item_id)
+    if item.state == WorkItemState.CLAIMED and item.assignee != actor and action == "transferred":
+        raise Conflict(f"work item {item_id} is claimed by another agent; only they may transfer it")
+    holds = [list(h) for h in item.holds]
+    if holds and holds[-1][1] is None:
+        holds[-1][1] = _iso(now)
+    values = sla_values(session, item, policies, now, queue=to_queue, holds=holds)
+    item = _transition(session, item_id, OPEN, actor, action, now,
+                       detail={"from_queue": item.queue, "reason": reason}, queue=to_queue,
+                       priority=item.priority if priority is None else priority, state=WorkItemState.NEW,
+                       assignee=None, claimed_until=None, holds=holds, **values)
+    emit(session, "item.new", item, now, actor=actor)
+    return item
+
+
+def _record_correction(**kw: Any) -> bool:
+    """Feed the correction to training when ``classifiers.training`` exists (built separately)."""
+    try:
+        from classifiers.training import record_correction  # type: ignore[import-not-found]
+    except ImportError:
+        return False
+    params = inspect.signature(record_correction).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        record_correction(**kw)
+    else:
+        record_correction(**{k: v for k, v in kw.items() if k in params})
+    return True
+
+
+def reclassify(session: Session, item_id: int, actor: str, now: datetime, category: str, rules: RuleSet,
+               policies: SlaPolicies, *, segment: str | None = None) -> WorkItem:
+    """A person corrects the category: the document is re-routed by the rules and the correction
+    is offered to training."""
+    if category not in CATEGORIES:
+        raise InvalidRequest(f"unknown category {category!r}; use one of: {', '.join(CATEGORIES)}")
+    item = _get(session, item_id)
+    doc = item.document
+    old = doc.category
+    c = Classification(language=doc.language or "und", category=category, confidence=1.0,
+                       entities=doc.entities or {}, segment=segment or doc.segment or "individual")
+    decision = route(c, doc.envelope.channel, doc.text, rules)
+    doc.category, doc.confidence, doc.segment = category, 1.0, c.segment
+    doc.reasons = [*doc.reasons, f"reclassified by {actor} from {old!r} to {category!r}"]
+    session.flush()
+    item = transfer(session, item_id, actor, now, decision.queue, rules, policies, priority=decision.priority,
+                    reason=f"reclassified {old} → {category}; {'; '.join(decision.reasons)}",
+                    action="reclassified")
+    session.execute(update(WorkItem).where(WorkItem.id == item_id).values(routing_rule=decision.rule)
+                    .execution_options(synchronize_session=False))
+    fed = _record_correction(session=session, document_id=doc.id, text=doc.text, language=doc.language,
+                             old_category=old, new_category=category, actor=actor, now=now)
+    record(session, actor, "document.reclassified", document_id=doc.id, work_item_id=item_id,
+           detail={"from": old, "to": category, "rule": decision.rule, "training": fed})
+    session.refresh(item)
+    return item
+
+
+def escalate(session: Session, item_id: int, actor: str, now: datetime, policies: SlaPolicies, rules: RuleSet,
+             reason: str, *, action: str = "escalated") -> WorkItem:
+    """Move an item to the escalation queue with its priority raised (manual or at breach)."""
+    item = _get(session, item_id)
+    esc = policies.escalation
+    flags = sorted({*item.flags, "escalated"})
+    if item.queue == esc.queue:
+        return _transition(session, item_id, OPEN, actor, action, now, detail={"reason": reason}, flags=flags)
+    try:
+        rules.queue(esc.queue)
+    except KeyError:
+        raise InvalidRequest(f"the escalation queue {esc.queue!r} of sla.yaml is not in routing.yaml") from None
+    values = sla_values(session, item, policies, now, queue=esc.queue)
+    item = _transition(session, item_id, OPEN, actor, action, now,
+                       detail={"from_queue": item.queue, "reason": reason}, queue=esc.queue,
+                       priority=item.priority + esc.raise_priority, flags=flags, **values)
+    emit(session, "item.new", item, now, actor=actor, escalated=True)
+    return item
+
+
+def dispatch(session: Session, item_id: int, actor: str, now: datetime, policies: SlaPolicies, *, channel: str,
+             at: datetime | None = None, tracking_number: str | None = None) -> WorkItem:
+    """The reply was sent: the statutory clock of the item (and of its whole case) stops at ``at``."""
+    if channel not in DISPATCH_CHANNELS:
+        raise InvalidRequest(f"dispatch channel must be one of {', '.join(DISPATCH_CHANNELS)}, got {channel!r}")
+    if channel == "post" and not (tracking_number or "").strip():
+        raise InvalidRequest("a reply sent by post needs its tracking number (nadanie / podací číslo)")
+    sent = at or now
+    if sent > now:
+        raise InvalidRequest("the dispatch time is in the future")
+    item = _get(session, item_id)
+    if item.dispatched_at is not None:
+        raise Conflict(f"the reply to work item {item_id} was already dispatched at {_iso(item.dispatched_at)}")
+    targets = [item]
+    if item.case_id is not None:
+        targets = list(session.scalars(select(WorkItem).where(WorkItem.case_id == item.case_id,
+                                                              WorkItem.dispatched_at.is_(None))))
+    for t in targets:
+        met = t.statutory_due is None or sent <= t.statutory_due
+        values = sla_values(session, t, policies, now, dispatched=True)
+        _transition(session, t.id, (*OPEN, WorkItemState.DONE), actor, "dispatched", now,
+                    detail={"channel": channel, "tracking_number": tracking_number, "at": _iso(sent),
+                            "statutory_met": met, "case_id": t.case_id},
+                    dispatched_at=sent, dispatch={"channel": channel, "tracking_number": tracking_number,
+                                                  "by": actor, "at": _iso(sent)}, **values)
+    session.refresh(item)
+    return item
+
+
+# ---------------------------------------------------------------- who works what, next item
+
+
+@dataclass
+class AgentScope:
+    queues: list[str] | None  # None: every queue (no membership rows)
+    languages: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    segments: list[str] = field(default_factory=list)
+    capacity: int = DEFAULT_CAPACITY
+
+
+def agent_scope(session: Session, agent: str) -> AgentScope:
+    user = session.scalars(select(User).where(User.username == agent)).first()
+    if user is None:
+        return AgentScope(queues=None)
+    queues = list(session.scalars(select(QueueMember.queue).where(QueueMember.user_id == user.id)
+                                  .order_by(QueueMember.queue)))
+    skill = session.get(AgentSkill, user.id)
+    scope = AgentScope(queues=queues or None)
+    if skill is not None:
+        scope.languages, scope.categories = list(skill.languages), list(skill.categories)
+        scope.segments, scope.capacity = list(skill.segments), skill.capacity
+    return scope
+
+
+def _begin_write(session: Session) -> None:
+    """SQLite: take the write lock before reading (``BEGIN IMMEDIATE``), so the pick and the claim
+    are one serialised step; other databases lock the picked row instead (SKIP LOCKED)."""
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        return
+    raw = conn.connection.driver_connection
+    if raw is not None and not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+
+
+def next_for_agent(session: Session, agent: str, now: datetime, *, queues: Sequence[str] | None = None,
+                   lease: timedelta = LEASE, use_scope: bool = True) -> WorkItem | None:
+    """Atomically claim the most urgent new item among the queues ``agent`` may work (optionally
+    narrowed to ``queues``) that fits their skills; None when there is none or they are at capacity.
+
+    Order: priority (higher first), then the binding deadline (``sla_due``: the earlier of internal
+    and statutory, so the least time left first), then age.
+    """
+    _begin_write(session)
+    scope = agent_scope(session, agent) if use_scope else AgentScope(queues=None)
+    allowed = scope.queues
+    if queues is not None:
+        allowed = [q for q in queues if allowed is None or q in allowed]
+    if allowed is not None and not allowed:
+        return None
+    held = session.scalar(select(func.count()).select_from(WorkItem).where(
+        WorkItem.assignee == agent, WorkItem.state == WorkItemState.CLAIMED))
+    if use_scope and (held or 0) >= scope.capacity:
+        return None
+    q = select(WorkItem.id).where(WorkItem.state == WorkItemState.NEW)
+    if allowed is not None:
+        q = q.where(WorkItem.queue.in_(allowed))
+    if scope.languages or scope.categories or scope.segments:
+        q = q.join(Document, Document.id == WorkItem.document_id)
+        if scope.languages:
+            q = q.where(Document.language.in_(scope.languages))
+        if scope.categories:
+            q = q.where(Document.category.in_(scope.categories))
+        if scope.segments:
+            q = q.where(Document.segment.in_(scope.segments))
+    q = q.order_by(WorkItem.priority.desc(), WorkItem.sla_due.asc(), WorkItem.id.asc()).limit(1)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True, of=WorkItem)
+    for _ in range(5):
+        item_id = session.scalars(q).first()
         if item_id is None:
             return None
         try:
-            return claim(session, item_id, agent, now)
-        except Conflict:
-            session.rollback()
+            return claim(session, item_id, agent, now, lease)
+        except Conflict:  # only without row locks (other databases): take the next one
+            continue
     return None
+
+
+def next_item(session: Session, queue: str, agent: str, now: datetime) -> WorkItem | None:
+    """Claim the most urgent new item of one queue for ``agent``; None when the queue is empty."""
+    return next_for_agent(session, agent, now, queues=[queue], use_scope=False)
+
+
+# ---------------------------------------------------------------- membership (supervisors)
+
+
+def set_members(session: Session, queue: str, usernames: Sequence[str], actor: str, rules: RuleSet) -> list[str]:
+    try:
+        rules.queue(queue)
+    except KeyError:
+        raise NotFound(f"there is no queue {queue!r}") from None
+    users = {u.username: u for u in session.scalars(select(User).where(User.username.in_(list(usernames))))}
+    unknown = sorted(set(usernames) - set(users))
+    if unknown:
+        raise InvalidRequest(f"no such users: {', '.join(unknown)}")
+    existing = {m.user_id: m for m in session.scalars(select(QueueMember).where(QueueMember.queue == queue))}
+    wanted = {u.id for u in users.values()}
+    for uid, m in existing.items():
+        if uid not in wanted:
+            session.delete(m)
+    for uid in wanted - set(existing):
+        session.add(QueueMember(queue=queue, user_id=uid))
+    record(session, actor, "queue.members_set", detail={"queue": queue, "members": sorted(users)})
+    session.flush()
+    return sorted(users)
+
+
+def members(session: Session, queue: str) -> list[str]:
+    return list(session.scalars(select(User.username).join(QueueMember, QueueMember.user_id == User.id)
+                                .where(QueueMember.queue == queue).order_by(User.username)))
+
+
+def set_skills(session: Session, username: str, actor: str, *, languages: Sequence[str] = (),
+               categories: Sequence[str] = (), segments: Sequence[str] = (),
+               capacity: int = DEFAULT_CAPACITY) -> AgentSkill:
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"there is no user {username!r}")
+    bad = [c for c in categories if c not in CATEGORIES]
+    if bad:
+        raise InvalidRequest(f"unknown categories {bad}; use: {', '.join(CATEGORIES)}")
+    if capacity < 1:
+        raise InvalidRequest("capacity must be at least 1")
+    skill = session.get(AgentSkill, user.id) or AgentSkill(user_id=user.id)
+    skill.languages, skill.categories, skill.segments = list(languages), list(categories), list(segments)
+    skill.capacity = capacity
+    session.add(skill)
+    record(session, actor, "agent.skills_set", detail={"user": username, "languages": list(languages),
+                                                        "categories": list(categories),
+                                                        "segments": list(segments), "capacity": capacity})
+    session.flush()
+    return skill

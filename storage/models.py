@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -74,6 +74,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # 0006: disabled users
+    queues: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")  # 0006: agent's queues; [] = all
 
 
 class Envelope(Base):
@@ -94,7 +96,10 @@ class Envelope(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
     submitted_by: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(500), unique=True, index=True)  # e-mail dedupe (0003)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    legal_hold: Mapped[bool] = mapped_column(default=False)  # retention never purges it (0005)
+    purged_at: Mapped[datetime | None] = mapped_column()  # retention deleted blobs and text (0005)
 
     documents: Mapped[list[Document]] = relationship(back_populates="envelope", order_by="Document.id")
 
@@ -124,6 +129,7 @@ class Document(Base):
     entities: Mapped[dict[str, Any]] = mapped_column(default=dict)
     reasons: Mapped[list[Any]] = mapped_column(default=list)
     model_version: Mapped[str | None] = mapped_column(String(40))
+    customer_id: Mapped[str | None] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     envelope: Mapped[Envelope] = relationship(back_populates="documents")
@@ -149,6 +155,18 @@ class WorkItem(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    claimed_until: Mapped[datetime | None] = mapped_column()  # lease; the sweeper returns expired claims
+    outcome: Mapped[str | None] = mapped_column(String(40))  # done: how it ended (queues.work.OUTCOMES)
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True)  # cases.id: one matter across channels
+    holds: Mapped[list[Any]] = mapped_column(default=list)  # [[from, to|None], ...] ISO: SLA pauses
+    internal_due: Mapped[datetime | None] = mapped_column()  # internal resolution target (paused by holds)
+    statutory_rule: Mapped[str | None] = mapped_column(String(100))
+    statutory_due: Mapped[datetime | None] = mapped_column()  # legal deadline; stops at dispatch
+    statutory_warn_at: Mapped[datetime | None] = mapped_column()
+    dispatched_at: Mapped[datetime | None] = mapped_column()  # reply dispatched: the statutory clock stops
+    dispatch: Mapped[dict[str, Any]] = mapped_column(default=dict)  # channel, tracking number, by
+    sla_state: Mapped[str] = mapped_column(String(20), default="ok")  # ok | warned | breached
+    flags: Mapped[list[Any]] = mapped_column(default=list)  # escalated, deemed_accepted_risk, ...
 
     document: Mapped[Document] = relationship(back_populates="work_item")
 
@@ -166,3 +184,157 @@ class AuditEvent(Base):
     document_id: Mapped[str | None] = mapped_column(String(36), index=True)
     work_item_id: Mapped[int | None] = mapped_column(Integer, index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))  # hash chain (0005, storage.audit)
+    hash: Mapped[str | None] = mapped_column(String(64), index=True)  # hash chain (0005)
+
+
+class ApiToken(Base):
+    """A bearer token for a scanning station or integration; only its SHA-256 is stored (0006)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))  # shown in listings to tell tokens apart
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+    user: Mapped[User] = relationship()
+
+
+class LoginFailure(Base):
+    """A failed sign-in, kept for throttling per user name and client address (0006)."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class QueueMember(Base):
+    """Which queues an agent (a row of ``users``) may work; supervisors edit it. No rows: every queue."""
+
+    __tablename__ = "queue_members"
+    __table_args__ = (UniqueConstraint("queue", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+
+
+class AgentSkill(Base):
+    """An agent's skills (empty list: any) and how many items they may hold claimed at once."""
+
+    __tablename__ = "agent_skills"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    languages: Mapped[list[Any]] = mapped_column(default=list)
+    categories: Mapped[list[Any]] = mapped_column(default=list)
+    segments: Mapped[list[Any]] = mapped_column(default=list)  # business line: business / individual
+    capacity: Mapped[int] = mapped_column(Integer, default=10)
+
+
+class Case(Base):
+    """One matter sent by several channels: one statutory clock from the earliest receipt."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    invoice_no: Mapped[str | None] = mapped_column(String(40), index=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    category: Mapped[str | None] = mapped_column(String(32))
+    shingles: Mapped[list[Any]] = mapped_column(default=list)  # hashes of word 4-grams (near-duplicate text)
+    first_received_at: Mapped[datetime] = mapped_column()
+    primary_item_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class OutboxEvent(Base):
+    """Notifications for live delivery, written in the same transaction as the change they report."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))  # item.new | item.taken | sla.warning | sla.breached
+    queue: Mapped[str | None] = mapped_column(String(64))
+    work_item_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(64), default="system")
+    recipient: Mapped[str | None] = mapped_column(String(64), index=True)  # None: every agent of the queue
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class TrainingExample(Base):
+    """A category an agent set by hand (a reclassification): training data for the next model."""
+
+    __tablename__ = "training_examples"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))
+    category: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Customer(Base):
+    """A customer of the operator; documents are linked to one by customer id, phone, e-mail or national id."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # MR-1234567
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
+    email: Mapped[str | None] = mapped_column(String(254), index=True)  # lowercase
+    national_id: Mapped[str | None] = mapped_column(String(16), index=True)  # digits: PESEL, NIP, IČO or INN
+    national_id_kind: Mapped[str | None] = mapped_column(String(8))
+    segment: Mapped[str] = mapped_column(String(16), default="individual")
+    language: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SearchEntry(Base):
+    """Archive search row for one document (0005): folded text plus the filter fields.
+
+    SQLite indexes ``folded`` with an FTS5 table ``search_fts`` (external content), PostgreSQL
+    with a generated ``tsv`` column and a GIN index; both are created by migration 0005.
+    """
+
+    __tablename__ = "search_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[str] = mapped_column(String(36), unique=True)
+    envelope_id: Mapped[str] = mapped_column(String(36), index=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    channel: Mapped[str] = mapped_column(String(10), index=True)
+    language: Mapped[str | None] = mapped_column(String(8), index=True)
+    category: Mapped[str | None] = mapped_column(String(32), index=True)
+    folded: Mapped[str] = mapped_column(Text, default="")
+
+
+class SearchEntityValue(Base):
+    """One normalised entity value of a document (invoice number, customer id, ...) for filters (0005)."""
+
+    __tablename__ = "search_entity_values"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[str] = mapped_column(String(36), index=True)
+    name: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(String(120), index=True)
+
+
+class AuditChainHead(Base):
+    """The newest link of the audit hash chain (one row, id 1): appends lock it (0005)."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)  # events chained so far
+    last_hash: Mapped[str] = mapped_column(String(64))

@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import FastAPI, File, Form, Header, HTTPException, Request, Response, UploadFile, status
+from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Request, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from sqlalchemy import text
@@ -23,12 +23,12 @@ from queues import work
 from storage.audit import record
 from storage.models import Envelope, Role, User, WorkItem
 from web import schemas
-from web.deps import CtxDep, SessionDep, require
+from web.deps import CtxDep, SessionDep, guard, require
 
 log = logging.getLogger(__name__)
 
 # Routers contributed by other parts (queues, archive, pages): modules exposing ``router``.
-ROUTERS: list[str] = []
+ROUTERS: list[str] = ["web.pages"]
 
 Scanner = Annotated[User, require(Role.SCANNER, Role.SUPERVISOR)]
 Viewer = Annotated[User, require(Role.SCANNER, Role.SUPERVISOR, Role.AUDITOR)]
@@ -40,7 +40,7 @@ def _item_out(item: WorkItem) -> schemas.WorkItemOut:
 
 
 def create_app(ctx: Context) -> FastAPI:
-    app = FastAPI(title="Mailroom", version="0.1.0",
+    app = FastAPI(title="Mailroom", version="0.1.0", dependencies=[Depends(guard)],  # web/deps.py ACCESS
                   description="Document intake and correspondence processing for customer care.")
     app.state.ctx = ctx
 

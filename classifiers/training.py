@@ -1,0 +1,272 @@
+"""Training the category model: generated letters with OCR-like noise, agents' corrections, calibration.
+
+Reproducible: every random choice comes from an RNG seeded with the training seed, spaCy's too.
+
+Calibration must reflect wording the textcat has not seen (customers do not write our sentences), so the
+lexicon weight and the temperature are fitted by *cross-fitting over sentence pools*: a model trained on
+one part of the corpus generator's pools is scored on letters drawn from the other part, and the final
+model, trained on everything it is allowed to see, keeps those two numbers.
+
+- ``split="all"`` (``mailroom train``, the shipped model): calibrate even-pool model on odd-pool letters,
+  train the final model on both halves (the widest phrasing we have).
+- ``split="default"`` (``bench.classify``): calibrate on pool quarters 0 → 2, train on the even half only,
+  so the benchmark's held-out corpus (odd half) stays unseen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from classifiers.category import classify_category
+from classifiers.model import CategoryModel, combine, feature_view
+from classifiers.text import fold
+from mailroom.errors import MailroomError, NotFound
+from mailroom.records import CATEGORIES
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from sqlalchemy.orm import Session
+
+LANGS: tuple[str, ...] = ("pl", "cs", "ru", "en")
+HASH_LENGTH = 2**16  # textcat feature table rows: 65536 × 11 floats ≈ 2.9 MB on disk
+CORRECTION_COPIES = 4  # an agent's correction outweighs a generated letter
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+TEMPERATURES = tuple(round(0.25 * 1.25**k, 4) for k in range(18))  # 0.25 … ~11
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    category: str
+    language: str
+
+
+# ---------------------------------------------------------------------------- pool splits
+_SPLITS: dict[str, Callable[[int], bool]] = {
+    "default": lambda i: i % 2 == 0,
+    "holdout": lambda i: i % 2 == 1,
+    "all": lambda i: True,
+    "q0": lambda i: i % 4 in (0, 1),  # quarters of the default half: items 0, 4, 8 … and 2, 6, 10 …
+    "q2": lambda i: i % 4 in (2, 3),
+}
+
+
+@contextlib.contextmanager
+def pool_split(name: str) -> Iterator[None]:
+    """Make ``corpus.letters.compose`` draw only the pool items of one split (``holdout`` is ignored).
+
+    Quarter splits take a quarter of each pool's default half; a pool too small for that keeps its half.
+    """
+    import corpus.letters as letters
+
+    keep = _SPLITS[name]
+    quarter = name in ("q0", "q2")
+    original = letters.half
+
+    def half(items: list[str], holdout: bool) -> list[tuple[int, str]]:
+        if quarter:
+            base = [(i, s) for i, s in enumerate(items) if i % 2 == 0]
+            chosen = [(i, s) for i, s in base if keep(i)]
+            return chosen or base
+        return [(i, s) for i, s in enumerate(items) if keep(i)]
+
+    letters.half = half
+    try:
+        yield
+    finally:
+        letters.half = original
+
+
+# ---------------------------------------------------------------------------- OCR-like noise
+_CONFUSIONS: dict[str, tuple[str, ...]] = {
+    "l": ("1", "I", "i"), "i": ("l", "1"), "I": ("l", "1"), "o": ("0", "a"), "O": ("0",), "e": ("c", "o"),
+    "c": ("e",), "m": ("rn", "nn"), "n": ("u", "ri"), "u": ("n", "ii"), "h": ("b", "li"), "a": ("o", "e"),
+    "t": ("f",), "f": ("t",), "S": ("5",), "B": ("8",), "g": ("q",), "y": ("v",), "w": ("vv",),
+    "ą": ("a", "q"), "ę": ("e", "c"), "ł": ("t", "l"), "ś": ("s",), "ż": ("z",), "ź": ("z",), "ó": ("o",),
+    "č": ("c", "ć"), "ř": ("r",), "š": ("s",), "ž": ("z",), "ě": ("e",), "ů": ("u",), "ý": ("y",), "í": ("i",),
+    "á": ("a",), "é": ("e",), "и": ("н", "й"), "н": ("и",), "й": ("и",), "ш": ("щ", "ш"), "щ": ("ш",),
+    "е": ("с", "ё"), "ё": ("е",), "о": ("0", "с"), "п": ("л", "н"), "л": ("п",), "ь": ("ъ", "б"), "ы": ("ь",),
+    "з": ("3",), "б": ("6",), "в": ("з",), "т": ("г",),
+}  # fmt: skip
+
+
+def noisy(text: str, rng: random.Random, level: float = 1.0) -> str:
+    """Text as OCR might return it: diacritics lost, characters confused, words joined or split."""
+    if rng.random() < 0.3 * level:
+        text = fold(text)
+    sub, join, split, drop = 0.025 * level, 0.03 * level, 0.01 * level, 0.005 * level
+    out: list[str] = []
+    for ch in text:
+        r = rng.random()
+        if ch == " ":
+            if r < join:
+                continue
+            out.append(ch)
+        elif r < sub and ch in _CONFUSIONS:
+            out.append(rng.choice(_CONFUSIONS[ch]))
+        elif r < sub + drop:
+            continue
+        elif r < sub + drop + split and ch.isalpha():
+            out.append(ch + " ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------- examples
+def generated_examples(seed: int, per_pair: int, split: str = "default", noise_share: float = 0.5,
+                       languages: Sequence[str] = LANGS, categories: Sequence[str] = CATEGORIES) -> list[Example]:
+    """``per_pair`` letters per language × category drawn from one pool split; a share of them noised.
+
+    Each letter also yields its e-mail body form (no address blocks) half of the time.
+    """
+    from corpus.letters import compose
+
+    examples: list[Example] = []
+    with pool_split(split):
+        for lang in languages:
+            for cat in categories:
+                for i in range(per_pair):
+                    rng = random.Random(f"mailroom-train:{seed}:{split}:{lang}:{cat}:{i}")
+                    letter = compose(rng, lang, cat, False)
+                    text = letter.compact().text if rng.random() < 0.4 else letter.text
+                    if rng.random() < noise_share:
+                        text = noisy(text, rng, level=rng.choice([0.5, 1.0, 1.5]))
+                    examples.append(Example(text, cat, lang))
+    return examples
+
+
+def corrections_from_db(session: Session) -> list[Example]:
+    """Agents' reclassifications (the ``training_examples`` table), oldest first."""
+    from sqlalchemy import select
+
+    from storage.models import TrainingExample
+
+    rows = session.scalars(select(TrainingExample).order_by(TrainingExample.id)).all()
+    return [Example(r.text, r.category, r.language or "und") for r in rows if r.category in CATEGORIES]
+
+
+def record_correction(session: Session, document_id: str, category: str, actor: str, now: datetime) -> None:
+    """Store a document's text with the category an agent gave it, as a training example for the next model."""
+    from storage.models import Document, TrainingExample
+
+    if category not in CATEGORIES:
+        raise MailroomError(f"Unknown category {category!r}; use one of: {', '.join(CATEGORIES)}.")
+    doc = session.get(Document, document_id)
+    if doc is None:
+        raise NotFound(f"Document {document_id} does not exist.")
+    session.add(TrainingExample(document_id=document_id, text=doc.text or "", language=doc.language,
+                                category=category, actor=actor, created_at=now))
+    session.flush()
+
+
+# ---------------------------------------------------------------------------- training
+def train_textcat(examples: Sequence[Example], seed: int, epochs: int = 8) -> Language:
+    """A blank multilingual pipeline with an exclusive bag-of-stems textcat trained on ``examples``."""
+    import spacy
+    from spacy.training import Example as SpacyExample
+    from spacy.util import fix_random_seed, minibatch
+
+    fix_random_seed(seed)
+    nlp = spacy.blank("xx")
+    textcat = nlp.add_pipe("textcat", config={"model": {
+        "@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 2,
+        "no_output_layer": False, "length": HASH_LENGTH}})
+    for c in CATEGORIES:
+        textcat.add_label(c)
+    data = [SpacyExample.from_dict(nlp.make_doc(feature_view(e.text)), {"cats": {c: float(c == e.category) for c in CATEGORIES}})
+            for e in examples]
+    optimizer = nlp.initialize(lambda: data[:200])
+    rng = random.Random(f"mailroom-train-order:{seed}")
+    for _ in range(epochs):
+        order = data[:]
+        rng.shuffle(order)
+        losses: dict[str, float] = {}
+        for batch in minibatch(order, size=32):
+            nlp.update(batch, sgd=optimizer, losses=losses)
+    return nlp
+
+
+def lexicon_scores(text: str, language: str) -> dict[str, float]:
+    return classify_category(text, language).scores
+
+
+def fit_combination(nlp: Language, examples: Sequence[Example]) -> tuple[float, float, float]:
+    """(lexicon weight, temperature, accuracy) minimising the log-loss of the combined model on ``examples``."""
+    model = CategoryModel(nlp=nlp, version="calibration")
+    probs = model.textcat_probs_many([e.text for e in examples])
+    lex = [lexicon_scores(e.text, e.language) for e in examples]
+    best: tuple[float, float, float, float] | None = None
+    for weight in WEIGHTS:
+        for temperature in TEMPERATURES:
+            loss = 0.0
+            correct = 0
+            for p, s, e in zip(probs, lex, examples, strict=True):
+                q = combine(p, s, weight, temperature)
+                loss -= math.log(max(q[e.category], 1e-9))
+                correct += max(q, key=q.__getitem__) == e.category
+            loss /= len(examples)
+            if best is None or loss < best[0]:
+                best = (loss, weight, temperature, correct / len(examples))
+    assert best is not None
+    return best[1], best[2], best[3]
+
+
+def model_version(nlp: Language) -> str:
+    digest = hashlib.sha256(nlp.get_pipe("textcat").to_bytes(exclude=["vocab"])).hexdigest()
+    return f"textcat-{digest[:10]}"
+
+
+def build_model(seed: int = 1, split: str = "all", per_pair: int = 60, corrections: Sequence[Example] = (),
+                epochs: int = 8, calibration_per_pair: int = 25, log: Callable[[str], None] | None = None
+                ) -> CategoryModel:
+    """Calibrate by cross-fitting over pool splits, then train the final textcat (see the module docstring)."""
+    say = log or (lambda _m: None)
+    fit_split, check_split = ("default", "holdout") if split == "all" else ("q0", "q2")
+    started = time.perf_counter()
+    fit_examples = generated_examples(seed, per_pair, fit_split)
+    check = generated_examples(seed + 1, calibration_per_pair, check_split)
+    probe = train_textcat(fit_examples, seed, epochs)
+    weight, temperature, accuracy = fit_combination(probe, check)
+    say(f"calibration: textcat on {fit_split} pools, {len(check)} letters of {check_split} pools: "
+        f"lexicon_weight={weight} temperature={temperature} accuracy={accuracy:.3f} "
+        f"({time.perf_counter() - started:.0f} s)")
+    final_examples = generated_examples(seed, per_pair, split)
+    final_examples += [c for c in corrections for _ in range(CORRECTION_COPIES)]
+    nlp = train_textcat(final_examples, seed, epochs)
+    meta = {"seed": seed, "split": split, "per_pair": per_pair, "epochs": epochs, "examples": len(final_examples),
+            "corrections": len(corrections), "calibration_accuracy": round(accuracy, 4)}
+    model = CategoryModel(nlp=nlp, version=model_version(nlp), lexicon_weight=weight, temperature=temperature,
+                          meta=meta)
+    say(f"trained {model.version} on {len(final_examples)} examples in {time.perf_counter() - started:.0f} s")
+    return model
+
+
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
+    """Weighted mean |accuracy − confidence| over equal-width confidence bins."""
+    total = len(confidences)
+    if not total:
+        return 0.0
+    ece = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        idx = [i for i, c in enumerate(confidences) if lo < c <= hi or (b == 0 and c == 0.0)]
+        if idx:
+            acc = sum(correct[i] for i in idx) / len(idx)
+            conf = sum(confidences[i] for i in idx) / len(idx)
+            ece += len(idx) / total * abs(acc - conf)
+    return ece
+
+
+def save(model: CategoryModel, out: Path) -> Path:
+    model.to_disk(out)
+    return out

@@ -1,0 +1,131 @@
+"""One way in for every channel (IMAP, SMTP/LMTP, hot folder, CLI import).
+
+``receive`` sniffs the bytes, gathers what the channel knows (e-mail headers, fax TIFF tags,
+page count) into the envelope's meta, and accepts the arrival: the original is stored and
+fsynced and the envelope row committed before it returns. Only then may a channel acknowledge
+(answer 250, move the IMAP message, move the file to ``done/``). Input that cannot be read at
+all (empty, unknown type) is still stored, and quarantined with its reason at once.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from intake.accept import Accepted, Arrival, accept
+from intake.fax import fax_meta
+from intake.parts import email_summary, guess_channel
+from mailroom.errors import MailroomError
+from mailroom.records import Channel
+from ocr import sniff_type
+from pipeline.context import Context
+from pipeline.runner import quarantine, run_inline
+from storage.db import session_scope
+
+log = logging.getLogger(__name__)
+
+Dispatch = Callable[[str], None]
+EMAIL_TYPES = ("message/rfc822", "application/vnd.ms-outlook")
+
+
+@dataclass(frozen=True)
+class Received:
+    envelope_id: str
+    duplicate: bool
+    content_type: str
+    problem: str | None = None  # why the arrival went straight to quarantine
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def describe(data: bytes, content_type: str) -> dict[str, Any]:
+    """Channel metadata worth keeping with the envelope; never raises for bad input."""
+    meta: dict[str, Any] = {}
+    if content_type in EMAIL_TYPES:
+        try:
+            meta["email"] = email_summary(data, content_type)
+        except MailroomError as exc:  # the read stage quarantines it with the same reason
+            meta["email_error"] = exc.reason
+    elif content_type == "image/tiff":
+        fax = fax_meta(data)
+        if fax:
+            meta["fax"] = fax
+            meta["pages_received"] = fax.get("pages")
+    elif content_type == "application/pdf":
+        meta["pages_received"] = _pdf_pages(data)
+    elif content_type.startswith("image/"):
+        meta["pages_received"] = 1
+    return meta
+
+
+def _pdf_pages(data: bytes) -> int | None:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(io.BytesIO(data))
+    except pdfium.PdfiumError:
+        return None  # encrypted or damaged: the read stage says which
+    try:
+        return len(pdf)
+    finally:
+        pdf.close()
+
+
+def receive(ctx: Context, data: bytes, name: str, now: datetime, *, channel: Channel | None = None,
+            submitted_by: str = "system", meta: dict[str, Any] | None = None,
+            dispatch: Dispatch | None = None) -> Received:
+    """Store and commit one arrival; then hand a new, readable one to ``dispatch``."""
+    problem: MailroomError | None = None
+    try:
+        ctype = sniff_type(data, name)
+    except MailroomError as exc:
+        ctype, problem = "application/octet-stream", exc
+    if channel is None:
+        channel = guess_channel(data, ctype) if problem is None else Channel.UPLOAD
+    info = {**(meta or {}), **describe(data, ctype)}
+    message_id = (info.get("email") or {}).get("message_id")
+    arrival = Arrival(data=data, name=name, channel=channel, content_type=ctype, received_at=now,
+                      submitted_by=submitted_by, meta=info, message_id=message_id)
+    with session_scope(ctx.db_url) as s:
+        result = accept(arrival, s, ctx.blobs)
+    new = isinstance(result, Accepted)
+    env_id = result.envelope_id if isinstance(result, Accepted) else result.of
+    if problem is not None:
+        if new:
+            quarantine(ctx, env_id, problem)
+        return Received(env_id, not new, ctype, problem.reason)
+    if new and dispatch is not None:
+        dispatch(env_id)
+    return Received(env_id, not new, ctype)
+
+
+def inline(ctx: Context) -> Dispatch:
+    """Run the whole pipeline in this process (CLI import, tests, benchmarks)."""
+
+    def run(envelope_id: str) -> None:
+        run_inline(ctx, envelope_id)
+
+    return run
+
+
+def enqueue(ctx: Context) -> Dispatch:
+    """Hand the envelope to the rq workers; if Redis is down the reconciler enqueues it later."""
+    from redis.exceptions import RedisError
+
+    from pipeline.jobs import enqueue_read, job_queue
+
+    queue = job_queue(ctx.settings)
+
+    def run(envelope_id: str) -> None:
+        try:
+            enqueue_read(queue, envelope_id)
+        except (RedisError, OSError) as exc:  # stored and committed: nothing is lost
+            log.warning("could not enqueue %s now (%s); the reconciler will", envelope_id, exc)
+
+    return run

@@ -1,0 +1,192 @@
+"""Page preparation before OCR, measured step by step by ``bench.ocr --ablate``.
+
+Everything is decided on a small binarised copy (≈100 dpi) so that it costs a few milliseconds:
+text lines are found as blobs of horizontally smeared ink; their direction tells a page turned by
+90°, their angle the skew. Upside-down pages and the page's language are told by OCRing a strip of a
+few body lines (see ocr.extract), a small fraction of the page's OCR.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+_SMALL = 1100  # longest side of the analysis copy
+_MIN_SKEW = 0.25  # degrees; below this the page is left alone (tesseract copes, rotating blurs)
+_MAX_SKEW = 10.0
+
+
+@dataclass(frozen=True)
+class Prep:
+    """Which preparation steps run (all measured; the defaults are the ones that paid off)."""
+
+    orient: bool = True  # 90/270 from line direction, 180 from strip confidence
+    deskew: bool = True
+    despeckle: bool = True  # fax line noise: lone black pixels
+    normalise: bool = False  # flatten the paper tone (background division)
+    detect_language: bool = True  # OCR with the language found on a strip, not the whole list
+
+
+@dataclass
+class Lines:
+    """Text lines found on the analysis copy, in full-resolution pixels."""
+
+    vertical: bool  # the lines run top to bottom: the page is turned by 90° or 270°
+    angle: float  # skew in degrees (counter-clockwise positive, as cv2.getRotationMatrix2D)
+    boxes: list[tuple[int, int, int, int]]  # x, y, w, h of horizontal line blobs
+
+
+def _small_binary(gray: np.ndarray) -> tuple[np.ndarray, float]:
+    h, w = gray.shape
+    scale = min(1.0, _SMALL / max(h, w))
+    small = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    _, ink = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    return ink, scale
+
+
+def _line_blobs(ink: np.ndarray, horizontal: bool) -> list[tuple[tuple[float, float], tuple[float, float], float]]:
+    """minAreaRects of ink smeared along one axis; only long thin ones (text lines) are kept."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1) if horizontal else (1, 9))
+    smeared = cv2.dilate(ink, kernel)
+    contours, _ = cv2.findContours(smeared, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = []
+    for c in contours:
+        if len(c) < 5:
+            continue
+        rect = cv2.minAreaRect(c)
+        (_, _), (rw, rh), _ = rect
+        long, short = max(rw, rh), min(rw, rh)
+        if long >= 60 and short >= 3 and long >= 6 * short:
+            out.append(rect)
+    return out
+
+
+def _rect_angle(rect: tuple[tuple[float, float], tuple[float, float], float]) -> float:
+    """Angle of a rect's long side against the x axis, in (-90, 90], counter-clockwise positive."""
+    (_, _), (rw, rh), a = rect
+    angle = a if rw >= rh else a - 90  # OpenCV ≥ 4.5: a in [0, 90), measured clockwise in image coords
+    angle = -angle
+    while angle <= -90:
+        angle += 180
+    while angle > 90:
+        angle -= 180
+    return angle
+
+
+def find_lines(gray: np.ndarray) -> Lines:
+    ink, scale = _small_binary(gray)
+    across = _line_blobs(ink, horizontal=True)
+    down = _line_blobs(ink, horizontal=False)
+    length_h = sum(max(r[1]) for r in across)
+    length_v = sum(max(r[1]) for r in down)
+    vertical = length_v > 2 * length_h and length_v > 0
+    rects = down if vertical else across
+    angles = [_rect_angle(r) for r in rects]
+    if vertical:
+        angles = [a - 90 if a > 0 else a + 90 for a in angles]
+    weights = [max(r[1]) for r in rects]
+    angle = _weighted_median(angles, weights) if angles else 0.0
+    boxes = []
+    if not vertical:
+        for r in across:
+            x, y, w, h = cv2.boundingRect(cv2.boxPoints(r).astype(np.int32))
+            boxes.append((round(x / scale), round(y / scale), round(w / scale), round(h / scale)))
+    return Lines(vertical=vertical, angle=angle, boxes=boxes)
+
+
+def _weighted_median(values: list[float], weights: list[float]) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(np.asarray(weights, dtype=float)[order])
+    return float(np.asarray(values)[order][int(np.searchsorted(cum, cum[-1] / 2))])
+
+
+def rotate(gray: np.ndarray, angle: float) -> np.ndarray:
+    """Rotate by ``angle`` degrees (counter-clockwise), keeping the whole page, filling with paper."""
+    h, w = gray.shape
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+    nw, nh = int(h * sin + w * cos), int(h * cos + w * sin)
+    matrix[0, 2] += nw / 2 - w / 2
+    matrix[1, 2] += nh / 2 - h / 2
+    paper = int(np.percentile(gray[:: 16, :: 16], 90))
+    return cv2.warpAffine(gray, matrix, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=paper)
+
+
+def turn(gray: np.ndarray, degrees: int) -> np.ndarray:
+    """Rotate by a multiple of 90° counter-clockwise (lossless)."""
+    k = (degrees // 90) % 4
+    return np.ascontiguousarray(np.rot90(gray, k)) if k else gray
+
+
+def deskew(gray: np.ndarray, angle: float) -> np.ndarray:
+    """Undo a measured skew of ``angle`` degrees; tiny or implausible angles are left alone."""
+    if abs(angle) < _MIN_SKEW or abs(angle) > _MAX_SKEW:
+        return gray
+    return rotate(gray, -angle)
+
+
+def despeckle(gray: np.ndarray) -> np.ndarray:
+    """Remove lone ink pixels (fax line noise) without touching strokes: a 3×3 opening of the ink
+    would thin 204-dpi strokes, so only components of one or two pixels go."""
+    ink = (gray < 128).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] <= 2)
+    small = small[small > 0]
+    if small.size == 0:
+        return gray
+    out = gray.copy()
+    out[np.isin(labels, small)] = 255
+    return out
+
+
+def normalise(gray: np.ndarray) -> np.ndarray:
+    """Flatten uneven paper (shadows, grey stock): divide by a blurred background estimate."""
+    small = cv2.resize(gray, None, fx=0.125, fy=0.125, interpolation=cv2.INTER_AREA)
+    background = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9)))
+    background = cv2.resize(cv2.medianBlur(background, 5), (gray.shape[1], gray.shape[0]),
+                            interpolation=cv2.INTER_LINEAR)
+    return cv2.divide(gray, background, scale=255)
+
+
+def strip(gray: np.ndarray, boxes: list[tuple[int, int, int, int]], lines: int = 4) -> np.ndarray | None:
+    """The ``lines`` widest text lines of the page stacked into one small image (for language and
+    orientation tests), or None when the page has no line wide enough."""
+    h, w = gray.shape
+    wide = sorted((b for b in boxes if b[2] > w * 0.3 and 8 < b[3] < h * 0.05), key=lambda b: -b[2])[:lines]
+    if not wide:
+        return None
+    wide.sort(key=lambda b: b[1])
+    pad = max(4, round(0.35 * max(b[3] for b in wide)))
+    paper = int(np.percentile(gray[:: 16, :: 16], 90))
+    width = max(b[2] for b in wide) + 2 * pad
+    rows = []
+    for x, y, bw, bh in wide:
+        crop = gray[max(0, y - pad) : min(h, y + bh + pad), max(0, x - pad) : min(w, x + bw + pad)]
+        row = np.full((crop.shape[0], width), paper, dtype=np.uint8)
+        row[:, : crop.shape[1]] = crop
+        rows.append(row)
+    return np.vstack(rows)
+
+
+def to_image(gray: np.ndarray, dpi: int) -> Image.Image:
+    image = Image.fromarray(gray, "L")
+    image.info["dpi"] = (dpi, dpi)
+    return image
+
+
+def angle_error(a: float, b: float) -> float:
+    return abs(math.remainder(a - b, 360))
+
+
+ABLATIONS: dict[str, dict[str, object]] = {
+    "none": {"prep": Prep(orient=False, deskew=False, despeckle=False, detect_language=False)},
+    "orient": {"prep": Prep(orient=True, deskew=False, despeckle=False, detect_language=False)},
+    "orient+deskew": {"prep": Prep(deskew=True, despeckle=False, detect_language=False)},
+    "+despeckle": {"prep": Prep(despeckle=True, detect_language=False)},
+    "+normalise": {"prep": Prep(normalise=True, detect_language=False)},
+    "+language": {"prep": Prep()},
+}

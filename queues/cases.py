@@ -1,0 +1,129 @@
+"""Cases across channels: the same matter sent by letter, fax and e-mail is one case with one
+statutory clock, started at the earliest receipt.
+
+Design: every routed work item belongs to a case. A new document joins an existing case when,
+within ``WINDOW`` of that case's first receipt and while the case's primary item is still open,
+it names the same customer number *and* the same invoice number, or its text is near-identical
+(Jaccard similarity of word 4-gram shingles >= ``SIMILARITY``, same language). The later copy
+keeps its own work item (one per document, as everywhere), linked to the case and closed at once
+with outcome ``duplicate_of_case``; the agent works the primary item and sees the copies through
+the case. If the copy was received earlier than the case's first receipt (documents processed out
+of order), the case's clock moves back and the primary item's deadlines are recomputed.
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime, timedelta
+
+import regex
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from queues.sla import SlaPolicies
+from queues.work import OPEN, emit, sla_values
+from storage.audit import record
+from storage.models import Case, Document, WorkItem, WorkItemState
+
+WINDOW = timedelta(days=60)
+SIMILARITY = 0.8
+MAX_CANDIDATES = 500
+_WORD = regex.compile(r"\w+")
+
+
+def shingles(text: str, k: int = 4, cap: int = 4000) -> list[int]:
+    """Hashes of the word k-grams of ``text`` (case, punctuation and layout ignored)."""
+    words = _WORD.findall(text.lower())
+    if len(words) < k:
+        return sorted({zlib.crc32(" ".join(words).encode())}) if words else []
+    grams = {zlib.crc32(" ".join(words[i:i + k]).encode()) for i in range(len(words) - k + 1)}
+    return sorted(grams)[:cap]
+
+
+def similarity(a: list[int], b: list[int]) -> float:
+    sa, sb = set(a), set(b)
+    if not sa or not sb:
+        return 0.0
+    return len(sa & sb) / len(sa | sb)
+
+
+def _first(doc: Document, name: str) -> str | None:
+    values = (doc.entities or {}).get(name) or []
+    return str(values[0]) if values else None
+
+
+def _open_primary(session: Session, case: Case) -> bool:
+    if case.primary_item_id is None:
+        return False
+    primary = session.get(WorkItem, case.primary_item_id)
+    return primary is not None and primary.state in OPEN
+
+
+def find_case(session: Session, doc: Document, received_at: datetime, grams: list[int]) -> tuple[Case, str] | None:
+    """The open case this document belongs to, and why; None when it starts a new matter."""
+    since = received_at - WINDOW
+    cust, inv = _first(doc, "customer_id"), _first(doc, "invoice_no")
+    if cust and inv:
+        for case in session.scalars(select(Case).where(Case.customer_id == cust, Case.invoice_no == inv,
+                                                       Case.created_at >= since).order_by(Case.id)):
+            if _open_primary(session, case):
+                return case, f"same customer {cust} and invoice {inv}"
+    if len(grams) >= 5:
+        q = (select(Case).where(Case.created_at >= since, Case.language == doc.language)
+             .order_by(Case.id.desc()).limit(MAX_CANDIDATES))
+        for case in session.scalars(q):
+            score = similarity(grams, case.shingles)
+            if score >= SIMILARITY and _open_primary(session, case):
+                return case, f"near-identical text (similarity {score:.2f})"
+    return None
+
+
+def link_case(session: Session, item: WorkItem, policies: SlaPolicies, now: datetime) -> Case:
+    """Put a freshly routed item (flushed, same transaction) into its case; see the module doc."""
+    doc = item.document
+    received = doc.envelope.received_at
+    grams = shingles(doc.text or "")
+    found = find_case(session, doc, received, grams)
+    if found is None:
+        case = Case(customer_id=_first(doc, "customer_id"), invoice_no=_first(doc, "invoice_no"),
+                    language=doc.language, category=doc.category, shingles=grams, first_received_at=received,
+                    primary_item_id=item.id, created_at=now)
+        session.add(case)
+        session.flush()
+        item.case_id = case.id
+        for k, v in sla_values(session, item, policies, now).items():
+            setattr(item, k, v)
+        session.flush()
+        emit(session, "item.new", item, now)
+        return case
+    case, why = found
+    item.case_id = case.id
+    item.state, item.outcome = WorkItemState.DONE, "duplicate_of_case"
+    item.flags = ["duplicate_of_case"]
+    for k, v in sla_values(session, item, policies, now).items():
+        setattr(item, k, v)
+    record(session, "system", "work_item.attached_to_case", document_id=doc.id, work_item_id=item.id,
+           detail={"case_id": case.id, "primary_item_id": case.primary_item_id, "why": why})
+    primary = session.get(WorkItem, case.primary_item_id) if case.primary_item_id else None
+    if received < case.first_received_at:
+        case.first_received_at = received
+        if primary is not None and primary.dispatched_at is None:
+            before = primary.statutory_due
+            for k, v in sla_values(session, primary, policies, now).items():
+                setattr(primary, k, v)
+            primary.version += 1
+            record(session, "system", "sla.case_clock_moved", work_item_id=primary.id,
+                   document_id=primary.document_id,
+                   detail={"case_id": case.id, "first_received_at": received.isoformat(),
+                           "statutory_due_before": before.isoformat() if before else None,
+                           "statutory_due": primary.statutory_due.isoformat() if primary.statutory_due else None})
+    session.flush()
+    if primary is not None:
+        emit(session, "case.copy", primary, now, recipient=primary.assignee, copy_item_id=item.id,
+             copy_document_id=doc.id, why=why)
+    return case
+
+
+def routed(session: Session, item: WorkItem, policies: SlaPolicies, now: datetime) -> None:
+    """Hook of ``pipeline.runner.run_route``: case linking, both SLA clocks, live notification."""
+    link_case(session, item, policies, now)
