@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := tesseract-ocr tesseract-ocr-osd tesseract-ocr-pol tesseract-ocr-ces tesseract-ocr-rus \
-                tesseract-ocr-eng redis-server fonts-dejavu-core python3-venv postgresql dovecot-imapd chromium npm
+                tesseract-ocr-eng redis-server fonts-dejavu-core python3-venv postgresql dovecot-imapd chromium
 PYTEST_ARGS ?=
 
 .PHONY: run test install apt lint bench lock clean
@@ -36,6 +36,9 @@ apt:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@# npm: any existing Node.js install will do; Debian's package only when there is none.
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends npm; }
 
 $(STAMP): requirements.lock pyproject.toml
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)

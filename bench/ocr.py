@@ -303,7 +303,8 @@ def main() -> None:
     for form in FORMS:
         if rows[form]:
             r = rows[form]
-            print(f"{form:9s} {len(r):5d}  {_mean(r, 0):10.4f}  {_mean(r, 1):7.4f}  {_mean(r, 2):10.4f}  {_mean(r, 3):7.4f}")
+            cells = "  ".join(f"{_mean(r, i):.4f}".rjust(w) for i, w in enumerate((10, 7, 10, 7)))
+            print(f"{form:9s} {len(r):5d}  {cells}")
     for e in errors:
         print("error:", e)
     n = len(raster)

@@ -43,8 +43,21 @@ class _Text:
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+[ ]?@[ ]?[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,24}(?![\w-])")
 
 
+# OCR reads "@" as "©", "®" or "Q"; after an e-mail label a lone space stands for it too.
+_AT_LOOKALIKE = re.compile(r"(?<=[\w.])[©®](?=[\w])")
+_LABELLED_EMAIL = re.compile(
+    r"(?:e-?mail|email|эл\. ?почта|e-?mailu?|adres e-mail)\s*:?\s*([\w.+-]+)(Q|[ ])([\w-]+(?:\.[\w-]+)*\.[a-z]{2,24})"
+    r"(?![\w@-])",
+    re.IGNORECASE,
+)
+
+
 def _emails(doc: _Text) -> list[str]:
     found = []
+    doc.view = _AT_LOOKALIKE.sub("@", doc.view)
+    for m in _LABELLED_EMAIL.finditer(doc.view):
+        if "@" not in m.group(0) and (m.group(2) == " " or m.group(1).count("Q") == 0):
+            doc.view = doc.view[: m.start(2)] + "@" + doc.view[m.end(2) :]
     for m in _EMAIL.finditer(doc.view):
         found.append(m.group(0).replace(" ", "").strip(".").lower())
         doc.take(m.start(), m.end())
@@ -86,7 +99,8 @@ def _ibans(doc: _Text, language: str) -> list[str]:
 
 # ---------------------------------------------------------------------------- invoice number, customer id
 _INVOICE = re.compile(r"(?<![\w/])([A-Za-z]{2})[ ]?/[ ]?(\d{4})[ ]?/[ ]?(\d{2})[ ]?/[ ]?(\d{6})(?![\w/])")
-_CUSTOMER = re.compile(r"(?<![\w-])MR[ ]?[-–—]?[ ]?(\d(?:[ ]?\d){6})(?![\d])", re.IGNORECASE)
+# Russian OCR reads "MR" in Cyrillic look-alikes ("МВ", "МК", "МR").
+_CUSTOMER = re.compile(r"(?<![\w-])[MМ][RВКK][ ]?[-–—]?[ ]?(\d(?:[ ]?\d){6})(?![\d])", re.IGNORECASE)
 
 
 def _invoices(doc: _Text) -> list[str]:
@@ -199,6 +213,7 @@ _LABEL_WINDOW = 24
 
 def _label_of(before: str) -> str | None:
     """The id label written just before a number ("PESEL:", "NIP nr", "IČO", "ИНН/КПП"), folded."""
+    before = re.split(r"[\d\n]", before)[-1]  # only the label of this number, not the previous line's
     labels = _ID_LABEL.findall(fold(before).casefold())
     if not labels:
         return None
@@ -245,7 +260,7 @@ def _national_ids(doc: _Text, language: str, out: dict[str, list[str]]) -> None:
 _CURRENCIES: tuple[tuple[str, str], ...] = (
     (r"zł|zl|złotych|zlotych|PLN", "PLN"),
     (r"Kč|Kc|korun|CZK", "CZK"),
-    (r"руб(?:\.|лей|ля|ль)?|р\.|₽|RUB|RUR", "RUB"),
+    (r"руб(?:\.|лей|ля|ль)?|р\.|₽|RUB|RUR|(?-i:Р)(?!\w)", "RUB"),  # OCR reads ₽ as a capital Р
     (r"€|EUR|euro", "EUR"),
     (r"\$|USD", "USD"),
     (r"£|GBP", "GBP"),

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from classifiers.category import classify_category
 from classifiers.model import CategoryModel, combine, feature_view
+from classifiers.phrases import PHRASES
 from classifiers.text import fold
 from mailroom.errors import MailroomError, NotFound
 from mailroom.records import CATEGORIES
@@ -35,6 +36,8 @@ from mailroom.records import CATEGORIES
 if TYPE_CHECKING:
     from spacy.language import Language
     from sqlalchemy.orm import Session
+
+    from corpus.letters import Letter
 
 LANGS: tuple[str, ...] = ("pl", "cs", "ru", "en")
 HASH_LENGTH = 2**16  # textcat feature table rows: 65536 × 11 floats ≈ 2.9 MB on disk
@@ -123,11 +126,40 @@ def noisy(text: str, rng: random.Random, level: float = 1.0) -> str:
 
 
 # ---------------------------------------------------------------------------- examples
+def _with_phrases(letter: Letter, rng: random.Random) -> str:
+    """The letter with classifiers/phrases.py wording: its paragraphs replaced (25 %) or extended (30 %)."""
+    own = PHRASES[letter.language][letter.category]
+    r = rng.random()
+    if r >= 0.55:
+        return letter.text
+    chosen = rng.sample(own, rng.randint(1, min(3, len(own))))
+    blocks = ["\n".join(b.lines) for b in letter.blocks if r >= 0.25 or b.kind != "para"]
+    where = next((i + 1 for i in range(len(letter.blocks) - 1, -1, -1)
+                  if letter.blocks[i].kind in ("salutation", "subject", "refs")), 0)
+    where = min(where, len(blocks))
+    blocks[where:where] = [" ".join(chosen)] if rng.random() < 0.5 else chosen
+    return "\n\n".join(blocks)
+
+
+def phrase_examples(seed: int, copies: int = 2) -> list[Example]:
+    """Every phrase of classifiers/phrases.py as a short message of its own, clean and noised."""
+    rng = random.Random(f"mailroom-phrases:{seed}")
+    out = []
+    for lang, table in PHRASES.items():
+        for cat, items in table.items():
+            for item in items:
+                for k in range(copies):
+                    out.append(Example(noisy(item, rng) if k else item, cat, lang))
+    return out
+
+
 def generated_examples(seed: int, per_pair: int, split: str = "default", noise_share: float = 0.5,
-                       languages: Sequence[str] = LANGS, categories: Sequence[str] = CATEGORIES) -> list[Example]:
+                       languages: Sequence[str] = LANGS, categories: Sequence[str] = CATEGORIES,
+                       phrases: bool = True) -> list[Example]:
     """``per_pair`` letters per language × category drawn from one pool split; a share of them noised.
 
-    Each letter also yields its e-mail body form (no address blocks) half of the time.
+    40 % are the e-mail body form (no address blocks); with ``phrases`` about half carry wording from
+    classifiers/phrases.py instead of or besides the generator's paragraphs.
     """
     from corpus.letters import compose
 
@@ -138,7 +170,9 @@ def generated_examples(seed: int, per_pair: int, split: str = "default", noise_s
                 for i in range(per_pair):
                     rng = random.Random(f"mailroom-train:{seed}:{split}:{lang}:{cat}:{i}")
                     letter = compose(rng, lang, cat, False)
-                    text = letter.compact().text if rng.random() < 0.4 else letter.text
+                    if rng.random() < 0.4:
+                        letter = letter.compact()
+                    text = _with_phrases(letter, rng) if phrases else letter.text
                     if rng.random() < noise_share:
                         text = noisy(text, rng, level=rng.choice([0.5, 1.0, 1.5]))
                     examples.append(Example(text, cat, lang))
@@ -183,8 +217,8 @@ def train_textcat(examples: Sequence[Example], seed: int, epochs: int = 8) -> La
         "no_output_layer": False, "length": HASH_LENGTH}})
     for c in CATEGORIES:
         textcat.add_label(c)
-    data = [SpacyExample.from_dict(nlp.make_doc(feature_view(e.text)), {"cats": {c: float(c == e.category) for c in CATEGORIES}})
-            for e in examples]
+    data = [SpacyExample.from_dict(nlp.make_doc(feature_view(e.text)),
+                                   {"cats": {c: float(c == e.category) for c in CATEGORIES}}) for e in examples]
     optimizer = nlp.initialize(lambda: data[:200])
     rng = random.Random(f"mailroom-train-order:{seed}")
     for _ in range(epochs):
@@ -233,14 +267,14 @@ def build_model(seed: int = 1, split: str = "all", per_pair: int = 60, correctio
     say = log or (lambda _m: None)
     fit_split, check_split = ("default", "holdout") if split == "all" else ("q0", "q2")
     started = time.perf_counter()
-    fit_examples = generated_examples(seed, per_pair, fit_split)
-    check = generated_examples(seed + 1, calibration_per_pair, check_split)
+    fit_examples = generated_examples(seed, per_pair, fit_split) + phrase_examples(seed)
+    check = generated_examples(seed + 1, calibration_per_pair, check_split, phrases=False)
     probe = train_textcat(fit_examples, seed, epochs)
     weight, temperature, accuracy = fit_combination(probe, check)
     say(f"calibration: textcat on {fit_split} pools, {len(check)} letters of {check_split} pools: "
         f"lexicon_weight={weight} temperature={temperature} accuracy={accuracy:.3f} "
         f"({time.perf_counter() - started:.0f} s)")
-    final_examples = generated_examples(seed, per_pair, split)
+    final_examples = generated_examples(seed, per_pair, split) + phrase_examples(seed)
     final_examples += [c for c in corrections for _ in range(CORRECTION_COPIES)]
     nlp = train_textcat(final_examples, seed, epochs)
     meta = {"seed": seed, "split": split, "per_pair": per_pair, "epochs": epochs, "examples": len(final_examples),

@@ -61,6 +61,8 @@ def accept(arrival: Arrival, session: Session, blobs: BlobStore) -> Accepted | D
     message_id = arrival.message_id[:500] if arrival.message_id else None
     found = _existing(session, sha, arrival.idempotency_key, message_id)
     if found is not None:
+        if found.sha256 != sha:  # same Message-ID or key, other bytes: keep them too (audit names the blob)
+            blobs.put(arrival.data)
         return _duplicate(session, arrival, found, sha)
     blobs.put(arrival.data)
     env = Envelope(

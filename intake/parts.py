@@ -108,6 +108,14 @@ def _guess_charset(payload: bytes) -> str:
     return best.encoding if best is not None else "windows-1250"
 
 
+def header(msg: Message, name: str) -> str:
+    """A header's text: RFC 2047 decoded, and raw 8-bit bytes (no RFC 2047) decoded by guessing the charset."""
+    for key, raw in msg.raw_items():
+        if key.lower() == name and isinstance(raw, str) and any("\udc80" <= ch <= "\udcff" for ch in raw):
+            return clean_header(raw)
+    return clean_header(msg.get(name, ""))
+
+
 def clean_header(value: object) -> str:
     """A header as text; raw 8-bit headers (no RFC 2047) come back with surrogates: decode them."""
     text = str(value or "")
@@ -243,7 +251,7 @@ def _forwarded(inner: Message, state: _Walk, depth: int) -> None:
 
 
 def _header_block(msg: Message) -> str:
-    return f"Subject: {clean_header(msg.get('subject', ''))}\nFrom: {clean_header(msg.get('from', ''))}\n\n"
+    return f"Subject: {header(msg, 'subject')}\nFrom: {header(msg, 'from')}\n\n"
 
 
 def _walk_email(data: bytes) -> tuple[EmailMessage, _Walk]:
@@ -299,15 +307,15 @@ def email_summary(data: bytes, content_type: str) -> dict[str, Any]:
     if content_type == "application/vnd.ms-outlook":
         return _msg_summary(data)
     msg, state = _walk_email(data)
-    ids = _message_ids(msg.get("message-id", ""))
+    ids = _message_ids(header(msg, "message-id"))
     return {
-        "from": clean_header(msg.get("from", "")),
-        "to": clean_header(msg.get("to", "")),
-        "subject": clean_header(msg.get("subject", "")),
-        "date": clean_header(msg.get("date", "")),
+        "from": header(msg, "from"),
+        "to": header(msg, "to"),
+        "subject": header(msg, "subject"),
+        "date": header(msg, "date"),
         "message_id": ids[0] if ids else None,
-        "in_reply_to": (_message_ids(msg.get("in-reply-to", "")) or [None])[0],
-        "references": _message_ids(msg.get("references", "")),
+        "in_reply_to": (_message_ids(header(msg, "in-reply-to")) or [None])[0],
+        "references": _message_ids(header(msg, "references")),
         "attachments": state.attachments,
         "rejected_attachments": state.rejected,
     }

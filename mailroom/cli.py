@@ -14,7 +14,7 @@ from mailroom.errors import MailroomError
 from mailroom.settings import Settings, get_settings
 
 # Each stage contributes its own sub-commands: a module with ``register(subparsers)``.
-COMMAND_MODULES: list[str] = ["web.commands"]
+COMMAND_MODULES: list[str] = ["web.commands", "intake.commands", "storage.commands", "classifiers.commands"]
 
 
 def cmd_process(args: argparse.Namespace) -> int:

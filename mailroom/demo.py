@@ -25,9 +25,13 @@ DEMO_PASSWORD = "demo"  # only with --demo; a real deployment creates users with
 
 
 def create_demo_users(ctx: Context) -> None:
+    """Demo users and the demo customers their letters link to."""
+    from storage.customers import seed_demo_customers
+
     with session_scope(ctx.db_url) as s:
         for username, role, name in DEMO_USERS:
             upsert_user(s, username, DEMO_PASSWORD, role, name)
+        seed_demo_customers(s)
 
 
 def create_demo_letters(ctx: Context, count: int = 8, seed: int = 7) -> list[str]:

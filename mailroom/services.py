@@ -76,6 +76,9 @@ class Scheduler(threading.Thread):
                     log.info("reconciler re-enqueued %s envelopes, %s documents", done.envelopes, done.documents)
             except (RedisError, OSError) as exc:
                 log.warning("reconciler skipped a round: %s", exc)
+            from queues.sweep import run_scheduled
+
+            run_scheduled(self.settings, datetime.now(UTC))  # expired leases, SLA warnings, escalations
 
     def stop(self) -> None:
         self.stopped.set()

@@ -24,11 +24,14 @@ class Settings(BaseSettings):
     minio_secret_key: str = ""
     minio_bucket: str = "mailroom"
     minio_secure: bool = True
+    minio_sse: str = ""  # server-side encryption: "" (bucket default) | "s3" (SSE-S3) | "kms:<key-id>" (SSE-KMS)
     routing_rules: Path = CONFIG_DIR / "routing.yaml"
     sla_policies: Path = CONFIG_DIR / "sla.yaml"
     ocr_languages: str = "pol+ces+rus+eng"
     ocr_dpi: int = 300
     ocr_page_timeout: float = 120.0
+    ocr_engine: str = "auto"  # "auto" (tesserocr if installed, else the tesseract CLI) | "tesseract" | "tesserocr"
+    ocr_workers: int = 1  # processes per file for multi-page OCR; keep 1 when several rq workers share the cores
     max_pages: int = 500
     max_pixels: int = 200_000_000
     max_upload_bytes: int = 200 * 1024 * 1024

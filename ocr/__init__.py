@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ocr.engine import OcrEngine, OcrTimeout, TesseractEngine, load_engine
 from ocr.extract import extract, ocr_text, split_documents
+from ocr.searchable import searchable_pdf
 from ocr.sniff import sniff_type
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "extract",
     "load_engine",
     "ocr_text",
+    "searchable_pdf",
     "sniff_type",
     "split_documents",
 ]

@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import io
 import logging
+import multiprocessing as mp
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pdfplumber
 import pypdfium2 as pdfium
+from PIL import Image
 
 from mailroom.errors import UnsupportedInput
 from mailroom.records import OcrResult, PageText
 from mailroom.settings import Settings, get_settings
-from ocr.engine import OcrEngine, OcrFailed, OcrTimeout, load_engine, read_with_deadline
+from ocr import prepare
+from ocr.engine import OcrEngine, OcrFailed, OcrTimeout, Reading, load_engine, read_page, read_with_deadline
 from ocr.pages import PageImage, iter_image_pages, open_pdf, render_pdf_page
+from ocr.prepare import Prep
 from ocr.sniff import EMAIL, IMAGE_TYPES, OUTLOOK, PDF, TEXT, sniff_type
 from ocr.triage import SEPARATOR_PAYLOAD, is_blank, is_separator, usable_text_layer, work_copy
 
@@ -28,6 +35,9 @@ log = logging.getLogger(__name__)
 SEPARATOR = "separator"
 OCR_TIMEOUT = "ocr-timeout"
 OCR_FAILED = "ocr-failed"
+LOW_CONFIDENCE = "low-confidence"
+LOW_CONFIDENCE_BELOW = 60.0  # mean word confidence (0..100) under which a person should check the page
+_UPRIGHT_CONFIDENCE = 85.0  # a strip read with less than this is also tried upside down
 
 _SEPARATOR_CHECK_DPI = 150
 _SCAN_COVERAGE = 0.5  # a page mostly covered by images …
@@ -40,13 +50,19 @@ def extract(
     *,
     settings: Settings | None = None,
     engine: OcrEngine | None = None,
+    prep: Prep | None = None,
+    workers: int | None = None,
 ) -> OcrResult:
     """Recognise the text of every page of one file.
 
     ``content_type`` is the caller's claim; for anything but text/plain the bytes decide.
+    ``prep`` chooses the page preparation steps (default: the measured best, see ocr.prepare).
+    ``workers`` > 1 (default settings.ocr_workers, else 1) OCRs the pages of a multi-page file in that many
+    processes, one tesseract thread each; ``engine`` is then only used in this process's own pages (none).
     Raises UnsupportedInput, CorruptInput, EncryptedPdf or TooLarge for files that cannot be read.
     """
     settings = settings or get_settings()
+    prep = prep or Prep()
     declared = content_type.split(";", 1)[0].strip().lower()
     if declared == TEXT:
         return OcrResult(pages=[PageText(number=1, text=_decode_text(data, content_type), method="text")])
@@ -57,11 +73,16 @@ def extract(
         raise UnsupportedInput(
             "An e-mail reached the OCR stage whole; intake must split it into body and attachments first."
         )
-    engine = engine or load_engine()
+    workers = workers if workers is not None else int(getattr(settings, "ocr_workers", 1))
+    if workers > 1 and engine is None and kind in (PDF, *IMAGE_TYPES):
+        count = _page_count(data, kind, settings)
+        if count > 1:
+            return OcrResult(pages=_pages_in_parallel(data, kind, count, settings, prep, workers))
+    engine = engine or default_engine(getattr(settings, "ocr_engine", "auto"))
     if kind == PDF:
-        return OcrResult(pages=list(_pdf_pages(data, settings, engine)))
+        return OcrResult(pages=list(_pdf_pages(data, settings, engine, prep)))
     if kind in IMAGE_TYPES:
-        return OcrResult(pages=[_raster_page(p, settings, engine) for p in iter_image_pages(data, settings)])
+        return OcrResult(pages=[_raster_page(p, settings, engine, prep) for p in iter_image_pages(data, settings)])
     raise UnsupportedInput("This file is not a PDF, image, TIFF fax or e-mail; send it as one of those.")
 
 
@@ -96,14 +117,72 @@ def ocr_text(path: str | Path, *, settings: Settings | None = None, engine: OcrE
 # ---------------------------------------------------------------- steps
 
 
-def _pdf_pages(data: bytes, settings: Settings, engine: OcrEngine) -> Iterator[PageText]:
+def _page_count(data: bytes, kind: str, settings: Settings) -> int:
+    if kind == PDF:
+        pdf = open_pdf(data, settings)
+        try:
+            return len(pdf)
+        finally:
+            pdf.close()
+    with Image.open(io.BytesIO(data)) as image:
+        return int(getattr(image, "n_frames", 1)) if image.format == "TIFF" else 1
+
+
+_pools: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """One pool per size for the life of the process (workers keep their loaded engines)."""
+    pool = _pools.get(workers)
+    if pool is None:
+        pool = _pools[workers] = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+    return pool
+
+
+def _pages_in_parallel(data: bytes, kind: str, count: int, settings: Settings, prep: Prep, workers: int
+                       ) -> list[PageText]:
+    jobs = [(data, kind, index, settings, prep) for index in range(count)]
+    return list(_pool(workers).map(_one_page, jobs))
+
+
+def _one_page(job: tuple[bytes, str, int, Settings, Prep]) -> PageText:
+    """Page ``index`` of a file, read in a pool process exactly as extract() reads it in sequence."""
+    data, kind, index, settings, prep = job
+    engine = default_engine(getattr(settings, "ocr_engine", "auto"))
+    if kind == PDF:
+        pdf = open_pdf(data, settings)
+        layer = _open_text_layer(data)
+        try:
+            text = _page_text_layer(layer, index) if layer is not None else None
+            if text is None:
+                return _raster_page(render_pdf_page(pdf, index, settings), settings, engine, prep)
+            if "SEPARATOR" in text.upper() and _pdf_page_is_separator(pdf, index, settings):
+                return PageText(number=index + 1, text="", method="text-layer", flags=[SEPARATOR])
+            return PageText(number=index + 1, text=text, method="text-layer")
+        finally:
+            if layer is not None:
+                _close_quietly(layer)
+            pdf.close()
+    for page in iter_image_pages(data, settings):
+        if page.number == index + 1:
+            return _raster_page(page, settings, engine, prep)
+    raise UnsupportedInput(f"Page {index + 1} of the image vanished between two reads.")
+
+
+@lru_cache(maxsize=4)
+def default_engine(name: str = "auto") -> OcrEngine:
+    """One engine per process and name: a persistent engine keeps its loaded models between files."""
+    return load_engine(name)
+
+
+def _pdf_pages(data: bytes, settings: Settings, engine: OcrEngine, prep: Prep) -> Iterator[PageText]:
     pdf = open_pdf(data, settings)
     layer = _open_text_layer(data)
     try:
         for index in range(len(pdf)):
             text = _page_text_layer(layer, index) if layer is not None else None
             if text is None:
-                yield _raster_page(render_pdf_page(pdf, index, settings), settings, engine)
+                yield _raster_page(render_pdf_page(pdf, index, settings), settings, engine, prep)
             elif "SEPARATOR" in text.upper() and _pdf_page_is_separator(pdf, index, settings):
                 yield PageText(number=index + 1, text="", method="text-layer", flags=[SEPARATOR])
             else:
@@ -169,23 +248,104 @@ def _pdf_page_is_separator(pdf: pdfium.PdfDocument, index: int, settings: Settin
     return is_separator(work_copy(page.image), page.image)
 
 
-def _raster_page(page: PageImage, settings: Settings, engine: OcrEngine) -> PageText:
+def _raster_page(page: PageImage, settings: Settings, engine: OcrEngine, prep: Prep) -> PageText:
     gray = work_copy(page.image)
     if is_separator(gray, page.image):
         return PageText(number=page.number, text="", method="ocr", flags=[SEPARATOR])
     if is_blank(gray):
         return PageText(number=page.number, text="", method="ocr", blank=True)
-    image = page.image
-    image.info["dpi"] = (page.dpi, page.dpi)
+    timeout = settings.ocr_page_timeout
     try:
-        text = read_with_deadline(engine, image, settings.ocr_languages, settings.ocr_page_timeout)
+        image, languages = _prepared(page, settings, engine, prep)
+        reading = _read(engine, image, languages, timeout)
     except OcrTimeout as exc:
         log.warning("page %d: %s; left empty for a person", page.number, exc)
         return PageText(number=page.number, text="", method="ocr", flags=[OCR_TIMEOUT])
     except OcrFailed as exc:
         log.warning("page %d: %s; left empty for a person", page.number, exc)
         return PageText(number=page.number, text="", method="ocr", flags=[OCR_FAILED])
-    return PageText(number=page.number, text=_tidy(text), method="ocr")
+    flags = []
+    if not reading.text.strip() or (reading.confidence is not None and reading.confidence < LOW_CONFIDENCE_BELOW):
+        flags.append(LOW_CONFIDENCE)
+    return PageText(number=page.number, text=_tidy(reading.text), method="ocr", flags=flags)
+
+
+def _read(engine: OcrEngine, image: Image.Image, languages: str, timeout: float, psm: int | None = None
+          ) -> Reading:
+    if psm is None and not hasattr(engine, "read_page"):
+        return Reading(read_with_deadline(engine, image, languages, timeout))
+    return read_page(engine, image, languages, timeout, psm=psm)
+
+
+def _prepared(page: PageImage, settings: Settings, engine: OcrEngine, prep: Prep) -> tuple[Image.Image, str]:
+    """The page turned upright, deskewed and cleaned, and the languages to read it with."""
+    arr = np.asarray(page.image)
+    if prep.despeckle and page.bilevel:
+        arr = prepare.despeckle(arr)
+    if prep.normalise and not page.bilevel:
+        arr = prepare.normalise(arr)
+    languages = settings.ocr_languages
+    if not (prep.orient or prep.deskew or prep.detect_language):
+        return prepare.to_image(arr, page.dpi), languages
+    lines = prepare.find_lines(arr)
+    if prep.orient and lines.vertical:
+        arr = prepare.turn(arr, 90)
+        lines = prepare.find_lines(arr)
+    if prep.deskew and abs(lines.angle) >= prepare.MIN_SKEW:
+        arr = prepare.deskew(arr, lines.angle)
+        lines = prepare.find_lines(arr)
+    if (prep.orient or prep.detect_language) and hasattr(engine, "read_page"):  # a strip needs --psm 6
+        sample = prepare.strip(arr, lines.boxes)
+        if sample is not None:
+            timeout = min(settings.ocr_page_timeout, 30.0)
+            reading = _read(engine, prepare.to_image(sample, page.dpi), languages, timeout, psm=6)
+            score = _plausibility(reading)
+            if prep.orient and score < _UPRIGHT_CONFIDENCE:
+                turned = _read(engine, prepare.to_image(prepare.turn(sample, 180), page.dpi), languages, timeout,
+                               psm=6)
+                if _plausibility(turned) > score + 5:
+                    arr, reading = prepare.turn(arr, 180), turned
+            if prep.detect_language:
+                languages = pick_languages(reading.text, languages)
+    return prepare.to_image(arr, page.dpi), languages
+
+
+def _plausibility(reading: Reading) -> float:
+    """Mean word confidence, or for engines without one the share of letters among the characters read."""
+    if reading.confidence is not None:
+        return reading.confidence
+    chars = [c for c in reading.text if not c.isspace()]
+    return 100.0 * sum(c.isalpha() for c in chars) / len(chars) if chars else 0.0
+
+
+_POLISH = frozenset("ąęłńśźżĄĘŁŃŚŹŻ")
+_CZECH = frozenset("řěůťďňŘĚŮŤĎŇ")
+_ENGLISH_WORDS = frozenset({"the", "and", "to", "of", "for", "you", "your", "my", "is", "on", "with", "this", "in"})
+
+
+def pick_languages(sample: str, configured: str) -> str:
+    """The tesseract language(s) for a page whose strip read ``sample``: one language when the script,
+    the letters only one language uses, or common English words make it plain; else the configured
+    languages of the sample's script (a wrong single language costs far more than a list)."""
+    allowed = configured.split("+")
+    cyrillic = sum(1 for c in sample if "\u0400" <= c <= "\u04ff")
+    latin = sum(1 for c in sample if c.isalpha() and c < "\u0250")
+    if cyrillic + latin < 40:
+        return configured
+    if cyrillic > latin:  # Russian letters carry Latin too (MR-…, e-mail): "rus" and "rus+eng" read MR as МВ
+        return "+".join(lang for lang in ("eng", "rus") if lang in allowed) if "rus" in allowed else configured
+    latins = [lang for lang in allowed if lang != "rus"] or allowed
+    pl = sum(1 for c in sample if c in _POLISH)
+    cs = sum(1 for c in sample if c in _CZECH)
+    if pl >= 2 and pl > 3 * cs and "pol" in allowed:
+        return "pol"
+    if cs >= 2 and cs > 3 * pl and "ces" in allowed:
+        return "ces"
+    words = sample.lower().split()
+    foreign = sum(1 for c in sample if c.isalpha() and not c.isascii())
+    if foreign == 0 and sum(w in _ENGLISH_WORDS for w in words) >= 3 and "eng" in allowed:
+        return "eng"
+    return "+".join(latins)
 
 
 def _tidy(text: str) -> str:

@@ -31,6 +31,7 @@ class PageImage:
     number: int  # 1-based page number inside the source file
     image: Image.Image  # mode "L", dark ink on light paper, square pixels
     dpi: int
+    bilevel: bool = False  # decoded from a 1-bit image (fax): its noise is lone pixels
 
 
 # ---------------------------------------------------------------- PDF
@@ -159,7 +160,7 @@ def _decode_frame(image: Image.Image, number: int, label: str, settings: Setting
     if (target_w, target_h) != gray.size:
         gray = gray.resize((target_w, target_h), Image.Resampling.BILINEAR)
     dpi = round(max(xdpi, ydpi)) if xdpi and ydpi else _DEFAULT_DPI
-    return PageImage(number=number, image=_normalise(gray), dpi=dpi)
+    return PageImage(number=number, image=_normalise(gray), dpi=dpi, bilevel=image.mode == "1")
 
 
 def _resolution(image: Image.Image) -> tuple[float, float]:

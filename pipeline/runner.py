@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -16,9 +17,12 @@ from sqlalchemy.orm import Session
 from mailroom.errors import Disposition, MailroomError
 from pipeline.context import Context
 from pipeline.stages import decide, read
+from queues.cases import routed
 from storage.audit import record
+from storage.customers import link_customer
 from storage.db import session_scope
 from storage.models import Document, DocumentState, Envelope, EnvelopeState, WorkItem
+from storage.search import index_document, index_documents
 
 log = logging.getLogger(__name__)
 DOC_NAMESPACE = uuid.UUID("5b0f8a8e-7c2e-4a51-9d0e-6d61696c726f")
@@ -91,6 +95,7 @@ def run_read(ctx: Context, envelope_id: str) -> list[str]:
             record(s, "system", "document.read", envelope_id=envelope_id, document_id=doc_id,
                    detail={"pages": f.ocr.page_count, "methods": sorted({p.method for p in pages}),
                            "flags": sorted({fl for p in f.ocr.pages for fl in p.flags})})
+        index_documents(s, ids)  # archive search (storage/search.py)
     return ids
 
 
@@ -113,14 +118,17 @@ def run_route(ctx: Context, doc_id: str) -> int | None:
             doc.language, doc.category, doc.confidence = c.language, c.category, c.confidence
             doc.segment, doc.entities, doc.reasons = c.segment, c.entities, c.reasons
             doc.model_version, doc.state = c.model_version, DocumentState.ROUTED
+            doc.customer_id = link_customer(s, c.entities)
             item = WorkItem(document_id=doc_id, queue=r.queue, priority=r.priority, routing_rule=r.rule,
                             sla_policy=sla.policy, sla_due=sla.due, first_response_due=sla.first_response_due,
                             warn_at=sla.warn_at)
             s.add(item)
             s.flush()
+            routed(s, item, ctx.policies, datetime.now(UTC))  # case across channels, clocks, live event
             record(s, "system", "document.classified", envelope_id=doc.envelope_id, document_id=doc_id,
                    detail={"language": c.language, "category": c.category, "confidence": c.confidence,
                            "model": c.model_version, "reasons": c.reasons[:20]})
+            index_document(s, doc)  # archive search: category, language, entities
             record(s, "system", "work_item.routed", envelope_id=doc.envelope_id, document_id=doc_id,
                    work_item_id=item.id, detail={"queue": r.queue, "priority": r.priority, "rule": r.rule,
                                                  "reasons": getattr(r, "reasons", [])})

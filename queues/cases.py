@@ -4,7 +4,7 @@ statutory clock, started at the earliest receipt.
 Design: every routed work item belongs to a case. A new document joins an existing case when,
 within ``WINDOW`` of that case's first receipt and while the case's primary item is still open,
 it names the same customer number *and* the same invoice number, or its text is near-identical
-(Jaccard similarity of word 4-gram shingles >= ``SIMILARITY``, same language). The later copy
+(Jaccard similarity of word 3-gram shingles >= ``SIMILARITY``, same language). The later copy
 keeps its own work item (one per document, as everywhere), linked to the case and closed at once
 with outcome ``duplicate_of_case``; the agent works the primary item and sees the copies through
 the case. If the copy was received earlier than the case's first receipt (documents processed out
@@ -26,12 +26,12 @@ from storage.audit import record
 from storage.models import Case, Document, WorkItem, WorkItemState
 
 WINDOW = timedelta(days=60)
-SIMILARITY = 0.8
+SIMILARITY = 0.7
 MAX_CANDIDATES = 500
 _WORD = regex.compile(r"\w+")
 
 
-def shingles(text: str, k: int = 4, cap: int = 4000) -> list[int]:
+def shingles(text: str, k: int = 3, cap: int = 4000) -> list[int]:
     """Hashes of the word k-grams of ``text`` (case, punctuation and layout ignored)."""
     words = _WORD.findall(text.lower())
     if len(words) < k:

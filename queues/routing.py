@@ -280,3 +280,34 @@ def route(c: Classification, channel: str, text: str, rules: RuleSet) -> Routing
             return RoutingDecision(r.queue, r.priority, r.name, reasons)
     reasons.append("no rule matched; default queue")
     return RoutingDecision(rules.default_queue, rules.default_priority, "default", reasons)
+
+
+_WHY_NOT = {
+    "category": "category {c.category!r} is not in {w.category}",
+    "language": "language {c.language!r} is not in {w.language}",
+    "channel": "channel {channel!r} is not in {w.channel}",
+    "segment": "segment {c.segment!r} is not in {w.segment}",
+    "confidence": "confidence {c.confidence:.2f} is below {w.min_confidence}",
+    "entity": "entities {w.entity} are not all present",
+    "text": "text does not match {w.text_matches!r}",
+    "timeout": "text_matches took longer than the time limit (pattern skipped)",
+}
+
+
+def explain(c: Classification, channel: str, text: str, rules: RuleSet) -> list[tuple[str, bool, str]]:
+    """Every rule up to the deciding one, with whether it matched and why (for ``route --dry-run``)."""
+    if c.confidence < rules.confidence_threshold:
+        return [("low-confidence", True, f"confidence {c.confidence:.2f} is below the threshold "
+                                         f"{rules.confidence_threshold:.2f}: before any rule, to "
+                                         f"{rules.low_confidence_queue!r}")]
+    out: list[tuple[str, bool, str]] = []
+    for r in rules.rules:
+        ok, why = _check(r.when, c, channel, text, rules.regex_timeout)
+        if ok:
+            conds = [k for k, v in r.when.model_dump().items() if v is not None]
+            out.append((r.name, True, f"all conditions hold ({', '.join(conds) or 'none'})"
+                                      + (f"; {why}" if why else "") + f" → queue {r.queue!r}, priority {r.priority}"))
+            return out
+        out.append((r.name, False, _WHY_NOT[why].format(c=c, w=r.when, channel=channel)))
+    out.append(("default", True, f"no rule matched → queue {rules.default_queue!r}, priority {rules.default_priority}"))
+    return out

@@ -15,8 +15,8 @@ Two clocks run for every item (``config/sla.yaml``):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal

@@ -78,6 +78,7 @@ def queue_counts(session: Session) -> dict[str, dict[str, int]]:
 
 
 def _get(session: Session, item_id: int) -> WorkItem:
+    _begin_write(session)  # every caller goes on to write: SQLite takes the write lock up front
     item = session.get(WorkItem, item_id)
     if item is None:
         raise NotFound(f"work item {item_id} does not exist")
@@ -89,20 +90,19 @@ def _transition(session: Session, item_id: int, expected: tuple[WorkItemState, .
     item = _get(session, item_id)
     if item.state not in expected:
         raise Conflict(f"work item {item_id} is {item.state}; it must be {' or '.join(expected)} to {action}")
-    result = session.execute(
+    changed = session.scalars(
         update(WorkItem)
         .where(WorkItem.id == item_id, WorkItem.version == item.version)
         .values(version=item.version + 1, updated_at=now, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+        .returning(WorkItem)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).first()
+    if changed is None:
         raise Conflict(f"work item {item_id} was changed by someone else; reload and try again")
     info = {k: _jsonable(v) for k, v in values.items() if k not in ("holds", "flags", "dispatch")}
-    record(session, actor, f"work_item.{action}", document_id=item.document_id, work_item_id=item_id,
+    record(session, actor, f"work_item.{action}", document_id=changed.document_id, work_item_id=item_id,
            detail={**info, **(detail or {})})
-    session.flush()
-    session.refresh(item)
-    return item
+    return changed
 
 
 def _owned(session: Session, item_id: int, agent: str, action: str) -> WorkItem:
@@ -288,7 +288,8 @@ def reclassify(session: Session, item_id: int, actor: str, now: datetime, catego
     session.execute(update(WorkItem).where(WorkItem.id == item_id).values(routing_rule=decision.rule)
                     .execution_options(synchronize_session=False))
     fed = _record_correction(session=session, document_id=doc.id, text=doc.text, language=doc.language,
-                             old_category=old, new_category=category, actor=actor, now=now)
+                             old_category=old, new_category=category, category=category, actor=actor,
+                             now=now)
     record(session, actor, "document.reclassified", document_id=doc.id, work_item_id=item_id,
            detail={"from": old, "to": category, "rule": decision.rule, "training": fed})
     session.refresh(item)
@@ -396,9 +397,8 @@ def next_for_agent(session: Session, agent: str, now: datetime, *, queues: Seque
         allowed = [q for q in queues if allowed is None or q in allowed]
     if allowed is not None and not allowed:
         return None
-    held = session.scalar(select(func.count()).select_from(WorkItem).where(
-        WorkItem.assignee == agent, WorkItem.state == WorkItemState.CLAIMED))
-    if use_scope and (held or 0) >= scope.capacity:
+    if use_scope and session.scalar(select(func.count()).select_from(WorkItem).where(
+            WorkItem.assignee == agent, WorkItem.state == WorkItemState.CLAIMED)) >= scope.capacity:
         return None
     q = select(WorkItem.id).where(WorkItem.state == WorkItemState.NEW)
     if allowed is not None:

@@ -75,7 +75,6 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # 0006: disabled users
-    queues: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")  # 0006: agent's queues; [] = all
 
 
 class Envelope(Base):
@@ -249,7 +248,7 @@ class Case(Base):
     invoice_no: Mapped[str | None] = mapped_column(String(40), index=True)
     language: Mapped[str | None] = mapped_column(String(8))
     category: Mapped[str | None] = mapped_column(String(32))
-    shingles: Mapped[list[Any]] = mapped_column(default=list)  # hashes of word 4-grams (near-duplicate text)
+    shingles: Mapped[list[Any]] = mapped_column(default=list)  # hashes of word 3-grams (near-duplicate text)
     first_received_at: Mapped[datetime] = mapped_column()
     primary_item_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

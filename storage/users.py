@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -63,19 +62,16 @@ def needs_rehash(stored: str) -> bool:
         return True
 
 
-def upsert_user(session: Session, username: str, password: str, role: Role, display_name: str = "",
-                queues: Iterable[str] | None = None) -> User:
+def upsert_user(session: Session, username: str, password: str, role: Role, display_name: str = "") -> User:
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
         user = User(username=username, display_name=display_name or username, role=role.value,
-                    password_hash=hash_password(password), active=True, queues=list(queues or []))
+                    password_hash=hash_password(password), active=True)
         session.add(user)
     else:
         user.role, user.password_hash, user.active = role.value, hash_password(password), True
         if display_name:
             user.display_name = display_name
-        if queues is not None:
-            user.queues = list(queues)
     session.flush()
     return user
 

@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Request, Response, UploadFile, status
+from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Request, UploadFile, status
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from sqlalchemy import text
@@ -19,8 +19,6 @@ from ocr import sniff_type
 from pipeline.context import Context
 from pipeline.jobs import enqueue_read, job_queue
 from pipeline.runner import quarantine
-from queues import work
-from storage.audit import record
 from storage.models import Envelope, Role, User, WorkItem
 from web import schemas
 from web.deps import CtxDep, SessionDep, guard, require
@@ -28,7 +26,7 @@ from web.deps import CtxDep, SessionDep, guard, require
 log = logging.getLogger(__name__)
 
 # Routers contributed by other parts (queues, archive, pages): modules exposing ``router``.
-ROUTERS: list[str] = ["web.pages"]
+ROUTERS: list[str] = ["web.pages", "web.api_intake", "web.api_queues", "web.api_archive"]
 
 Scanner = Annotated[User, require(Role.SCANNER, Role.SUPERVISOR)]
 Viewer = Annotated[User, require(Role.SCANNER, Role.SUPERVISOR, Role.AUDITOR)]
@@ -113,43 +111,6 @@ def create_app(ctx: Context) -> FastAPI:
         ]
         return schemas.EnvelopeOut(id=env.id, state=env.state, error=env.error, channel=env.channel,
                                    source_name=env.source_name, received_at=env.received_at, documents=docs)
-
-    @app.get("/api/queues", response_model=list[schemas.QueueOut])
-    def queues(user: Agent, session: SessionDep, ctx: CtxDep) -> list[schemas.QueueOut]:
-        counts = work.queue_counts(session)
-        names = {q.id: q.name for q in ctx.rules.queues}
-        ids = list(names) + sorted(set(counts) - set(names))
-        empty = {s: 0 for s in ("new", "claimed", "on_hold", "done")}
-        return [schemas.QueueOut(id=q, name=names.get(q, q), counts=counts.get(q, empty)) for q in ids]
-
-    @app.post("/api/queues/{queue}/next", response_model=schemas.WorkItemOut,
-              responses={204: {"description": "The queue has no new item"}})
-    def next_item(queue: str, user: Agent, session: SessionDep) -> schemas.WorkItemOut | Response:
-        item = work.next_item(session, queue, user.username, datetime.now(UTC))
-        if item is None:
-            return Response(status_code=204)
-        return _item_out(item)
-
-    @app.get("/api/work-items/{item_id}", response_model=schemas.WorkItemDetail)
-    def work_item(item_id: int, user: Agent, session: SessionDep) -> schemas.WorkItemDetail:
-        item = session.get(WorkItem, item_id)
-        if item is None:
-            raise HTTPException(404, "Not found.")
-        doc = item.document
-        record(session, user.username, "document.viewed", document_id=doc.id, work_item_id=item.id,
-               envelope_id=doc.envelope_id)
-        base = _item_out(item).model_dump()
-        return schemas.WorkItemDetail(**base, text=doc.text, language=doc.language, category=doc.category,
-                                      confidence=doc.confidence, entities=doc.entities,
-                                      reasons=[str(r) for r in doc.reasons])
-
-    @app.post("/api/work-items/{item_id}/claim", response_model=schemas.WorkItemOut)
-    def claim(item_id: int, user: Agent, session: SessionDep) -> schemas.WorkItemOut:
-        return _item_out(work.claim(session, item_id, user.username, datetime.now(UTC)))
-
-    @app.post("/api/work-items/{item_id}/complete", response_model=schemas.WorkItemOut)
-    def complete(item_id: int, user: Agent, session: SessionDep) -> schemas.WorkItemOut:
-        return _item_out(work.complete(session, item_id, user.username, datetime.now(UTC)))
 
     for module in ROUTERS:
         app.include_router(importlib.import_module(module).router)

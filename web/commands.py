@@ -61,9 +61,8 @@ def cmd_add(args: argparse.Namespace) -> int:
     if len(password) < 8:
         print("The password must have at least 8 characters.", file=sys.stderr)
         return 2
-    queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues is not None else None
     with session_scope(_ctx().db_url) as s:
-        upsert_user(s, args.username, password, Role(args.role), args.name, queues)
+        upsert_user(s, args.username, password, Role(args.role), args.name)
     print(f"user {args.username} ({args.role}) saved")
     return 0
 
@@ -75,8 +74,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     with session_scope(_ctx().db_url) as s:
         for u in list_users(s):
             state = "active" if u.active else "disabled"
-            queues = ",".join(u.queues) if u.queues else "-"
-            print(f"{u.username}\t{u.role}\t{state}\t{queues}\t{u.display_name}")
+            print(f"{u.username}\t{u.role}\t{state}\t{u.display_name}")
         if args.tokens:
             for t in list_tokens(s):
                 revoked = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "valid"
@@ -124,7 +122,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--name", default="", help="display name")
     p.add_argument("--password", default="", help="prompted for when omitted")
-    p.add_argument("--queues", default=None, help="an agent's queues, comma-separated (default: all)")
     p.set_defaults(func=cmd_add)
     p = usub.add_parser("list", help="list users")
     p.add_argument("--tokens", action="store_true", help="also list API tokens")

@@ -196,11 +196,9 @@ def end_session(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
-def login_form_token(request: Request, response: Response, ctx: Context) -> str:
-    """A CSRF token for the sign-in form, bound to a short-lived signed cookie."""
-    token = secrets.token_urlsafe(24)
+def set_login_token(request: Request, response: Response, ctx: Context, token: str) -> None:
+    """Bind the sign-in form's CSRF ``token`` to a short-lived signed cookie."""
     _set_cookie(request, response, LOGIN_COOKIE, _serializer(ctx, "login").dumps(token), 3600)
-    return token
 
 
 def check_login_form_token(request: Request, ctx: Context, submitted: str) -> bool:
@@ -355,8 +353,14 @@ def csrf_token(request: Request) -> str:
     return str(getattr(request.state, "csrf", ""))
 
 
-def visible_queues(user: User, all_queues: list[str]) -> list[str]:
-    """The queues whose items ``user`` may see: an agent's assigned ones ([] = all), all for others."""
-    if user.role == Role.AGENT.value and user.queues:
-        return [q for q in all_queues if q in set(user.queues)] + sorted(set(user.queues) - set(all_queues))
-    return list(all_queues)
+def visible_queues(session: Session, user: User, all_queues: list[str]) -> list[str]:
+    """The queues whose items ``user`` may see: an agent's member queues (none set: all), all for others."""
+    if user.role != Role.AGENT.value:
+        return list(all_queues)
+    from queues import work
+
+    scope = getattr(work, "agent_scope", None)
+    member = scope(session, user.username).queues if scope is not None else None
+    if not member:
+        return list(all_queues)
+    return [q for q in all_queues if q in set(member)] + sorted(set(member) - set(all_queues))

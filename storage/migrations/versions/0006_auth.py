@@ -1,4 +1,4 @@
-"""sign-in: disabled users, agents' queues, API tokens, login throttling
+"""sign-in: disabled users, API tokens, login throttling
 
 Revision ID: 0006
 Revises: 0001
@@ -17,7 +17,6 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch_op:
         batch_op.add_column(sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()))
-        batch_op.add_column(sa.Column("queues", sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -52,5 +51,4 @@ def downgrade() -> None:
     op.drop_index("ix_api_tokens_user_id", table_name="api_tokens")
     op.drop_table("api_tokens")
     with op.batch_alter_table("users") as batch_op:
-        batch_op.drop_column("queues")
         batch_op.drop_column("active")

@@ -1,0 +1,221 @@
+"""Intake sub-commands: import, imap, smtp, hotfolder, quarantine, batch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mailroom.records import Channel
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _dispatch(ctx, enqueue: bool):  # type: ignore[no-untyped-def]
+    from intake.receive import enqueue as enqueue_dispatch
+    from intake.receive import inline
+
+    return enqueue_dispatch(ctx) if enqueue else inline(ctx)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from intake.importer import count_items, import_paths
+    from pipeline.context import get_context
+
+    paths = [Path(p) for p in args.paths]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"mailroom import: not a file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    ctx = get_context()
+    channel = Channel(args.channel) if args.channel else None
+    with tqdm(total=count_items(paths), unit="msg", file=sys.stderr, disable=args.quiet) as bar:
+        result = import_paths(ctx, paths, _now, _dispatch(ctx, args.enqueue), channel=channel, progress=bar.update)
+    for name, reason in result.quarantined:
+        print(f"{name}: QUARANTINED {reason}")
+    print(f"imported {result.total}: {len(result.accepted)} new, {len(result.duplicates)} duplicates, "
+          f"{len(result.quarantined)} quarantined")
+    return 1 if result.quarantined else 0
+
+
+def cmd_imap(args: argparse.Namespace) -> int:
+    from intake.mailbox import MailboxConfig, poll_forever, poll_once
+    from pipeline.context import get_context
+
+    password = os.environ.get(args.password_env, "")
+    if not password:
+        print(f"mailroom imap: set the password in the environment variable {args.password_env}", file=sys.stderr)
+        return 2
+    cfg = MailboxConfig(host=args.host, port=args.port, user=args.user, password=password, folder=args.folder,
+                        security=args.security, after=args.after, done_folder=args.done_folder,
+                        channel=Channel(args.channel))
+    ctx = get_context()
+    dispatch = _dispatch(ctx, not args.inline)
+    if args.once:
+        res = poll_once(ctx, cfg, _now(), dispatch)
+        print(f"{cfg.label}: {res.fetched} fetched, {len(res.accepted)} new, {len(res.duplicates)} duplicates, "
+              f"{len(res.quarantined)} quarantined")
+        return 0
+    poll_forever(ctx, [cfg], args.interval, dispatch, _stop_on_signals())
+    return 0
+
+
+def cmd_smtp(args: argparse.Namespace) -> int:
+    from intake.smtp import start_endpoint
+    from pipeline.context import get_context
+
+    ctx = get_context()
+    controller = start_endpoint(ctx, args.host, args.port, lmtp=args.lmtp, dispatch=_dispatch(ctx, not args.inline),
+                                channel=Channel(args.channel))
+    print(f"{'LMTP' if args.lmtp else 'SMTP'} intake on {args.host}:{args.port}", flush=True)
+    try:
+        _stop_on_signals().wait()
+    finally:
+        controller.stop()
+    return 0
+
+
+def cmd_hotfolder(args: argparse.Namespace) -> int:
+    from intake.hotfolder import HotFolder, scan_once, watch
+    from pipeline.context import get_context
+
+    ctx = get_context()
+    folders = [HotFolder(Path(p), Channel(args.channel), args.stable_ms, args.station) for p in args.folders]
+    dispatch = _dispatch(ctx, not args.inline)
+    if args.once:
+        for folder in folders:
+            folder.path.mkdir(parents=True, exist_ok=True)
+            for out in scan_once(ctx, folder, _now(), dispatch):
+                print(f"{out.name} → {out.moved_to}" + (f"  ({out.reason.splitlines()[0]})" if out.reason else ""))
+        return 0
+    logging.getLogger("intake").setLevel(logging.INFO)
+    watch(ctx, folders, dispatch, _stop_on_signals())
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from intake import quarantine as q
+    from pipeline.context import get_context
+    from storage.db import session_scope
+
+    ctx = get_context()
+    if args.action == "list":
+        with session_scope(ctx.db_url) as s:
+            total, rows = q.list_quarantined(s, args.limit)
+        if args.json:
+            print(json.dumps({"total": total, "items": rows}, ensure_ascii=False))
+            return 0
+        for r in rows:
+            print(f"{r['id']}  {r['received_at'][:19]}  {r['channel']:<6} {r['state']:<11} {r['source_name'][:40]!r}: "
+                  f"{r['reason']}")
+        print(f"{total} in quarantine")
+        return 0
+    if not args.envelope_id:
+        print(f"mailroom quarantine {args.action}: give the envelope id", file=sys.stderr)
+        return 2
+    if args.action == "show":
+        with session_scope(ctx.db_url) as s:
+            print(json.dumps(q.show(s, args.envelope_id), ensure_ascii=False, indent=2))
+        return 0
+    q.retry(ctx, args.envelope_id, "cli", _now())
+    _dispatch(ctx, args.enqueue)(args.envelope_id)
+    with session_scope(ctx.db_url) as s:
+        status = q.batch_status(s, args.envelope_id)
+    print(f"{args.envelope_id}: {status['state']}" + (f" ({status['reason']})" if status["reason"] else "")
+          + f", {status['documents_found']} documents")
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from intake.quarantine import batch_status
+    from pipeline.context import get_context
+    from storage.db import session_scope
+
+    with session_scope(get_context().db_url) as s:
+        status = batch_status(s, args.envelope_id)
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False))
+        return 0
+    print(f"envelope {status['envelope_id']} ({status['channel']}, {status['source_name']!r}): {status['state']}"
+          + (f" — {status['reason']}" if status["reason"] else ""))
+    print(f"pages received: {status['pages_received'] if status['pages_received'] is not None else '?'}, "
+          f"documents found: {status['documents_found']}")
+    for n, d in enumerate(status["documents"], 1):
+        item = d["work_item"]
+        where = f"{item['queue']} #{item['id']} {item['state']}" if item else "no work item yet"
+        print(f"  {n}. pages {d['first_page']}.. ({d['pages']} + {d['blank_pages']} blank) {d['state']}: "
+              f"{d['category'] or '-'} → {where}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    channels = [c.value for c in Channel]
+
+    sp = sub.add_parser("import", help="import .eml, .msg, mbox (or any) files, with a progress bar")
+    sp.add_argument("paths", nargs="+")
+    sp.add_argument("--enqueue", action="store_true", help="hand to the workers instead of processing here")
+    sp.add_argument("--channel", choices=channels, default="", help="default: guessed from the content")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_import)
+
+    sp = sub.add_parser("imap", help="poll an IMAP mailbox (store first, then move/flag on the server)")
+    sp.add_argument("--host", required=True)
+    sp.add_argument("--port", type=int, default=993)
+    sp.add_argument("--user", required=True)
+    sp.add_argument("--password-env", default="MAILROOM_IMAP_PASSWORD", help="variable holding the password")
+    sp.add_argument("--folder", default="INBOX")
+    sp.add_argument("--security", choices=["ssl", "starttls", "plain"], default="ssl")
+    sp.add_argument("--after", choices=["move", "flag"], default="move")
+    sp.add_argument("--done-folder", default="Mailroom-Stored")
+    sp.add_argument("--channel", choices=channels, default="email")
+    sp.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
+    sp.add_argument("--once", action="store_true")
+    sp.add_argument("--inline", action="store_true", help="process here instead of enqueueing")
+    sp.set_defaults(func=cmd_imap)
+
+    sp = sub.add_parser("smtp", help="SMTP/LMTP endpoint: answers 250 only after the message is stored")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8025)
+    sp.add_argument("--lmtp", action="store_true")
+    sp.add_argument("--channel", choices=channels, default="email", help="fax for a fax-to-mail gateway")
+    sp.add_argument("--inline", action="store_true", help="process here instead of enqueueing")
+    sp.set_defaults(func=cmd_smtp)
+
+    sp = sub.add_parser("hotfolder", help="watch folders; complete files are stored, then moved to done/ or failed/")
+    sp.add_argument("folders", nargs="+")
+    sp.add_argument("--channel", choices=channels, default="scan")
+    sp.add_argument("--station", default="")
+    sp.add_argument("--stable-ms", type=int, default=2000, help="a file unchanged this long is complete")
+    sp.add_argument("--once", action="store_true", help="one scan, then exit")
+    sp.add_argument("--inline", action="store_true", help="process here instead of enqueueing")
+    sp.set_defaults(func=cmd_hotfolder)
+
+    sp = sub.add_parser("quarantine", help="list, show or retry envelopes held in quarantine")
+    sp.add_argument("action", choices=["list", "show", "retry"])
+    sp.add_argument("envelope_id", nargs="?", default="")
+    sp.add_argument("--limit", type=int, default=100)
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--enqueue", action="store_true", help="retry through the workers instead of here")
+    sp.set_defaults(func=cmd_quarantine)
+
+    sp = sub.add_parser("batch", help="status of an envelope: pages received, documents, their states")
+    sp.add_argument("envelope_id")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_batch)

@@ -1,0 +1,142 @@
+"""Sweepers run by the scheduler: expired leases and SLA clocks. Each takes ``now``; each step is a
+compare-and-set transition, so a sweep racing an agent loses quietly and the next sweep retries.
+
+SLA sweep, per item:
+* **warning** when the binding deadline's warn point has passed (default: 80% of the time used):
+  ``sla.warning`` event to the assignee (or the queue), ``sla_state`` warned;
+* **breach** of the binding deadline: escalation — the item moves to the escalation queue with
+  its priority raised, ``sla_state`` breached, audit event and live event. Items on hold have
+  their internal clock paused, so only the statutory clock can breach them;
+* **statutory clocks** run until the reply is dispatched, whatever the item's state (closing an
+  item does not stop them): a risk flag at the rule's warn point — ``deemed_accepted_risk`` for
+  rules where silence means the claim is accepted (PL telecom complaints) — and a breach flag
+  (``statutory_breached``, plus ``deemed_accepted``) when the deadline passes undispatched.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from mailroom.errors import Conflict
+from mailroom.settings import Settings
+from queues.routing import RuleSet
+from queues.sla import SlaPolicies
+from queues.work import _transition, emit, escalate, expire_leases
+from storage.db import session_scope
+from storage.models import WorkItem, WorkItemState
+
+log = logging.getLogger(__name__)
+
+ACTIVE = (WorkItemState.NEW, WorkItemState.CLAIMED)
+
+
+@dataclass
+class SweepResult:
+    warned: list[int] = field(default_factory=list)
+    breached: list[int] = field(default_factory=list)
+    statutory_risk: list[int] = field(default_factory=list)
+    statutory_breached: list[int] = field(default_factory=list)
+    leases_expired: list[int] = field(default_factory=list)
+
+
+def _deemed(policies: SlaPolicies, rule_name: str | None) -> bool:
+    return any(r.name == rule_name and r.deemed_accepted for r in policies.statutory)
+
+
+def sweep_sla(session: Session, now: datetime, policies: SlaPolicies | None = None,
+              rules: RuleSet | None = None) -> SweepResult:
+    """One pass over the clocks (see the module doc); returns what it changed."""
+    if policies is None or rules is None:
+        from pipeline.context import get_context
+
+        ctx = get_context()
+        policies, rules = policies or ctx.policies, rules or ctx.rules
+    out = SweepResult()
+
+    warn_q = select(WorkItem.id).where(WorkItem.state.in_(ACTIVE), WorkItem.sla_state == "ok",
+                                       WorkItem.warn_at <= now, WorkItem.sla_due > now)
+    for item_id in list(session.scalars(warn_q)):
+        try:
+            item = _transition(session, item_id, ACTIVE, "system", "sla_warning", now, sla_state="warned")
+        except Conflict:
+            continue
+        emit(session, "sla.warning", item, now, recipient=item.assignee, due=item.sla_due, policy=item.sla_policy)
+        out.warned.append(item_id)
+
+    breach_q = select(WorkItem.id).where(WorkItem.state.in_(ACTIVE), WorkItem.sla_state != "breached",
+                                         WorkItem.sla_due <= now)
+    for item_id in list(session.scalars(breach_q)):
+        try:
+            item = session.get(WorkItem, item_id)
+            assert item is not None
+            reason = f"{item.sla_policy} deadline {item.sla_due.isoformat()} passed"
+            item = escalate(session, item_id, "system", now, policies, rules, reason, action="sla_breached")
+            item = _transition(session, item_id, ACTIVE, "system", "sla_state", now, sla_state="breached")
+        except Conflict:
+            continue
+        emit(session, "sla.breached", item, now, recipient=item.assignee, policy=item.sla_policy)
+        out.breached.append(item_id)
+
+    stat_q = select(WorkItem.id).where(WorkItem.statutory_due.is_not(None), WorkItem.dispatched_at.is_(None),
+                                       or_(WorkItem.statutory_warn_at <= now, WorkItem.statutory_due <= now),
+                                       WorkItem.outcome.is_distinct_from("duplicate_of_case"))
+    any_state = (*ACTIVE, WorkItemState.ON_HOLD, WorkItemState.DONE)
+    for item_id in list(session.scalars(stat_q)):
+        item = session.get(WorkItem, item_id)
+        assert item is not None and item.statutory_due is not None
+        deemed = _deemed(policies, item.statutory_rule)
+        flags = set(item.flags)
+        try:
+            if item.statutory_due <= now and "statutory_breached" not in flags:
+                new = flags | {"statutory_breached", "statutory_risk"} | ({"deemed_accepted"} if deemed else set())
+                item = _transition(session, item_id, any_state, "system", "statutory_breached", now,
+                                   detail={"rule": item.statutory_rule, "due": item.statutory_due.isoformat(),
+                                           "deemed_accepted": deemed}, flags=sorted(new))
+                if item.state in ACTIVE and item.queue != policies.escalation.queue:
+                    escalate(session, item_id, "system", now, policies, rules,
+                             f"statutory deadline {item.statutory_rule} passed", action="sla_breached")
+                out.statutory_breached.append(item_id)
+            elif "statutory_risk" not in flags and item.statutory_due > now:
+                new = flags | {"statutory_risk"} | ({"deemed_accepted_risk"} if deemed else set())
+                item = _transition(session, item_id, any_state, "system", "statutory_risk", now,
+                                   detail={"rule": item.statutory_rule, "due": item.statutory_due.isoformat(),
+                                           "deemed_accepted_risk": deemed}, flags=sorted(new))
+                emit(session, "sla.warning", item, now, recipient=item.assignee, due=item.statutory_due,
+                     policy=f"statutory:{item.statutory_rule}", deemed_accepted_risk=deemed)
+                out.statutory_risk.append(item_id)
+        except Conflict:
+            continue
+    return out
+
+
+def sweep_all(session: Session, now: datetime, policies: SlaPolicies | None = None,
+              rules: RuleSet | None = None) -> SweepResult:
+    """What the scheduler runs: leases first (an expired claim returns to the queue), then clocks."""
+    expired = expire_leases(session, now)
+    result = sweep_sla(session, now, policies, rules)
+    result.leases_expired = expired
+    return result
+
+
+def run_scheduled(settings: Settings, now: datetime) -> SweepResult | None:
+    """One scheduler round in its own transaction; a database hiccup skips the round (logged)."""
+    from pipeline.context import get_context
+
+    ctx = get_context(settings)
+    try:
+        with session_scope(ctx.db_url) as s:
+            result = sweep_all(s, now, ctx.policies, ctx.rules)
+    except SQLAlchemyError as exc:
+        log.warning("queue sweep skipped a round: %s", exc)
+        return None
+    if result.leases_expired or result.warned or result.breached or result.statutory_breached:
+        log.info("queue sweep: %s leases expired, %s warned, %s breached, %s statutory breached",
+                 len(result.leases_expired), len(result.warned), len(result.breached),
+                 len(result.statutory_breached))
+    return result

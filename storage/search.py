@@ -1,0 +1,406 @@
+"""Archive search: one interface over SQLite FTS5 and PostgreSQL full-text search.
+
+Every document has a row in ``search_entries`` holding its text *folded* in Python (lower case,
+diacritics removed, ``ł``→``l``, ``ё``→``е``, punctuation dropped) and the fields auditors filter
+on; normalised entity values live in ``search_entity_values``. Folding in Python, not in the
+database, gives both backends the same words (PostgreSQL's ``unaccent`` extension is not needed)
+and lets a query typed without diacritics ("zazalenie") find the letter ("zażalenie").
+
+- SQLite: an external-content FTS5 table ``search_fts`` over ``folded``, kept in sync by triggers.
+- PostgreSQL: a generated ``tsv = to_tsvector('simple', folded)`` column with a GIN index.
+
+Both are created by migration 0005, so ``index_document`` is the same upsert on both. Queue and
+work-item status change after indexing, so they are filtered live against ``work_items``.
+
+Query language: words (all must occur), ``"a phrase"``, prefixes ``wypow*``, ``OR`` between two
+terms, ``-word`` to exclude. Snippets are cut from the original text in Python, so both backends
+highlight the same way and diacritics are kept.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any, Protocol
+
+from sqlalchemy import Select, and_, column, delete, func, literal_column, select, table, text
+from sqlalchemy.orm import Session
+
+from mailroom.errors import MailroomError
+from storage.models import Document, Envelope, SearchEntityValue, SearchEntry, WorkItem
+
+TOKEN = re.compile(r"[^\W_]+")
+_SPECIAL = str.maketrans({"ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ø": "o", "Ø": "o", "ß": "ss",
+                          "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ı": "i"})
+MAX_PER_PAGE = 200
+COUNT_CAP = 10_000  # totals above this are reported as "10000+" (counting every match is slow)
+SNIPPET_TOKENS = 28
+
+
+class BadQuery(MailroomError):
+    code = "bad_query"
+    http_status = 400
+
+
+@lru_cache(maxsize=500_000)
+def fold_token(token: str) -> str:
+    t = token.translate(_SPECIAL).lower()
+    if t.isascii():
+        return t
+    return "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
+
+
+def tokens(text: str) -> list[str]:
+    return [fold_token(t) for t in TOKEN.findall(text)]
+
+
+def fold(text: str) -> str:
+    """The indexed form of a text: folded words separated by single spaces."""
+    return " ".join(tokens(text))
+
+
+def normalise_entity(value: str) -> str:
+    return re.sub(r"\s+", "", str(value)).upper()
+
+
+# --------------------------------------------------------------------------- query parsing
+
+
+@dataclass(frozen=True)
+class Term:
+    words: tuple[str, ...]  # folded; more than one: a phrase
+    prefix: bool = False  # the last word is a prefix
+
+
+@dataclass
+class Query:
+    clauses: list[list[Term]] = field(default_factory=list)  # AND of ORs
+    exclude: list[Term] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.clauses
+
+    def terms(self) -> list[Term]:
+        return [t for c in self.clauses for t in c]
+
+
+_QTOKEN = re.compile(r'(-?)"([^"]*)"(\*?)|(\S+)')
+
+
+def parse_query(q: str) -> Query:
+    query = Query()
+    join_next = False
+    for m in _QTOKEN.finditer(q or ""):
+        neg, phrase, star, word = m.group(1), m.group(2), m.group(3), m.group(4)
+        if word is not None:
+            if word == "OR":
+                join_next = bool(query.clauses)
+                continue
+            neg = "-" if word.startswith("-") and len(word) > 1 else ""
+            word = word[1:] if neg else word
+            star = "*" if word.endswith("*") else ""
+            phrase = word.rstrip("*")
+        words = tuple(tokens(phrase or ""))
+        if not words:
+            continue
+        term = Term(words, prefix=bool(star))
+        if neg:
+            query.exclude.append(term)
+        elif join_next:
+            query.clauses[-1].append(term)
+        else:
+            query.clauses.append([term])
+        join_next = False
+    if query.exclude and query.empty:
+        raise BadQuery("A query needs at least one word that must occur, not only excluded words.")
+    return query
+
+
+def fts5_expression(query: Query) -> str:
+    def term(t: Term) -> str:
+        return '"' + " ".join(t.words) + '"' + ("*" if t.prefix else "")
+
+    expr = " AND ".join("(" + " OR ".join(term(t) for t in clause) + ")" for clause in query.clauses)
+    if query.exclude:
+        expr = f"({expr}) NOT (" + " OR ".join(term(t) for t in query.exclude) + ")"
+    return expr
+
+
+def tsquery_expression(query: Query) -> str:
+    def term(t: Term) -> str:
+        parts = [f"'{w}'" for w in t.words]
+        if t.prefix:
+            parts[-1] += ":*"
+        return "(" + " <-> ".join(parts) + ")"
+
+    expr = " & ".join("(" + " | ".join(term(t) for t in clause) + ")" for clause in query.clauses)
+    for t in query.exclude:
+        expr += f" & !{term(t)}"
+    return expr
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Filters:
+    date_from: date | None = None  # received on or after (UTC day)
+    date_to: date | None = None  # received on or before (UTC day, inclusive)
+    channel: list[str] = field(default_factory=list)
+    category: list[str] = field(default_factory=list)
+    queue: list[str] = field(default_factory=list)
+    language: list[str] = field(default_factory=list)
+    status: list[str] = field(default_factory=list)  # work-item state: new, claimed, on_hold, done
+    customer: str | None = None  # MR-1234567 (any spelling)
+    entity: list[str] = field(default_factory=list)  # "FV/2026/10/004512" or "invoice_no=FV/2026/10/004512"
+
+
+@dataclass
+class Hit:
+    document_id: str
+    envelope_id: str
+    received_at: datetime
+    channel: str
+    language: str | None
+    category: str | None
+    queue: str | None
+    status: str | None
+    score: float
+    snippet: str
+    entities: dict[str, Any]
+
+
+@dataclass
+class SearchPage:
+    hits: list[Hit]
+    total: int  # capped at COUNT_CAP
+    total_capped: bool
+    page: int
+    per_page: int
+    sort: str
+
+
+class SearchIndex(Protocol):
+    def index_document(self, session: Session, doc: Document) -> None: ...
+
+    def remove_document(self, session: Session, document_id: str) -> None: ...
+
+    def search(self, session: Session, query: str, filters: Filters | None = None, sort: str = "relevance",
+               page: int = 1, per_page: int = 20) -> SearchPage: ...
+
+
+def _customer(value: str) -> str:
+    m = re.search(r"MR[\s-]?(\d{7})", value.upper())
+    return f"MR-{m.group(1)}" if m else normalise_entity(value)
+
+
+def entity_rows(entities: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    for name, values in (entities or {}).items():
+        for v in values if isinstance(values, list) else [values]:
+            if isinstance(v, dict):  # {"value": ..., ...} shapes
+                v = v.get("value") or v.get("norm")
+            if v is not None and str(v).strip():
+                yield name[:20], normalise_entity(str(v))[:120]
+
+
+class _Base:
+    dialect = ""
+
+    def index_document(self, session: Session, doc: Document) -> None:
+        """Insert or refresh the search row of a document (idempotent; call after read and classify)."""
+        env = doc.envelope if doc.envelope is not None else session.get(Envelope, doc.envelope_id)
+        assert env is not None
+        entry = session.scalars(select(SearchEntry).where(SearchEntry.document_id == doc.id)).first()
+        if entry is None:
+            entry = SearchEntry(document_id=doc.id)
+            session.add(entry)
+        entry.envelope_id, entry.received_at, entry.channel = env.id, env.received_at, env.channel
+        entry.language, entry.category = doc.language, doc.category
+        new_folded = fold(doc.text or "")
+        if entry.folded != new_folded:
+            entry.folded = new_folded
+        session.execute(delete(SearchEntityValue).where(SearchEntityValue.document_id == doc.id))
+        session.add_all([SearchEntityValue(document_id=doc.id, name=n, value=v)
+                         for n, v in sorted(set(entity_rows(doc.entities)))])
+
+    def remove_document(self, session: Session, document_id: str) -> None:
+        session.execute(delete(SearchEntityValue).where(SearchEntityValue.document_id == document_id))
+        session.execute(delete(SearchEntry).where(SearchEntry.document_id == document_id))
+
+    # -- the backend-specific parts
+    def _match(self, stmt: Select[Any], query: Query) -> tuple[Select[Any], Any]:
+        raise NotImplementedError
+
+    def search(self, session: Session, query: str, filters: Filters | None = None, sort: str = "relevance",
+               page: int = 1, per_page: int = 20) -> SearchPage:
+        if sort not in ("relevance", "date", "date_asc"):
+            raise BadQuery(f"Unknown sort {sort!r}: use relevance, date or date_asc.")
+        page, per_page = max(1, page), min(max(1, per_page), MAX_PER_PAGE)
+        parsed = parse_query(query)
+        e = SearchEntry
+        stmt: Select[Any] = select(e.document_id)
+        score: Any = literal_column("0")
+        if not parsed.empty:
+            stmt, score = self._match(stmt, parsed)
+        stmt = stmt.where(*_filter_conditions(filters or Filters()))
+        if sort == "relevance" and not parsed.empty:
+            ordered = stmt.add_columns(score.label("score")).order_by(score, e.received_at.desc())
+        elif sort == "date_asc":
+            ordered = stmt.add_columns(score.label("score")).order_by(e.received_at, e.id)
+        else:
+            ordered = stmt.add_columns(score.label("score")).order_by(e.received_at.desc(), e.id.desc())
+        rows = session.execute(ordered.limit(per_page).offset((page - 1) * per_page)).all()
+        if page == 1 and len(rows) < per_page:
+            total = len(rows)
+        else:
+            total = session.execute(select(func.count()).select_from(stmt.limit(COUNT_CAP + 1).subquery())).scalar_one()
+        hits = _hits(session, [(r[0], float(r[1] or 0)) for r in rows], parsed, self.dialect)
+        return SearchPage(hits=hits, total=min(total, COUNT_CAP), total_capped=total > COUNT_CAP, page=page,
+                          per_page=per_page, sort=sort)
+
+
+_FTS = table("search_fts", column("rowid"), column("rank"))
+
+
+class SqliteFts5Index(_Base):
+    dialect = "sqlite"
+
+    def _match(self, stmt: Select[Any], query: Query) -> tuple[Select[Any], Any]:
+        stmt = (stmt.select_from(SearchEntry).join(_FTS, _FTS.c.rowid == SearchEntry.id)
+                .where(text("search_fts MATCH :fts").bindparams(fts=fts5_expression(query))))
+        return stmt, _FTS.c.rank  # bm25: smaller is better
+
+
+class PostgresFtsIndex(_Base):
+    dialect = "postgresql"
+
+    def _match(self, stmt: Select[Any], query: Query) -> tuple[Select[Any], Any]:
+        tsq = func.to_tsquery(literal_column("'simple'"), tsquery_expression(query))
+        tsv = literal_column("search_entries.tsv")
+        stmt = stmt.select_from(SearchEntry).where(tsv.op("@@")(tsq))
+        return stmt, -func.ts_rank_cd(tsv, tsq)  # negated: ascending order is best first, as in SQLite
+
+
+def _filter_conditions(f: Filters) -> list[Any]:
+    e = SearchEntry
+    conds: list[Any] = []
+    if f.date_from:
+        conds.append(e.received_at >= datetime.combine(f.date_from, time(), UTC))
+    if f.date_to:
+        conds.append(e.received_at < datetime.combine(f.date_to + timedelta(days=1), time(), UTC))
+    for col, values in ((e.channel, f.channel), (e.category, f.category), (e.language, f.language)):
+        if values:
+            conds.append(col.in_(values))
+    if f.queue or f.status:
+        sub = select(WorkItem.document_id)
+        if f.queue:
+            sub = sub.where(WorkItem.queue.in_(f.queue))
+        if f.status:
+            sub = sub.where(WorkItem.state.in_(f.status))
+        conds.append(e.document_id.in_(sub))
+    wanted: list[tuple[str | None, str]] = [("customer_id", _customer(f.customer))] if f.customer else []
+    for item in f.entity:
+        name, _, value = item.partition("=") if "=" in item else ("", "", item)
+        wanted.append((name.strip() or None, normalise_entity(value)))
+    for name, value in wanted:
+        sub = select(SearchEntityValue.document_id).where(SearchEntityValue.value == value)
+        if name:
+            sub = sub.where(SearchEntityValue.name == name)
+        conds.append(e.document_id.in_(sub))
+    return conds
+
+
+def _hits(session: Session, rows: Sequence[tuple[str, float]], query: Query, dialect: str) -> list[Hit]:
+    if not rows:
+        return []
+    ids = [r[0] for r in rows]
+    stmt = (select(Document, Envelope, WorkItem.queue, WorkItem.state)
+            .join(Envelope, Envelope.id == Document.envelope_id)
+            .outerjoin(WorkItem, and_(WorkItem.document_id == Document.id))
+            .where(Document.id.in_(ids)))
+    found = {d.id: (d, env, q, st) for d, env, q, st in session.execute(stmt)}
+    out = []
+    for doc_id, score in rows:
+        if doc_id not in found:
+            continue
+        d, env, q, st = found[doc_id]
+        out.append(Hit(document_id=d.id, envelope_id=env.id, received_at=env.received_at, channel=env.channel,
+                       language=d.language, category=d.category, queue=q, status=st,
+                       score=round(-score if score else 0.0, 6), snippet=snippet(d.text, query),
+                       entities=d.entities))
+    return out
+
+
+def snippet(text_: str, query: Query, *, mark: tuple[str, str] = ("<mark>", "</mark>"), escape: bool = True,
+            size: int = SNIPPET_TOKENS) -> str:
+    """The window of ``size`` words with most matches, matches wrapped in ``mark``; HTML-escaped."""
+    toks = [(m.start(), m.end(), fold_token(m.group())) for m in TOKEN.finditer(text_ or "")]
+    if not toks:
+        return ""
+    hit = [False] * len(toks)
+    for term in query.terms():
+        n = len(term.words)
+        for i in range(len(toks) - n + 1):
+            ok = all(toks[i + k][2] == term.words[k] for k in range(n - 1))
+            last = toks[i + n - 1][2]
+            ok = ok and (last.startswith(term.words[-1]) if term.prefix else last == term.words[-1])
+            if ok:
+                for k in range(n):
+                    hit[i + k] = True
+    best, best_count, count = 0, -1, 0
+    for i in range(len(toks)):
+        count += hit[i]
+        if i >= size:
+            count -= hit[i - size]
+        start = max(0, i - size + 1)
+        if count > best_count:
+            best, best_count = start, count
+    lo, hi = best, min(len(toks), best + size)
+    esc = html.escape if escape else (lambda s: s)
+    parts: list[str] = ["…"] if lo > 0 else []
+    pos = toks[lo][0]
+    for i in range(lo, hi):
+        s, e, _ = toks[i]
+        parts.append(esc(text_[pos:s]))
+        parts.append(f"{mark[0]}{esc(text_[s:e])}{mark[1]}" if hit[i] else esc(text_[s:e]))
+        pos = e
+    if hi < len(toks):
+        parts.append(" …")
+    return re.sub(r"\s+", " ", "".join(parts)).strip()
+
+
+def search_index(session: Session) -> SearchIndex:
+    return PostgresFtsIndex() if session.get_bind().dialect.name == "postgresql" else SqliteFts5Index()
+
+
+def index_document(session: Session, doc: Document) -> None:
+    search_index(session).index_document(session, doc)
+
+
+def index_documents(session: Session, document_ids: Iterable[str]) -> None:
+    for doc_id in document_ids:
+        doc = session.get(Document, doc_id)
+        if doc is not None:
+            index_document(session, doc)
+
+
+def search(session: Session, query: str, filters: Filters | None = None, sort: str = "relevance",
+           page: int = 1, per_page: int = 20) -> SearchPage:
+    return search_index(session).search(session, query, filters, sort, page, per_page)
+
+
+def reindex(session: Session, batch: int = 500) -> int:
+    """Rebuild every search row from the documents (after an upgrade or a reclassification)."""
+    n = 0
+    ids = list(session.scalars(select(Document.id).join(Envelope).where(Envelope.purged_at.is_(None))))
+    for i in range(0, len(ids), batch):
+        index_documents(session, ids[i:i + batch])
+        session.flush()
+        n += len(ids[i:i + batch])
+    return n

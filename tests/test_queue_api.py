@@ -1,0 +1,165 @@
+"""The queue API over a real uvicorn server: live events (SSE) within a second of routing, the
+lifecycle routes, membership by supervisors, supervisor figures and Prometheus /metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+
+import httpx
+import pytest
+import uvicorn
+
+from pipeline.context import Context
+from pipeline.runner import run_route
+from storage.db import session_scope
+from storage.models import Document, DocumentState, Envelope, Role
+from storage.users import upsert_user
+from tests.support.servers import free_port
+from web.app import create_app
+
+USERS = {"anna": Role.AGENT, "petr": Role.AGENT, "boss": Role.SUPERVISOR, "scan": Role.SCANNER}
+COMPLAINT = ("Reklamacja. Nr klienta MR-7654321. Składam reklamację faktury FV/2026/10/000777: naliczono "
+             "opłatę za roaming, z którego nie korzystałem. Proszę o korektę i zwrot 49,99 zł.")
+
+
+def auth(name: str) -> tuple[str, str]:
+    return (name, f"{name}-password")
+
+
+@pytest.fixture
+def server(ctx: Context) -> Iterator[tuple[str, Context]]:
+    with session_scope(ctx.db_url) as s:
+        for name, role in USERS.items():
+            upsert_user(s, name, f"{name}-password", role)
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning",
+                                        timeout_graceful_shutdown=2))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", ctx
+    finally:
+        srv.should_exit = True
+        t.join(timeout=10)
+
+
+def _new_document(ctx: Context, n: int, text: str = COMPLAINT, channel: str = "fax") -> str:
+    env_id = f"sse-env-{n}"
+    with session_scope(ctx.db_url) as s:
+        s.add(Envelope(id=env_id, channel=channel, source_name=f"{n}.tif", content_type="image/tiff",
+                       sha256=hashlib.sha256(env_id.encode()).hexdigest(), size=1))
+        s.add(Document(id=f"sse-doc-{n}", envelope_id=env_id, part_index=0, doc_index=0, part_sha256="0" * 64,
+                       pages=1, text=text, state=DocumentState.READ))
+    return f"sse-doc-{n}"
+
+
+def _events(lines: Iterator[str]) -> Iterator[tuple[str, dict, float]]:
+    kind, data = "", ""
+    for line in lines:
+        if line.startswith("event: "):
+            kind = line[7:]
+        elif line.startswith("data: "):
+            data = line[6:]
+        elif line == "" and kind:
+            yield kind, json.loads(data), time.time()
+            kind, data = "", ""
+
+
+def test_routed_item_reaches_an_open_stream_within_a_second(server) -> None:
+    base, ctx = server
+    doc_id = _new_document(ctx, 1)
+    timeout = httpx.Timeout(10.0, read=8.0)
+    with httpx.Client(base_url=base, timeout=timeout) as c:
+        with c.stream("GET", "/api/events", auth=auth("anna")) as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.iter_lines()
+            assert next(lines).startswith("retry:")
+            routed_at: dict[str, float] = {}
+
+            def route_it() -> None:
+                routed_at["id"] = run_route(ctx, doc_id)  # type: ignore[assignment]
+                routed_at["t"] = time.time()
+
+            threading.Thread(target=route_it).start()
+            kind, data, arrived = next(_events(lines))
+            assert kind == "item.new" and data["queue"] == "complaints"
+            committed = datetime.fromisoformat(data["at"]).timestamp()
+            assert arrived - committed < 1.0, f"routed-to-visible took {arrived - committed:.2f} s"
+            time.sleep(0.1)
+            assert data["item_id"] == routed_at["id"]
+            assert arrived - routed_at["t"] < 1.0
+
+            # someone else takes it: anna hears; boss's own claim is not echoed to boss
+            taken = c.post(f"/api/work-items/{data['item_id']}/claim", auth=auth("petr"))
+            assert taken.status_code == 200
+            kind, data2, _ = next(_events(lines))
+            assert (kind, data2["item_id"], data2["assignee"]) == ("item.taken", data["item_id"], "petr")
+    assert c.is_closed
+
+
+def test_lifecycle_membership_and_figures_over_http(server) -> None:
+    base, ctx = server
+    texts = [COMPLAINT,
+             "Reklamacja usługi internetu: od 3 listopada brak połączenia, technik nie przyszedł. Proszę o "
+             "obniżenie abonamentu za cały okres awarii. Nr klienta MR-1112223.",
+             "Składam reklamację: na fakturze FV/2026/09/123456 naliczono karę umowną za wcześniejsze "
+             "rozwiązanie umowy, choć umowa wygasła. Żądam anulowania kary. Nr klienta MR-9998887."]
+    ids = [run_route(ctx, _new_document(ctx, n, texts[n - 2])) for n in range(2, 5)]
+    assert len(set(ids)) == 3
+    with httpx.Client(base_url=base, timeout=20) as c:
+        # membership and skills: supervisors only; others get 404
+        assert c.put("/api/queues/complaints/members", json={"usernames": ["anna"]},
+                     auth=auth("anna")).status_code == 404
+        r = c.put("/api/queues/complaints/members", json={"usernames": ["anna", "petr"]}, auth=auth("boss"))
+        assert r.status_code == 200 and r.json() == ["anna", "petr"]
+        assert c.put("/api/queues/technical/members", json={"usernames": ["anna"]}, auth=auth("boss")).json() \
+            == ["anna"]
+        assert c.put("/api/queues/nowhere/members", json={"usernames": []}, auth=auth("boss")).status_code == 404
+        r = c.put("/api/agents/petr/skills", json={"languages": ["cs"], "capacity": 2}, auth=auth("boss"))
+        assert r.status_code == 200 and r.json()["capacity"] == 2
+        assert c.post("/api/next", auth=auth("petr")).status_code == 204  # Czech only: nothing fits
+        first = c.post("/api/next", auth=auth("anna"))
+        assert first.status_code == 200 and first.json()["assignee"] == "anna"
+        item = first.json()["id"]
+        assert first.json()["statutory_rule"] == "pl-telecom-complaint"
+        assert c.post(f"/api/work-items/{item}/hold", json={"reason": "photo of the meter"},
+                      auth=auth("anna")).json()["state"] == "on_hold"
+        assert c.post(f"/api/work-items/{item}/resume", auth=auth("anna")).json()["state"] == "claimed"
+        bad = c.post(f"/api/work-items/{item}/dispatch", json={"channel": "post"}, auth=auth("anna"))
+        assert bad.status_code == 422 and "tracking" in bad.json()["detail"]
+        sent = c.post(f"/api/work-items/{item}/dispatch", json={"channel": "post", "tracking_number": "RR1PL"},
+                      auth=auth("anna"))
+        assert sent.status_code == 200 and sent.json()["dispatched_at"]
+        done = c.post(f"/api/work-items/{item}/complete", json={"outcome": "answered"}, auth=auth("anna"))
+        assert done.status_code == 200 and done.json()["state"] == "done"
+        second = c.post("/api/next", auth=auth("anna")).json()["id"]  # the fault report (technical)
+        assert c.post("/api/next", auth=auth("anna")).status_code == 204  # retention is not her queue
+        moved = c.post(f"/api/work-items/{second}/transfer", json={"queue": "billing"}, auth=auth("anna"))
+        assert moved.status_code == 200 and moved.json()["queue"] == "billing"
+        esc = c.post(f"/api/work-items/{second}/escalate", json={"reason": "regulator"}, auth=auth("anna"))
+        assert esc.json()["queue"] == "escalation" and "escalated" in esc.json()["flags"]
+
+        assert c.get("/api/supervisor/queues", auth=auth("anna")).status_code == 404
+        figs = {f["queue"]: f for f in c.get("/api/supervisor/queues", auth=auth("boss")).json()}
+        assert figs["complaints"]["depth"] == 0 and figs["complaints"]["handled_last_hour"] == 1
+        assert figs["escalation"]["depth"] == 1 and figs["retention"]["depth"] == 1
+        assert figs["retention"]["oldest_age_seconds"] > 0 and figs["complaints"]["oldest_age_seconds"] == 0
+        assert figs["billing"]["depth"] == 0 and figs["retention"]["breached"] == 0
+        metrics = c.get("/metrics", auth=auth("boss"))
+        assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+        assert 'mailroom_queue_depth{queue="retention"} 1.0' in metrics.text
+        assert 'mailroom_queue_handled_last_hour{queue="complaints"} 1.0' in metrics.text
+        assert c.get("/metrics", auth=auth("scan")).status_code == 404
+        anon = c.get("/metrics")  # not an /api path: anonymous users are sent to sign in
+        assert anon.status_code == 303 and anon.headers["location"].startswith("/login")
+        assert "mailroom_queue" not in anon.text

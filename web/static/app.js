@@ -1,0 +1,100 @@
+// Mailroom pages: CSRF header for htmx, drag-and-drop upload with progress, live updates
+// (server-sent events when /api/events exists, else htmx polling), SLA clock, keyboard shortcuts.
+(function () {
+  "use strict";
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+  document.addEventListener("htmx:configRequest", function (e) { e.detail.headers["X-CSRF-Token"] = csrf; });
+
+  function changed() { document.body.dispatchEvent(new CustomEvent("mailroom:changed")); }
+
+  // ---- upload
+  function upload(file, list) {
+    var li = document.createElement("li");
+    var name = document.createElement("span"); name.className = "name"; name.textContent = file.name;
+    var bar = document.createElement("progress"); bar.max = 100; bar.value = 0;
+    var state = document.createElement("span"); state.className = "upload-state"; state.textContent = list.dataset.uploading;
+    li.append(name, bar, state); list.prepend(li);
+    var form = new FormData();
+    form.append("file", file, file.name);
+    form.append("channel", document.getElementById("channel").value);
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/envelopes");
+    xhr.setRequestHeader("X-CSRF-Token", csrf);
+    xhr.upload.onprogress = function (e) { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
+    xhr.onload = function () {
+      var body = {}; try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
+      if (xhr.status === 202) {
+        bar.value = 100; li.className = "ok";
+        state.textContent = body.duplicate ? list.dataset.duplicate : list.dataset.accepted;
+        li.dataset.envelope = body.envelope_id || "";
+      } else {
+        li.className = "error";
+        var d = body.detail; var reason = (d && d.reason) || (typeof d === "string" ? d : xhr.status);
+        state.textContent = list.dataset.rejected + ": " + reason;
+      }
+      changed();
+    };
+    xhr.onerror = function () { li.className = "error"; state.textContent = list.dataset.rejected; };
+    xhr.send(form);
+  }
+
+  function setupDropzone() {
+    var zone = document.getElementById("dropzone"), input = document.getElementById("files");
+    var list = document.getElementById("uploads");
+    if (!zone || !input || !list) return;
+    function send(files) { Array.prototype.forEach.call(files, function (f) { upload(f, list); }); }
+    ["dragenter", "dragover"].forEach(function (ev) {
+      zone.addEventListener(ev, function (e) { e.preventDefault(); zone.classList.add("over"); });
+    });
+    ["dragleave", "drop"].forEach(function (ev) {
+      zone.addEventListener(ev, function (e) { e.preventDefault(); zone.classList.remove("over"); });
+    });
+    zone.addEventListener("drop", function (e) { send(e.dataTransfer.files); });
+    input.addEventListener("change", function () { send(input.files); input.value = ""; });
+  }
+
+  // ---- live updates
+  function setupEvents() {
+    if (document.body.dataset.events !== "1" || !window.EventSource) return;
+    var source = new EventSource("/api/events");
+    source.onmessage = changed;
+    ["item.new", "item.taken", "sla.warning", "sla.breached", "case.copy"].forEach(function (kind) { source.addEventListener(kind, changed); });
+  }
+
+  // ---- SLA clock
+  function setupClock() {
+    var el = document.querySelector("[data-seconds-left]");
+    if (!el) return;
+    var end = Date.now() + 1000 * parseInt(el.dataset.secondsLeft, 10);
+    var out = el.querySelector(".clock");
+    function tick() {
+      var s = Math.round((end - Date.now()) / 1000);
+      if (s <= 0) { out.textContent = el.dataset.breached; el.classList.add("sla-breached"); return; }
+      var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
+      out.textContent = (d ? d + " d " : "") + h + " h " + (m < 10 ? "0" : "") + m + " min " + el.dataset.left;
+    }
+    tick(); setInterval(tick, 1000);
+  }
+
+  // ---- zoom and keyboard shortcuts
+  function setupKeys() {
+    var zoom = document.getElementById("zoom"), pages = document.getElementById("pages");
+    if (zoom && pages) zoom.addEventListener("click", function () { pages.classList.toggle("zoomed"); });
+    document.addEventListener("keydown", function (e) {
+      var tag = (e.target.tagName || "").toLowerCase();
+      if (e.ctrlKey || e.metaKey || e.altKey || tag === "input" || tag === "textarea" || tag === "select") return;
+      if (e.key === "/") {
+        var search = document.querySelector("[data-search]");
+        if (search) { e.preventDefault(); search.focus(); }
+        return;
+      }
+      var target = document.querySelector('[data-key="' + e.key + '"]');
+      if (target) { e.preventDefault(); target.click(); }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setupDropzone(); setupEvents(); setupClock(); setupKeys();
+  });
+})();
