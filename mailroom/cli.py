@@ -14,7 +14,8 @@ from mailroom.errors import MailroomError
 from mailroom.settings import Settings, get_settings
 
 # Each stage contributes its own sub-commands: a module with ``register(subparsers)``.
-COMMAND_MODULES: list[str] = ["web.commands", "intake.commands", "storage.commands", "classifiers.commands"]
+COMMAND_MODULES: list[str] = ["web.commands", "intake.commands", "storage.commands", "classifiers.commands",
+                              "queues.commands"]
 
 
 def cmd_process(args: argparse.Namespace) -> int:
