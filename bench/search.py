@@ -174,9 +174,10 @@ def queries(invoices: list[str]) -> list[tuple[str, str, Filters, str]]:
     """(name, query, filters, sort): words, phrases, prefixes, Cyrillic, filters, entity values."""
     inv = invoices[0] if invoices else "FV/2024/01/000001"
     return [
-        ("word-pl", "reklamacja", Filters(), "relevance"),
-        ("word-nodiacritics", "zazalenie", Filters(), "relevance"),
-        ("two-words", "faktura korekta", Filters(), "relevance"),
+        ("word-pl-broad", "reklamacji", Filters(), "relevance"),
+        ("word-en-broadest", "customer", Filters(), "relevance"),
+        ("word-nodiacritics", "korekte", Filters(), "relevance"),
+        ("two-words", "umowy klienta", Filters(), "relevance"),
         ("phrase-pl", '"wypowiedzenie umowy"', Filters(), "relevance"),
         ("phrase-ru", '"прошу расторгнуть"', Filters(), "relevance"),
         ("phrase-cs", '"výpověď smlouvy"', Filters(), "relevance"),
@@ -189,7 +190,7 @@ def queries(invoices: list[str]) -> list[tuple[str, str, Filters, str]]:
         ("invoice-entity", "", Filters(entity=[inv]), "date"),
         ("invoice-as-text", inv, Filters(), "relevance"),
         ("customer+word", "umowy", Filters(customer="MR-0012345"), "relevance"),
-        ("rare-word", "podsłuch", Filters(), "relevance"),
+        ("street-name", "grunwaldzka", Filters(), "date"),
     ]
 
 

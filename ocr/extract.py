@@ -37,7 +37,7 @@ OCR_TIMEOUT = "ocr-timeout"
 OCR_FAILED = "ocr-failed"
 LOW_CONFIDENCE = "low-confidence"
 LOW_CONFIDENCE_BELOW = 60.0  # mean word confidence (0..100) under which a person should check the page
-_UPRIGHT_CONFIDENCE = 85.0  # a strip read with less than this is also tried upside down
+_UPRIGHT_CONFIDENCE = 70.0  # a page (or strip) read with less than this is also tried upside down
 
 _SEPARATOR_CHECK_DPI = 150
 _SCAN_COVERAGE = 0.5  # a page mostly covered by images …
@@ -258,6 +258,13 @@ def _raster_page(page: PageImage, settings: Settings, engine: OcrEngine, prep: P
     try:
         image, languages = _prepared(page, settings, engine, prep)
         reading = _read(engine, image, languages, timeout)
+        if prep.orient and not prep.detect_language and reading.confidence is not None \
+                and reading.confidence < _UPRIGHT_CONFIDENCE:
+            # Upside down? Only pages read with little confidence are tried turned (one more OCR for those).
+            turned = prepare.to_image(prepare.turn(np.asarray(image), 180), page.dpi)
+            other = _read(engine, turned, languages, timeout)
+            if other.confidence is not None and other.confidence > reading.confidence + 10:
+                reading = other
     except OcrTimeout as exc:
         log.warning("page %d: %s; left empty for a person", page.number, exc)
         return PageText(number=page.number, text="", method="ocr", flags=[OCR_TIMEOUT])
@@ -294,7 +301,7 @@ def _prepared(page: PageImage, settings: Settings, engine: OcrEngine, prep: Prep
     if prep.deskew and abs(lines.angle) >= prepare.MIN_SKEW:
         arr = prepare.deskew(arr, lines.angle)
         lines = prepare.find_lines(arr)
-    if (prep.orient or prep.detect_language) and hasattr(engine, "read_page"):  # a strip needs --psm 6
+    if prep.detect_language and hasattr(engine, "read_page"):  # a strip needs --psm 6
         sample = prepare.strip(arr, lines.boxes)
         if sample is not None:
             timeout = min(settings.ocr_page_timeout, 30.0)

@@ -1,28 +1,86 @@
-"""The database is the record of truth: re-enqueue whatever Redis lost or never got."""
+"""The database is the record of truth: re-enqueue whatever Redis lost or never got.
+
+Two ways a job disappears: Redis forgets it (flushed, restarted without persistence) — the
+envelope or document then sits in its stage with no live job; or its worker is SIGKILLed —
+the job then stays "started" in Redis. rq notices the latter only when the job's heartbeat
+has expired *and* a live worker runs its maintenance (every 10 minutes); a worker on this
+machine whose process is gone is recognised at once here.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from rq import Queue
+from rq import Queue, Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
-from pipeline.jobs import enqueue_read, enqueue_route
+from pipeline.jobs import RETRY, enqueue_read, enqueue_route
 from storage.db import session_scope
 from storage.models import Document, DocumentState, Envelope, EnvelopeState
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Reconciled:
     envelopes: int = 0
     documents: int = 0
+    abandoned: int = 0  # started jobs whose worker is dead, put back on the queue
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _worker_dead(queue: Queue, name: str | None, host: str) -> bool:
+    """True when the job's worker is gone: its Redis key expired, or it ran here and its process is dead."""
+    if not name:
+        return False
+    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=queue.connection,
+                                serializer=JSONSerializer)
+    if worker is None:
+        return True
+    return worker.hostname == host and worker.pid is not None and not _pid_alive(worker.pid)
+
+
+def requeue_abandoned(queue: Queue, host: str | None = None) -> int:
+    """Put back on the queue the started jobs whose worker died (SIGKILL, OOM, power loss)."""
+    host = host or socket.gethostname()
+    registry = queue.started_job_registry
+    count = 0
+    for job_id in registry.get_job_ids():  # also runs rq's own cleanup of expired heartbeats
+        try:
+            job = Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer)
+        except NoSuchJobError:
+            registry.remove(job_id)
+            continue
+        if job.get_status(refresh=False) != JobStatus.STARTED or not _worker_dead(queue, job.worker_name, host):
+            continue
+        registry.remove_executions(job)
+        queue.enqueue_call(job.func_name, args=job.args, job_id=job.id, retry=RETRY, result_ttl=3600,
+                           failure_ttl=7 * 86400)
+        log.warning("job %s was abandoned by dead worker %s; re-enqueued", job.id, job.worker_name)
+        count += 1
+    return count
 
 
 def reconcile(db_url: str, queue: Queue, now: datetime, grace: timedelta = timedelta(seconds=30)) -> Reconciled:
     """Enqueue reads for envelopes and routes for documents stuck longer than ``grace``."""
     cutoff = now - grace
-    out = Reconciled()
+    out = Reconciled(abandoned=requeue_abandoned(queue))
     with session_scope(db_url) as s:
         envs = s.scalars(select(Envelope.id).where(Envelope.state == EnvelopeState.RECEIVED,
                                                    Envelope.updated_at < cutoff)).all()

@@ -27,6 +27,7 @@ from storage.search import index_document, index_documents
 log = logging.getLogger(__name__)
 DOC_NAMESPACE = uuid.UUID("5b0f8a8e-7c2e-4a51-9d0e-6d61696c726f")
 MAX_ATTEMPTS = 3
+MAX_STARTS = 6  # reads started (a killed worker leaves no exception behind)
 
 
 def document_id(envelope_sha256: str, part_index: int, doc_index: int) -> str:
@@ -59,6 +60,11 @@ def run_read(ctx: Context, envelope_id: str) -> list[str]:
         env.attempts += 1
         sha, ctype, name = env.sha256, env.content_type, env.source_name
         attempts = env.attempts
+    if attempts > MAX_STARTS:  # every earlier read died with its process (OOM, segfault): a poison pill
+        quarantine(ctx, envelope_id, MailroomError(
+            f"Reading was interrupted {attempts - 1} times (the worker process died while reading it); "
+            "the original is kept, check the file and re-run it."))
+        return []
     data = ctx.blobs.get(sha)
     try:
         found = list(read(data, ctype, name, ctx.settings))

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, event, func, select, update
 from sqlalchemy.orm import Session
 
 from mailroom.errors import Conflict, MailroomError, NotFound
@@ -371,6 +373,31 @@ def agent_scope(session: Session, agent: str) -> AgentScope:
     return scope
 
 
+_LOCK_KEY = "mailroom_write_lock"
+_engine_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+def _release(info: dict[str, Any]) -> None:
+    lock = info.pop(_LOCK_KEY, None)
+    if lock is not None:
+        lock.release()
+
+
+def _writer_lock(engine: Engine) -> threading.Lock:
+    """One queue of writers per engine in this process. SQLite's busy handler polls with growing
+    sleeps, so under 50 contending threads some wait for seconds; a lock hands the database over in
+    turn. Released when the transaction ends (commit, rollback, or the connection's return)."""
+    with _locks_guard:
+        lock = _engine_locks.get(engine)
+        if lock is None:
+            lock = _engine_locks[engine] = threading.Lock()
+            event.listen(engine, "commit", lambda conn: _release(conn.info))
+            event.listen(engine, "rollback", lambda conn: _release(conn.info))
+            event.listen(engine.pool, "checkin", lambda _dbapi, rec: _release(rec.info))
+        return lock
+
+
 def _begin_write(session: Session) -> None:
     """SQLite: take the write lock before reading (``BEGIN IMMEDIATE``), so the pick and the claim
     are one serialised step; other databases lock the picked row instead (SKIP LOCKED)."""
@@ -378,8 +405,16 @@ def _begin_write(session: Session) -> None:
     if conn.dialect.name != "sqlite":
         return
     raw = conn.connection.driver_connection
-    if raw is not None and not raw.in_transaction:
+    if raw is None or raw.in_transaction:
+        return
+    lock = _writer_lock(conn.engine)
+    if _LOCK_KEY not in conn.info and lock.acquire(timeout=60):
+        conn.info[_LOCK_KEY] = lock
+    try:
         raw.execute("BEGIN IMMEDIATE")
+    except BaseException:
+        _release(conn.info)
+        raise
 
 
 def next_for_agent(session: Session, agent: str, now: datetime, *, queues: Sequence[str] | None = None,

@@ -41,6 +41,7 @@ def create_app(ctx: Context) -> FastAPI:
     app = FastAPI(title="Mailroom", version="0.1.0", dependencies=[Depends(guard)],  # web/deps.py ACCESS
                   description="Document intake and correspondence processing for customer care.")
     app.state.ctx = ctx
+    importlib.import_module("web.errors").install(app)  # 503 when the database/blob store is down
 
     @app.exception_handler(MailroomError)
     async def mailroom_error(_: Request, exc: MailroomError) -> JSONResponse:

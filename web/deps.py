@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -75,7 +75,36 @@ ACCESS: dict[tuple[str, str], Roles | str] = {
     ("GET", "/api/work-items/{item_id}"): AGENTS,
     ("POST", "/api/work-items/{item_id}/claim"): AGENTS,
     ("POST", "/api/work-items/{item_id}/complete"): AGENTS,
+    # intake: batches and quarantine (web/api_intake.py)
+    ("GET", "/api/batches/{envelope_id}"): READERS,
+    ("GET", "/api/quarantine"): _r(V, AU),
+    ("GET", "/api/quarantine/{envelope_id}"): _r(V, AU),
+    ("POST", "/api/quarantine/{envelope_id}/retry"): SUPERVISORS,
+    # queues: lifecycle, membership, figures, live events (web/api_queues.py)
+    ("POST", "/api/next"): AGENTS,
+    ("POST", "/api/work-items/{item_id}/renew"): AGENTS,
+    ("POST", "/api/work-items/{item_id}/release"): AGENTS,
+    ("POST", "/api/work-items/{item_id}/hold"): AGENTS,
+    ("POST", "/api/work-items/{item_id}/resume"): AGENTS,
+    ("POST", "/api/work-items/{item_id}/transfer"): AGENTS,
+    ("POST", "/api/work-items/{item_id}/reclassify"): AGENTS,
+    ("POST", "/api/work-items/{item_id}/escalate"): AGENTS,
+    ("POST", "/api/work-items/{item_id}/dispatch"): AGENTS,
+    ("GET", "/api/queues/{queue}/members"): SUPERVISORS,
+    ("PUT", "/api/queues/{queue}/members"): SUPERVISORS,
+    ("PUT", "/api/agents/{username}/skills"): SUPERVISORS,
+    ("GET", "/api/supervisor/queues"): SUPERVISORS,
+    ("GET", "/metrics"): SUPERVISORS,
+    ("GET", "/api/events"): AGENTS,
+    # archive: search, documents, originals, legal hold (web/api_archive.py)
+    ("GET", "/api/archive/search"): _r(V, AU),
+    ("GET", "/api/archive/export.csv"): _r(V, AU),
+    ("GET", "/api/archive/documents/{document_id}"): _r(V, AU),
+    ("GET", "/api/archive/documents/{document_id}/trail"): _r(V, AU),
+    ("GET", "/api/archive/envelopes/{envelope_id}/original"): _r(V, AU),
+    ("POST", "/api/archive/envelopes/{envelope_id}/legal-hold"): _r(V, AU),
     # pages (web/pages.py)
+    ("GET", "/static/{path:path}"): PUBLIC,
     ("GET", "/"): SIGNED_IN,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
@@ -108,7 +137,16 @@ def may(user_role: str | None, allowed: Roles | str) -> bool:
     return allowed == SIGNED_IN or user_role == AD or user_role in allowed
 
 
-def _declared_roles(route: APIRoute) -> Roles | None:
+def api_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every API route of an app, also those inside included routers (FastAPI resolves those lazily)."""
+    for r in routes:
+        if hasattr(r, "effective_candidates"):
+            yield from api_routes(r.effective_candidates())
+        elif isinstance(r, APIRoute) or (hasattr(r, "dependant") and hasattr(r, "methods")):
+            yield r
+
+
+def _declared_roles(route: Any) -> Roles | None:
     """The roles a route's own ``require(...)`` dependencies declare (intersection), if any."""
     found: list[Roles] = []
     stack = list(route.dependant.dependencies)
@@ -126,7 +164,7 @@ def _declared_roles(route: APIRoute) -> Roles | None:
     return out
 
 
-def allowed_roles(route: APIRoute, method: str) -> Roles | str:
+def allowed_roles(route: Any, method: str) -> Roles | str:
     """The policy of one route and method: the table, else its ``require(...)``, else admins only."""
     method = "GET" if method == "HEAD" else method
     policy = ACCESS.get((method, route.path))
@@ -306,7 +344,7 @@ OptionalUser = Annotated[User | None, Depends(optional_user)]
 
 
 def _sign_in_needed(request: Request) -> HTTPException:
-    if request.url.path.startswith("/api/"):
+    if request.url.path.startswith("/api/") or request.url.path == "/metrics":
         return _unauthorized("Sign in: Basic credentials, an API token or a session cookie.")
     target = "/login?next=" + quote(request.url.path, safe="/")
     if request.headers.get("hx-request"):  # htmx: a full-page redirect instead of swapping the form in
@@ -326,8 +364,8 @@ CurrentUser = Annotated[User, Depends(current_user)]
 def guard(request: Request, user: OptionalUser) -> None:
     """App-wide: enforce :data:`ACCESS` for the matched route before its handler runs."""
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute):
-        return
+    if getattr(route, "path", None) is None or getattr(route, "dependant", None) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found.")  # unknown route shape: fail closed
     policy = allowed_roles(route, request.method)
     if may(user.role if user else None, policy):
         return
