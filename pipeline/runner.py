@@ -115,7 +115,8 @@ def run_route(ctx: Context, doc_id: str) -> int | None:
             return doc.work_item.id
         env = doc.envelope
         text, channel, received_at = doc.text, env.channel, env.received_at
-    decision = decide(text, channel, received_at, ctx.rules, ctx.policies)
+        flags = frozenset(f for page in doc.page_flags for f in page.get("flags", []))
+    decision = decide(text, channel, received_at, ctx.rules, ctx.policies, flags)
     c, r, sla = decision.classification, decision.routing, decision.sla
     try:
         with session_scope(ctx.db_url) as s:

@@ -15,7 +15,7 @@ import ocr
 from intake.parts import explode
 from mailroom.records import Classification, OcrResult, PageText, Part, Routing, SlaTarget
 from mailroom.settings import Settings
-from queues.routing import RuleSet, route
+from queues.routing import RoutingDecision, RuleSet, route
 from queues.sla import SlaPolicies, compute_sla
 
 
@@ -47,8 +47,19 @@ def read(data: bytes, content_type: str, name: str, settings: Settings) -> Itera
             yield FoundDocument(part_index=part_index, doc_index=doc_index, part=part, ocr=doc)
 
 
-def decide(text: str, channel: str, received_at: datetime, rules: RuleSet, policies: SlaPolicies) -> Decision:
+# Page flags meaning part of the letter may be unread: a person must look before it is routed.
+NEEDS_A_PERSON = frozenset({"ocr-timeout", "ocr-failed", "low-confidence"})
+
+
+def decide(text: str, channel: str, received_at: datetime, rules: RuleSet, policies: SlaPolicies,
+           page_flags: frozenset[str] = frozenset()) -> Decision:
     classification = classifiers.classify(text)
     routing = route(classification, channel, text, rules)
+    unread = sorted(page_flags & NEEDS_A_PERSON)
+    if unread and routing.queue != rules.low_confidence_queue:
+        prio = rules.low_confidence_priority if rules.low_confidence_priority is not None else rules.default_priority
+        routing = RoutingDecision(rules.low_confidence_queue, max(prio, routing.priority), "ocr-quality",
+                                  [f"pages flagged {', '.join(unread)}: a person must check the text "
+                                   f"(would have gone to {routing.queue} by rule {routing.rule})"])
     sla = compute_sla(received_at, classification.category, classification.language, routing.queue, policies)
     return Decision(classification=classification, routing=routing, sla=sla)

@@ -1,0 +1,43 @@
+"""The pure stages of the recipe, without database or Redis."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.message import EmailMessage
+
+from mailroom.settings import Settings
+from pipeline.context import Context
+from pipeline.stages import decide, read
+
+LETTER = ("Dotyczy: reklamacja faktury FV/2026/10/004512\n\nSzanowni Państwo,\n"
+          "składam reklamację faktury za październik, naliczono opłatę 149,99 zł za usługę, której nie zamawiałem. "
+          "Proszę o korektę faktury i zwrot nadpłaty.\nZ poważaniem\nJan Kowalski, nr klienta MR-1234567")
+RECEIVED = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def test_decide_classifies_routes_and_times(ctx: Context) -> None:
+    d = decide(LETTER, "scan", RECEIVED, ctx.rules, ctx.policies)
+    assert d.classification.language == "pl"
+    assert d.classification.category == "complaint"
+    assert d.classification.entities["invoice_no"] == ["FV/2026/10/004512"]
+    assert d.routing.queue != ctx.rules.low_confidence_queue
+    assert d.sla.due > RECEIVED
+
+
+def test_unread_pages_send_the_letter_to_a_person(ctx: Context) -> None:
+    normal = decide(LETTER, "scan", RECEIVED, ctx.rules, ctx.policies)
+    flagged = decide(LETTER, "scan", RECEIVED, ctx.rules, ctx.policies, frozenset({"ocr-timeout"}))
+    assert flagged.routing.queue == ctx.rules.low_confidence_queue
+    assert flagged.routing.rule == "ocr-quality"
+    assert normal.routing.queue in flagged.routing.reasons[0]
+    assert flagged.classification.category == normal.classification.category
+
+
+def test_read_splits_an_email_into_its_documents(settings: Settings) -> None:
+    msg = EmailMessage()
+    msg["From"], msg["Subject"] = "jan@example.pl", "Wypowiedzenie umowy"
+    msg.set_content("Szanowni Państwo, wypowiadam umowę o świadczenie usług telekomunikacyjnych. " * 10)
+    found = list(read(msg.as_bytes(), "message/rfc822", "m.eml", settings))
+    assert [(f.part_index, f.doc_index) for f in found] == [(0, 0)]
+    assert found[0].ocr.pages[0].method == "email-body"
+    assert "Wypowiedzenie umowy" in found[0].ocr.text

@@ -1,0 +1,284 @@
+"""Fault injection with real processes and real signals: SIGKILLed workers and work-horses, a
+restarted redis-server, a hanging OCR engine. The database is the record of truth; with the
+reconciler every accepted item ends routed exactly once and its original stays intact."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+from sqlalchemy import func, select
+
+from intake import Accepted, Arrival, accept, guess_channel
+from mailroom.services import start_redis
+from mailroom.settings import Settings
+from ocr import sniff_type
+from pipeline.context import Context, get_context
+from pipeline.jobs import enqueue_read, job_queue
+from pipeline.reconcile import reconcile
+from storage.db import session_scope
+from storage.models import AuditEvent, Document, Envelope, WorkItem
+from tests.hostile.engines import register
+
+ROOT = Path(__file__).resolve().parent.parent
+FINAL = {"processed", "quarantined", "needs_human"}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def scan_pdf(path: Path, pages: int, dpi: int = 100) -> Path:
+    """An image-only PDF (a scan) with ``pages`` inked pages: no text layer, so every page is OCRed."""
+    font = ImageFont.load_default(size=28)
+    images = []
+    for n in range(1, pages + 1):
+        img = Image.new("L", (827, 1169), 255)
+        draw = ImageDraw.Draw(img)
+        for line in range(18):
+            draw.text((60, 80 + 52 * line), f"Page {n} line {line}: complaint about invoice {n * 100 + line}",
+                      fill=0, font=font)
+        images.append(img)
+    images[0].save(path, "PDF", save_all=True, append_images=images[1:], resolution=dpi)
+    return path
+
+
+def accept_files(ctx: Context, paths: list[Path]) -> list[str]:
+    ids = []
+    for path in paths:
+        data = path.read_bytes()
+        ctype = sniff_type(data, path.name)
+        with session_scope(ctx.db_url) as s:
+            res = accept(Arrival(data=data, name=path.name, channel=guess_channel(data, ctype), content_type=ctype,
+                                 received_at=datetime.now(UTC)), s, ctx.blobs)
+        assert isinstance(res, Accepted), path
+        ids.append(res.envelope_id)
+    return ids
+
+
+def enqueue_all(ctx: Context, ids: list[str]) -> None:
+    queue = job_queue(ctx.settings)
+    for env_id in ids:
+        enqueue_read(queue, env_id)
+
+
+class WorkerProc:
+    """``mailroom worker`` in its own process group (so SIGKILL takes the work-horse too)."""
+
+    def __init__(self, settings: Settings, log: Path, **env: str) -> None:
+        self.env = dict(os.environ, MAILROOM_DATA=str(settings.data), OMP_THREAD_LIMIT="1", **env)
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "mailroom.cli", "worker"], env=self.env, cwd=ROOT,
+                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.starts += 1
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.alive():
+            self.kill()
+
+
+@pytest.fixture
+def worker_factory(tmp_path: Path) -> Iterator[Callable[..., WorkerProc]]:
+    made: list[WorkerProc] = []
+
+    def make(settings: Settings, **env: str) -> WorkerProc:
+        w = WorkerProc(settings, tmp_path / f"worker{len(made)}.log", **env)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.stop()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, every: float = 0.5) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = predicate()
+        if got:
+            return got
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def states(ctx: Context, ids: list[str]) -> dict[str, str]:
+    with session_scope(ctx.db_url) as s:
+        return dict(s.execute(select(Envelope.id, Envelope.state).where(Envelope.id.in_(ids))).tuples().all())
+
+
+def assert_exactly_once(ctx: Context, ids: list[str]) -> tuple[int, int]:
+    """Every envelope final and processed; one work item per document; originals hash to their key."""
+    with session_scope(ctx.db_url) as s:
+        envs = s.scalars(select(Envelope).where(Envelope.id.in_(ids))).all()
+        assert {e.state for e in envs} == {"processed"}, {e.id: (e.state, e.error) for e in envs if e.state != "processed"}
+        docs = s.scalar(select(func.count()).select_from(Document).where(Document.envelope_id.in_(ids)))
+        items = s.scalar(select(func.count()).select_from(WorkItem).join(Document)
+                         .where(Document.envelope_id.in_(ids)))
+        distinct = s.scalar(select(func.count(func.distinct(WorkItem.document_id))).join(Document)
+                            .where(Document.envelope_id.in_(ids)))
+        routed_events = s.scalar(select(func.count()).select_from(AuditEvent)
+                                 .where(AuditEvent.action == "work_item.routed", AuditEvent.envelope_id.in_(ids)))
+        for env in envs:
+            ctx.blobs.get(env.sha256)  # raises BlobCorrupted unless the bytes hash to the key
+    assert docs == items == distinct == routed_events, (docs, items, distinct, routed_events)
+    assert docs >= len(ids)
+    return docs, items
+
+
+def drive(ctx: Context, ids: list[str], worker: WorkerProc, timeout: float) -> None:
+    """Supervise like ``mailroom serve``: restart a dead worker, run the reconciler, until all are final."""
+    queue = job_queue(ctx.settings)
+
+    def done() -> bool:
+        if not worker.alive():
+            worker.start()
+        reconcile(ctx.db_url, queue, datetime.now(UTC) + timedelta(minutes=5))
+        return set(states(ctx, ids).values()) <= FINAL
+
+    wait_for(done, timeout, "every envelope to reach a final state", every=2.0)
+
+
+@pytest.fixture(scope="module")
+def fast_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """40 text PDFs and e-mails (a few e-mails carry a scanned PDF attachment)."""
+    from corpus.generate import generate
+
+    out = tmp_path_factory.mktemp("fast")
+    generate(out, seed=909, count=40, forms=["eml", "text_pdf"])
+    return sorted(p for p in out.iterdir() if p.suffix in (".eml", ".pdf"))
+
+
+# ---------------------------------------------------------------- tests
+
+
+@pytest.mark.slow
+def test_sigkill_whole_worker_repeatedly_every_item_routed_exactly_once(
+        redis_settings: Settings, fast_files: list[Path], tmp_path: Path, worker_factory) -> None:
+    ctx = get_context(redis_settings)
+    scans = [scan_pdf(tmp_path / f"scan{i}.pdf", 2) for i in range(3)]
+    ids = accept_files(ctx, [*fast_files, *scans])
+    assert len(ids) == 43
+    enqueue_all(ctx, ids)
+    queue = job_queue(ctx.settings)
+    worker = worker_factory(redis_settings)
+    rng = random.Random(7)
+    kills_mid_job = 0
+    for _ in range(8):
+        worker.start()
+        try:
+            wait_for(lambda: queue.started_job_registry.get_job_ids(cleanup=False), 60, "a job to start", 0.1)
+        except AssertionError:
+            break  # nothing left to run
+        time.sleep(rng.uniform(0.0, 0.8))
+        kills_mid_job += bool(queue.started_job_registry.get_job_ids(cleanup=False))
+        worker.kill()
+        assert not worker.alive()
+    assert kills_mid_job >= 3  # the kills really hit running jobs
+    drive(ctx, ids, worker, timeout=600)
+    docs, items = assert_exactly_once(ctx, ids)
+    assert worker.alive()
+    # jobs run again (a duplicated delivery) change nothing
+    enqueue_all(ctx, ids)
+    wait_for(lambda: len(queue) == 0 and not queue.started_job_registry.get_job_ids(), 120, "the re-run")
+    assert assert_exactly_once(ctx, ids) == (docs, items)
+
+
+@pytest.mark.slow
+def test_killed_work_horse_job_is_retried_and_pages_are_not_duplicated(
+        redis_settings: Settings, tmp_path: Path, worker_factory) -> None:
+    ctx = get_context(redis_settings)
+    plugins = register(tmp_path / "plugins")
+    fault_dir = tmp_path / "fault"
+    fault_dir.mkdir()
+    [env_id] = accept_files(ctx, [scan_pdf(tmp_path / "six.pdf", 6)])
+    worker = worker_factory(redis_settings, MAILROOM_OCR_ENGINE="fault-kill-page4", MAILROOM_OCR_DPI="100",
+                            MAILROOM_FAULT_DIR=str(fault_dir), PYTHONPATH=f"{plugins}:{ROOT}")
+    worker.start()
+    enqueue_all(ctx, [env_id])
+    wait_for(lambda: states(ctx, [env_id])[env_id] in FINAL, 180, "the retried job to finish")
+    assert (fault_dir / "killed-once").exists()  # the work-horse really died on page 4
+    assert worker.alive()  # only the work-horse died; the worker retried the job
+    assert_exactly_once(ctx, [env_id])
+    with session_scope(ctx.db_url) as s:
+        [doc] = s.scalars(select(Document).where(Document.envelope_id == env_id)).all()
+        env = s.get(Envelope, env_id)
+        assert env is not None and env.attempts == 2
+        assert doc.pages == 6 and [f["page"] for f in doc.page_flags] == [1, 2, 3, 4, 5, 6]
+        assert doc.text.count("(page ") == 6 and "(page 7)" not in doc.text
+
+
+@pytest.mark.slow
+def test_ocr_engine_hanging_on_page_2_leaves_it_flagged_and_routes_the_document(
+        redis_settings: Settings, tmp_path: Path, fast_files: list[Path], worker_factory) -> None:
+    ctx = get_context(redis_settings)
+    plugins = register(tmp_path / "plugins")
+    [env_id] = accept_files(ctx, [scan_pdf(tmp_path / "three.pdf", 3)])
+    worker = worker_factory(redis_settings, MAILROOM_OCR_ENGINE="fault-hang-page2", MAILROOM_OCR_DPI="100",
+                            MAILROOM_OCR_PAGE_TIMEOUT="2", PYTHONPATH=f"{plugins}:{ROOT}")
+    worker.start()
+    started = time.monotonic()
+    enqueue_all(ctx, [env_id])
+    wait_for(lambda: states(ctx, [env_id])[env_id] in FINAL, 120, "the document with a hung page")
+    assert time.monotonic() - started < 90
+    assert_exactly_once(ctx, [env_id])
+    with session_scope(ctx.db_url) as s:
+        [doc] = s.scalars(select(Document).where(Document.envelope_id == env_id)).all()
+        flags = {f["page"]: f["flags"] for f in doc.page_flags}
+        assert "ocr-timeout" in flags[2] and "ocr-timeout" not in flags[1] and "ocr-timeout" not in flags[3]
+        assert doc.work_item is not None
+    # the worker is alive and takes the next job
+    pid = worker.proc.pid if worker.proc else 0
+    [next_id] = accept_files(ctx, fast_files[:1])
+    enqueue_all(ctx, [next_id])
+    wait_for(lambda: states(ctx, [next_id])[next_id] == "processed", 120, "the next job")
+    assert worker.alive() and worker.proc is not None and worker.proc.pid == pid
+
+
+@pytest.mark.slow
+def test_redis_restarted_mid_batch_nothing_lost_nothing_doubled(
+        redis_settings: Settings, fast_files: list[Path], worker_factory) -> None:
+    """The embedded redis-server keeps nothing on disk: a restart loses every queued job."""
+    ctx = get_context(redis_settings)
+    ids = accept_files(ctx, fast_files[:30])
+    enqueue_all(ctx, ids)
+    worker = worker_factory(redis_settings)
+    worker.start()
+    wait_for(lambda: list(states(ctx, ids).values()).count("processed") >= 3, 180, "a few items to be routed")
+    # stop redis-server (SIGKILL: no shutdown save) and start an empty one on the same socket
+    os.kill(int(job_queue(ctx.settings).connection.info("server")["process_id"]), signal.SIGKILL)
+    time.sleep(1.0)
+    fresh = start_redis(redis_settings)
+    try:
+        queue = job_queue(ctx.settings)
+        assert len(queue) == 0  # everything queued is gone
+        assert set(states(ctx, ids).values()) != {"processed"}  # the loss really mattered
+        drive(ctx, ids, worker, timeout=600)
+        assert_exactly_once(ctx, ids)
+    finally:
+        worker.stop()
+        fresh.terminate()
+        fresh.wait(timeout=10)
