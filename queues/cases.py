@@ -4,7 +4,8 @@ statutory clock, started at the earliest receipt.
 Design: every routed work item belongs to a case. A new document joins an existing case when,
 within ``WINDOW`` of that case's first receipt and while the case's primary item is still open,
 it names the same customer number *and* the same invoice number, or its text is near-identical
-(Jaccard similarity of word 3-gram shingles >= ``SIMILARITY``, same language). The later copy
+(Jaccard similarity of word 3-gram shingles >= ``SIMILARITY``, same language) and it names no
+other customer or invoice number than the case. The later copy
 keeps its own work item (one per document, as everywhere), linked to the case and closed at once
 with outcome ``duplicate_of_case``; the agent works the primary item and sees the copies through
 the case. If the copy was received earlier than the case's first receipt (documents processed out
@@ -72,6 +73,9 @@ def find_case(session: Session, doc: Document, received_at: datetime, grams: lis
         q = (select(Case).where(Case.created_at >= since, Case.language == doc.language)
              .order_by(Case.id.desc()).limit(MAX_CANDIDATES))
         for case in session.scalars(q):
+            if (cust and case.customer_id and cust != case.customer_id) or (
+                    inv and case.invoice_no and inv != case.invoice_no):
+                continue  # similar wording (a template), but another customer or invoice: another matter
             score = similarity(grams, case.shingles)
             if score >= SIMILARITY and _open_primary(session, case):
                 return case, f"near-identical text (similarity {score:.2f})"

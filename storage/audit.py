@@ -55,10 +55,16 @@ def _lock_head(session: Session) -> AuditChainHead:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
     # The UPDATE takes the write lock (SQLite) / row lock (PostgreSQL) before we read the last hash.
-    seq, last = session.execute(
+    row = session.execute(
         update(AuditChainHead).where(AuditChainHead.id == 1).values(seq=AuditChainHead.seq)
         .returning(AuditChainHead.seq, AuditChainHead.last_hash)
-        .execution_options(synchronize_session=False)).one()
+        .execution_options(synchronize_session=False)).first()
+    if row is None:  # the head row was removed: continue from the newest event; verify reports the count
+        last_event = session.scalars(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+        session.add(AuditChainHead(id=1, seq=0, last_hash=last_event or GENESIS))
+        session.flush()
+        return _lock_head(session)
+    seq, last = row
     head = session.get(AuditChainHead, 1)
     assert head is not None
     head.seq, head.last_hash = seq, last

@@ -40,6 +40,7 @@ _SPECIAL = str.maketrans({"ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ø": "o",
 MAX_PER_PAGE = 200
 COUNT_CAP = 10_000  # totals above this are reported as "10000+" (counting every match is slow)
 SNIPPET_TOKENS = 28
+RANK_CANDIDATES = 5_000  # relevance ranks at most this many matches: the most recently indexed
 
 
 class BadQuery(MailroomError):
@@ -234,6 +235,9 @@ class _Base:
         session.execute(delete(SearchEntry).where(SearchEntry.document_id == document_id))
 
     # -- the backend-specific parts
+    def _index_order(self) -> Any:
+        return SearchEntry.id.desc()
+
     def _match(self, stmt: Select[Any], query: Query) -> tuple[Select[Any], Any]:
         raise NotImplementedError
 
@@ -250,7 +254,11 @@ class _Base:
             stmt, score = self._match(stmt, parsed)
         stmt = stmt.where(*_filter_conditions(filters or Filters()))
         if sort == "relevance" and not parsed.empty:
-            ordered = stmt.add_columns(score.label("score")).order_by(score, e.received_at.desc())
+            # Ranking scores every candidate, so it is bounded: the RANK_CANDIDATES most recently
+            # indexed matches (after filters) are ranked; both engines read those in index order.
+            cand = (stmt.add_columns(score.label("score"), e.received_at.label("received_at"))
+                    .order_by(self._index_order()).limit(RANK_CANDIDATES).subquery())
+            ordered = select(cand.c.document_id, cand.c.score).order_by(cand.c.score, cand.c.received_at.desc())
         elif sort == "date_asc":
             ordered = stmt.add_columns(score.label("score")).order_by(e.received_at, e.id)
         else:
@@ -276,6 +284,9 @@ class SqliteFts5Index(_Base):
                 .where(text("search_fts MATCH :fts").bindparams(fts=fts5_expression(query))))
         return stmt, _FTS.c.rank  # bm25: smaller is better
 
+    def _index_order(self) -> Any:
+        return _FTS.c.rowid.desc()  # FTS5 walks its doclists backwards and stops at the LIMIT
+
 
 class PostgresFtsIndex(_Base):
     dialect = "postgresql"
@@ -297,13 +308,13 @@ def _filter_conditions(f: Filters) -> list[Any]:
     for col, values in ((e.channel, f.channel), (e.category, f.category), (e.language, f.language)):
         if values:
             conds.append(col.in_(values))
-    if f.queue or f.status:
-        sub = select(WorkItem.document_id)
+    if f.queue or f.status:  # correlated: one probe of the unique work_items.document_id index per row
+        sub = select(WorkItem.id).where(WorkItem.document_id == e.document_id)
         if f.queue:
             sub = sub.where(WorkItem.queue.in_(f.queue))
         if f.status:
             sub = sub.where(WorkItem.state.in_(f.status))
-        conds.append(e.document_id.in_(sub))
+        conds.append(sub.exists())
     wanted: list[tuple[str | None, str]] = [("customer_id", _customer(f.customer))] if f.customer else []
     for item in f.entity:
         name, _, value = item.partition("=") if "=" in item else ("", "", item)

@@ -127,14 +127,15 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, every: 
 
 def states(ctx: Context, ids: list[str]) -> dict[str, str]:
     with session_scope(ctx.db_url) as s:
-        return dict(s.execute(select(Envelope.id, Envelope.state).where(Envelope.id.in_(ids))).tuples().all())
+        return dict(s.execute(select(Envelope.id, Envelope.state).where(Envelope.id.in_(ids))).all())  # type: ignore[arg-type]
 
 
 def assert_exactly_once(ctx: Context, ids: list[str]) -> tuple[int, int]:
     """Every envelope final and processed; one work item per document; originals hash to their key."""
     with session_scope(ctx.db_url) as s:
         envs = s.scalars(select(Envelope).where(Envelope.id.in_(ids))).all()
-        assert {e.state for e in envs} == {"processed"}, {e.id: (e.state, e.error) for e in envs if e.state != "processed"}
+        stuck = {e.id: (e.state, e.error) for e in envs if e.state != "processed"}
+        assert not stuck and len(envs) == len(ids), stuck
         docs = s.scalar(select(func.count()).select_from(Document).where(Document.envelope_id.in_(ids)))
         items = s.scalar(select(func.count()).select_from(WorkItem).join(Document)
                          .where(Document.envelope_id.in_(ids)))
