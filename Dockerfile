@@ -1,4 +1,10 @@
 # Mailroom for the scale-out deployment (see docker-compose.yml): API or worker by command.
+# Front-end libraries come from the npm registry (package.json + lock).
+FROM node:20-slim AS web
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN mkdir -p web/static && npm ci --no-audit --no-fund && npm run build
+
 FROM python:3.11-slim-bookworm
 
 RUN apt-get update \
@@ -12,6 +18,7 @@ WORKDIR /app
 COPY requirements.lock ./
 RUN pip install --no-cache-dir -r requirements.lock
 COPY . .
+COPY --from=web /build/web/static/vendor web/static/vendor
 RUN pip install --no-cache-dir --no-deps . && chown -R mailroom /app
 
 USER mailroom

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from mailroom.errors import MailroomError
+from mailroom.logging import configure as configure_logging
 from mailroom.settings import Settings, get_settings
 
 # Each stage contributes its own sub-commands: a module with ``register(subparsers)``.
@@ -67,8 +67,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool) -> int:
-    """API + scheduler; with ``embedded`` also a private redis-server and one worker."""
+def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, workers: int = 1) -> int:
+    """API + scheduler; with ``embedded`` also a private redis-server and ``workers`` rq workers."""
     import uvicorn
 
     from mailroom import services
@@ -79,7 +79,7 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool) -> in
 
     ctx = get_context(settings)
     redis_proc = services.start_redis(settings) if embedded and not settings.redis_url else None
-    worker = services.start_worker(settings) if embedded else None
+    worker = services.WorkerPool(settings, workers) if embedded else None
     scheduler = services.Scheduler(settings)
     scheduler.start()
     try:
@@ -95,8 +95,7 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool) -> in
     finally:
         scheduler.stop()
         if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=20)
+            worker.stop()  # SIGTERM: rq finishes the current job (warm shutdown)
         if redis_proc is not None:
             redis_proc.terminate()
             redis_proc.wait(timeout=10)
@@ -105,7 +104,7 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool) -> in
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
-    return _run_api(settings, args.port or settings.port, embedded=True, demo=args.demo)
+    return _run_api(settings, args.port or settings.port, embedded=True, demo=args.demo, workers=args.workers)
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -155,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("serve", help="API + worker + scheduler (+ embedded redis-server)")
     sp.add_argument("--demo", action="store_true", help="create demo users and route sample letters")
     sp.add_argument("--port", type=int, default=0)
+    sp.add_argument("--workers", type=int, default=1, help="rq worker processes (restarted if one dies)")
     sp.set_defaults(func=cmd_serve)
 
     sp = sub.add_parser("api", help="API + scheduler only (scale-out: Redis and workers run elsewhere)")
@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()  # mailroom/logging.py: MAILROOM_LOG_FORMAT=json|text, ids and phones masked
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -57,6 +57,41 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "mailroom.cli", "worker"], env=env)
 
 
+class WorkerPool(threading.Thread):
+    """``count`` rq worker processes, restarted when one dies (SIGKILL, OOM); on ``stop`` each gets
+    SIGTERM, which rq treats as a warm shutdown: the current job is finished first."""
+
+    def __init__(self, settings: Settings, count: int = 1, interval: float = 2.0) -> None:
+        super().__init__(name="mailroom-workers", daemon=True)
+        self.settings, self.count, self.interval = settings, max(1, count), interval
+        self.procs: list[subprocess.Popen[bytes]] = [start_worker(settings) for _ in range(self.count)]
+        self.restarts = 0
+        self.stopped = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            for i, proc in enumerate(self.procs):
+                if proc.poll() is not None and not self.stopped.is_set():
+                    log.warning("worker pid %s exited with %s; starting another", proc.pid, proc.returncode)
+                    self.procs[i] = start_worker(self.settings)
+                    self.restarts += 1
+
+    def stop(self, timeout: float = 60.0) -> None:
+        self.stopped.set()
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + timeout
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("worker pid %s did not finish its job within %.0f s; killed", proc.pid, timeout)
+                proc.kill()
+                proc.wait(timeout=10)
+
+
 class Scheduler(threading.Thread):
     """Every ``interval`` seconds: re-enqueue what Redis lost (the database is the truth)."""
 
