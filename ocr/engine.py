@@ -32,6 +32,23 @@ class OcrFailed(RuntimeError):
 class Reading:
     text: str
     confidence: float | None = None  # mean word confidence 0..100, None if the engine gives none
+    words: list[Word] | None = None  # word boxes, only when asked for (searchable PDF text layer)
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the pixels of the image read
+    line: tuple[int, int, int, int]  # the box of the word's text line (its baseline height for the PDF layer)
+
+
+@dataclass(frozen=True)
+class Orientation:
+    """Tesseract's orientation and script detection (OSD) of an image."""
+
+    degrees: int  # counter-clockwise turn that makes the text upright: 0, 90, 180 or 270
+    confidence: float  # tesseract's orientation confidence (≥ 2 is a clear decision on text lines)
+    script: str  # "Latin", "Cyrillic", …
 
 
 @runtime_checkable
@@ -142,6 +159,11 @@ class TesserocrEngine:
     """
 
     name = "tesserocr"
+    word_boxes = True  # read_page(..., words=True) gives word boxes (for the searchable PDF text layer)
+
+    # OSD classifies this many characters in each of four orientations (tesseract's default is 50):
+    # 20 decided every upright/upside-down strip of 170 bench pages, at 0.06 s instead of 0.15 s.
+    OSD_CHARACTERS = 20
 
     def __init__(self, psm: int = 3, tessdata: str | None = None) -> None:
         import tesserocr
@@ -151,6 +173,29 @@ class TesserocrEngine:
         self.tessdata = tessdata or _tessdata_dir()
         self._apis: dict[tuple[str, int], object] = {}
         self._lock = threading.Lock()
+
+    def orientation(self, gray: np.ndarray, dpi: int) -> Orientation | None:
+        """OSD of a grayscale image (best a strip of a few text lines: the cost is per character tried);
+        None when tesseract finds too little text to tell."""
+        arr = np.ascontiguousarray(gray, dtype=np.uint8)
+        with self._lock:
+            api = self._apis.get(("osd", -1))
+            if api is None:
+                try:
+                    api = self._tesserocr.PyTessBaseAPI(path=self.tessdata, lang="osd",
+                                                        psm=self._tesserocr.PSM.OSD_ONLY)
+                except RuntimeError as exc:
+                    raise ConfigError(f"tesserocr cannot load osd from {self.tessdata}: {exc}; "
+                                      "install tesseract-ocr-osd.") from exc
+                api.SetVariable("min_characters_to_try", str(self.OSD_CHARACTERS))  # type: ignore[attr-defined]
+                self._apis[("osd", -1)] = api
+            api.SetImageBytes(arr.tobytes(), arr.shape[1], arr.shape[0], 1, arr.shape[1])  # type: ignore[attr-defined]
+            api.SetSourceResolution(dpi)  # type: ignore[attr-defined]
+            found = api.DetectOrientationScript()  # type: ignore[attr-defined]
+            api.Clear()  # type: ignore[attr-defined]
+        if not found:
+            return None
+        return Orientation(int(found["orient_deg"]), float(found["orient_conf"]), str(found["script_name"]))
 
     def _api(self, languages: str, psm: int) -> object:
         key = (languages, psm)
@@ -167,7 +212,9 @@ class TesserocrEngine:
     def read(self, image: Image.Image, languages: str, timeout: float) -> str:
         return self.read_page(image, languages, timeout).text
 
-    def read_page(self, image: Image.Image, languages: str, timeout: float, psm: int | None = None) -> Reading:
+    def read_page(self, image: Image.Image, languages: str, timeout: float, psm: int | None = None,
+                  words: bool = False) -> Reading:
+        """Text and mean word confidence of one recognition; with ``words`` also the word boxes."""
         gray = image if image.mode == "L" else image.convert("L")
         with self._lock:
             api = self._api(languages, psm or self.psm)
@@ -178,9 +225,27 @@ class TesserocrEngine:
                 api.Clear()  # type: ignore[attr-defined]
                 raise OcrTimeout(f"tesseract took longer than {timeout:g} s")
             text = api.GetUTF8Text()  # type: ignore[attr-defined]
-            words = [c for c in api.AllWordConfidences() if c >= 0]  # type: ignore[attr-defined]
+            confidences = [c for c in api.AllWordConfidences() if c >= 0]  # type: ignore[attr-defined]
+            boxes = self._words(api) if words else None
             api.Clear()  # type: ignore[attr-defined]
-        return Reading(text, sum(words) / len(words) if words else None)
+        return Reading(text, sum(confidences) / len(confidences) if confidences else None, boxes)
+
+    def _words(self, api: object) -> list[Word]:
+        level = self._tesserocr.RIL
+        out: list[Word] = []
+        it = api.GetIterator()  # type: ignore[attr-defined]
+        if it is None:
+            return out
+        line: tuple[int, int, int, int] = (0, 0, 0, 0)
+        while True:
+            if it.IsAtBeginningOf(level.TEXTLINE):
+                line = it.BoundingBox(level.TEXTLINE) or line
+            word = it.GetUTF8Text(level.WORD)
+            box = it.BoundingBox(level.WORD)
+            if word and word.strip() and box:
+                out.append(Word(word.strip(), box, line))
+            if not it.Next(level.WORD):
+                return out
 
 
 @lru_cache(maxsize=1)

@@ -16,6 +16,7 @@ _MARGIN_X = 0.08  # ignored left/right: punch holes, scanner shadows
 _MARGIN_Y = 0.06  # ignored top/bottom: fax header lines ("From +48… Page 1/2"), scanner edges
 _MIN_CONTRAST = 60  # ink must be at least this much darker than the paper (0..255)
 _MIN_SPECK = 3  # connected ink blobs smaller than this (in work pixels) are dust, not ink
+_SEPARATOR_FIND_SIZE = 800  # longest side of the copy searched for a QR code (1 mm modules stay ≈ 2.7 px)
 BLANK_INK_RATIO = 0.0003  # ≈ ten characters of 10-pt text on an A4 page
 
 _CID = re.compile(r"\(cid:\d+\)")
@@ -62,11 +63,14 @@ def is_blank(gray: np.ndarray) -> bool:
 def is_separator(gray: np.ndarray, full: Image.Image | None = None) -> bool:
     """True if the page carries a QR code whose payload is exactly MAILROOM:SEPARATOR.
 
-    Looks at the small copy first; only when a code is found there but cannot be decoded does it
-    retry on the full-resolution page.
+    Searches a coarse copy and decodes on the small one; only when a code is found but cannot be decoded
+    does it retry on the full-resolution page.
     """
     detector = cv2.QRCodeDetector()
-    found, _ = detector.detect(gray)
+    h, w = gray.shape
+    f = _SEPARATOR_FIND_SIZE / max(h, w)
+    coarse = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else gray
+    found, _ = detector.detect(coarse)  # 2× cheaper than on the work copy, and fewer false finds in fax noise
     if not found:
         return False
     payload, _, _ = detector.detectAndDecode(gray)

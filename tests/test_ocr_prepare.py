@@ -17,7 +17,7 @@ from corpus.letters import compose
 from mailroom.settings import Settings
 from ocr import extract, prepare, searchable_pdf, split_documents
 from ocr.engine import TesseractEngine, TesserocrEngine
-from ocr.extract import LOW_CONFIDENCE, pick_languages
+from ocr.extract import LOW_CONFIDENCE, pick_languages, prepared, script_languages
 from ocr.pages import iter_image_pages
 from ocr.searchable import iter_pages
 from tests.test_ocr import LETTER_CS, LETTER_RU, fax_tiff, image_pdf, png, text_layer_pdf, text_page
@@ -122,6 +122,42 @@ def test_page_skewed_4_degrees_is_read_correctly() -> None:
     assert cer(read(skewed(image, 4.0)), truth) < 0.02
 
 
+class CountingTesserocr(TesserocrEngine):
+    """The real persistent engine, counting its recognitions (a page should cost exactly one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.readings = 0
+
+    def read_page(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.readings += 1
+        return super().read_page(*args, **kwargs)
+
+
+@pytest.mark.parametrize("lang,seed,turn", [("pl", 3, Image.Transpose.ROTATE_180), ("ru", 4, Image.Transpose.ROTATE_90),
+                                            ("en", 6, Image.Transpose.ROTATE_270), ("cs", 5, None)])
+def test_osd_turns_the_page_upright_before_the_one_and_only_reading(lang: str, seed: int, turn: Image.Transpose | None
+                                                                   ) -> None:
+    image, truth = letter_page(lang, seed)
+    engine = CountingTesserocr()
+    page = next(iter_image_pages(png(image.transpose(turn) if turn else image), SETTINGS))
+    ready = prepared(page, SETTINGS, engine, prepare.Prep())
+    assert ready.upright_known and ready.image.size == image.size
+    assert ready.languages == ("eng+rus" if lang == "ru" else "pol+ces+eng")  # the script OSD found
+    text = extract(png(image.transpose(turn) if turn else image), "image/png", settings=SETTINGS, engine=engine).text
+    assert engine.readings == 1
+    assert cer(text, truth) < 0.02
+
+
+def test_languages_follow_the_script() -> None:
+    every = "pol+ces+rus+eng"
+    assert script_languages("Cyrillic", every) == "eng+rus"
+    assert script_languages("Latin", every) == "pol+ces+eng"
+    assert script_languages("Greek", every) == every
+    assert script_languages("Cyrillic", "pol+eng") == "pol+eng"  # no Cyrillic language configured: keep all
+    assert script_languages("Latin", "rus") == "rus"
+
+
 def test_nonsense_is_flagged_low_confidence() -> None:
     rng = np.random.default_rng(3)
     arr = np.full((900, 1500), 255, np.uint8)
@@ -163,6 +199,20 @@ def test_searchable_pdf_of_a_fax_has_the_text_on_each_page() -> None:
         assert f"strona {n}" in text and "FV/2026/10/004512" in text
     with pikepdf.open(io.BytesIO(out)) as pdf:
         assert len(list(pdf.pages[0].images)) == 1  # the page image is kept under the text
+
+
+def test_searchable_pdf_text_layer_comes_from_one_reading_of_the_upright_page() -> None:
+    image, truth = letter_page("cs", seed=5)
+    data = png(image.transpose(Image.Transpose.ROTATE_180))
+    out = searchable_pdf(data, "image/png", settings=SETTINGS)
+    (text,) = iter_pages(out)
+    assert cer(text, truth) < 0.03  # words in reading order, with their gaps, on the upright page
+    with pikepdf.open(io.BytesIO(out)) as pdf:
+        page = pdf.pages[0]
+        (image_obj,) = page.images.values()
+        assert image_obj.Filter == "/DCTDecode" and image_obj.Width == image.width
+        assert str(page.Resources.Font["/F1"].BaseFont) == "/GlyphLessFont"
+        assert float(page.MediaBox[2]) == pytest.approx(image.width / 300 * 72, abs=0.5)
 
 
 def test_searchable_pdf_keeps_text_pages_and_ocrs_scanned_ones() -> None:

@@ -130,3 +130,31 @@ def test_blob_store_disk_full_is_a_clear_refusal_and_loses_nothing(tiny_blob_dis
     assert not list(ctx.settings.blob_dir.rglob(".incoming-*"))  # no partial file left behind
     assert ctx.blobs.get(sha256_hex(small)) == small  # the acknowledged one is intact
     assert _upload(client, PDF + b"after").status_code == 202  # and the space is usable again
+
+
+@pytest.fixture
+def small_limit_ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
+    monkeypatch.setenv("MAILROOM_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("MAILROOM_MAX_UPLOAD_BYTES", "1000000")
+    get_settings.cache_clear()
+    yield get_context(get_settings())
+    get_settings.cache_clear()
+
+
+def test_multipart_limits_answer_quickly_and_store_nothing(small_limit_ctx: Context) -> None:
+    import time
+
+    ctx = small_limit_ctx
+    client = _client(ctx)
+    body = b"".join(b"--X\r\nContent-Disposition: form-data; name=\"f%d\"\r\n\r\n\r\n" % i for i in range(10_000))
+    body += b"--X--\r\n"
+    started = time.monotonic()
+    r = client.post("/api/envelopes", auth=("scan", "scan-password"), content=body,
+                    headers={"Content-Type": "multipart/form-data; boundary=X"})
+    assert r.status_code in (400, 413, 422), r.text
+    assert time.monotonic() - started < 10
+    big = PDF + b"0" * 2_000_000
+    r = _upload(client, big)
+    assert r.status_code == 413, r.text
+    assert _envelopes(ctx) == 0 and not ctx.blobs.exists(sha256_hex(big))
+    assert client.get("/api/health").status_code == 200

@@ -17,7 +17,8 @@ from PIL import Image
 LETTER = ("Dear Sir or Madam, I want to file a complaint about invoice IN/2026/10/004512. "
           "My customer number is MR-1234567. The amount of 149.99 GBP was charged twice. "
           "Please refund it. Yours faithfully, John Smith. (page {n})")
-ENTRY_POINTS = {"fault-kill-page4": "KillOnPage4", "fault-hang-page2": "HangOnPage2", "fault-fast": "FastText"}
+ENTRY_POINTS = {"fault-kill-page4": "KillOnPage4", "fault-hang-page2": "HangOnPage2", "fault-fast": "FastText",
+                "fault-slow": "SlowText"}
 
 
 def register(where: Path) -> Path:
@@ -65,3 +66,13 @@ class HangOnPage2(FastText):
         if self.calls == 2:
             time.sleep(3600)
         return text
+
+
+class SlowText(FastText):
+    """Three seconds a page: long enough to stop a worker in the middle of a job."""
+
+    name = "fault-slow"
+
+    def read(self, image: Image.Image, languages: str, timeout: float) -> str:
+        time.sleep(3.0)
+        return super().read(image, languages, timeout)
