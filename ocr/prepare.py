@@ -2,8 +2,8 @@
 
 Everything is decided on a small binarised copy (≈100 dpi) so that it costs a few milliseconds:
 text lines are found as blobs of horizontally smeared ink; their direction tells a page turned by
-90°, their angle the skew. Upside-down pages and the page's language are told by OCRing a strip of a
-few body lines (see ocr.extract), a small fraction of the page's OCR.
+90°, their angle the skew. Upside-down pages and the script are told by tesseract's OSD on a strip of
+a few body lines (see ocr.extract.prepared), about a tenth of the page's OCR.
 """
 
 from __future__ import annotations
