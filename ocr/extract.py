@@ -245,12 +245,12 @@ def _image_coverage(page: pdfplumber.page.Page) -> float:
 def _pdf_page_is_separator(pdf: pdfium.PdfDocument, index: int, settings: Settings) -> bool:
     """A separator sheet that went through a scanner's own OCR has a text layer; check its QR code."""
     page = render_pdf_page(pdf, index, settings, dpi=_SEPARATOR_CHECK_DPI)
-    return is_separator(work_copy(page.image), page.image)
+    return is_separator(work_copy(page.image), page.image, settings.separator_payload)
 
 
 def _raster_page(page: PageImage, settings: Settings, engine: OcrEngine, prep: Prep) -> PageText:
     gray = work_copy(page.image)
-    if is_separator(gray, page.image):
+    if is_separator(gray, page.image, settings.separator_payload):
         return PageText(number=page.number, text="", method="ocr", flags=[SEPARATOR])
     if is_blank(gray):
         return PageText(number=page.number, text="", method="ocr", blank=True)

@@ -17,6 +17,7 @@ _MARGIN_Y = 0.06  # ignored top/bottom: fax header lines ("From +48… Page 1/2"
 _MIN_CONTRAST = 60  # ink must be at least this much darker than the paper (0..255)
 _MIN_SPECK = 3  # connected ink blobs smaller than this (in work pixels) are dust, not ink
 _SEPARATOR_FIND_SIZE = 800  # longest side of the copy searched for a QR code (1 mm modules stay ≈ 2.7 px)
+_MIN_QR_SIDE = 0.04  # a printed separator code is ≥ 4% of the page's long side (≈ 12 mm on A4)
 BLANK_INK_RATIO = 0.0003  # ≈ ten characters of 10-pt text on an A4 page
 
 _CID = re.compile(r"\(cid:\d+\)")
@@ -60,23 +61,35 @@ def is_blank(gray: np.ndarray) -> bool:
     return ink_ratio(gray) < BLANK_INK_RATIO
 
 
-def is_separator(gray: np.ndarray, full: Image.Image | None = None) -> bool:
-    """True if the page carries a QR code whose payload is exactly MAILROOM:SEPARATOR.
+def is_separator(gray: np.ndarray, full: Image.Image | None = None, payload: str = SEPARATOR_PAYLOAD) -> bool:
+    """True if the page carries a QR code whose payload is exactly ``payload``.
 
-    Searches a coarse copy and decodes on the small one; only when a code is found but cannot be decoded
-    does it retry on the full-resolution page.
+    Finds the code on a coarse copy; a find smaller than a printed separator code is fax or scan noise
+    and is not decoded. The decode runs on the code's neighbourhood only (work copy first, then the
+    full-resolution page), not on the whole page.
     """
     detector = cv2.QRCodeDetector()
     h, w = gray.shape
     f = _SEPARATOR_FIND_SIZE / max(h, w)
     coarse = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else gray
-    found, _ = detector.detect(coarse)  # 2× cheaper than on the work copy, and fewer false finds in fax noise
-    if not found:
+    found, points = detector.detect(coarse)  # 2× cheaper than on the work copy, and fewer false finds in fax noise
+    if not found or points is None:
         return False
-    payload, _, _ = detector.detectAndDecode(gray)
-    if not payload and full is not None:
-        payload, _, _ = detector.detectAndDecode(np.asarray(full.convert("L")))
-    return payload == SEPARATOR_PAYLOAD
+    quad = points.reshape(-1, 2) / min(f, 1.0)  # corners in work-copy pixels
+    sides = [float(np.linalg.norm(quad[i] - quad[(i + 1) % 4])) for i in range(4)]
+    side = min(sides)
+    if side < _MIN_QR_SIDE * max(h, w) or max(sides) > 1.3 * side:  # small or not square: noise, not a code
+        return False
+    for image, k in ((gray, 1.0), (np.asarray(full.convert("L")) if full is not None else None, None)):
+        if image is None:
+            continue
+        k = k or image.shape[0] / h
+        x0, y0 = np.maximum((quad.min(axis=0) - side * 0.3) * k, 0).astype(int)
+        x1, y1 = ((quad.max(axis=0) + side * 0.3) * k).astype(int)
+        text, _, _ = detector.detectAndDecode(np.ascontiguousarray(image[y0:y1, x0:x1]))
+        if text:
+            return text == payload
+    return False
 
 
 def usable_text_layer(text: str) -> bool:

@@ -41,3 +41,24 @@ def test_read_splits_an_email_into_its_documents(settings: Settings) -> None:
     assert [(f.part_index, f.doc_index) for f in found] == [(0, 0)]
     assert found[0].ocr.pages[0].method == "email-body"
     assert "Wypowiedzenie umowy" in found[0].ocr.text
+
+
+def test_separator_payload_is_configurable() -> None:
+    import random
+
+    import numpy as np
+    import segno
+    from PIL import Image
+
+    from corpus.render import separator_page
+    from ocr.triage import is_separator, work_copy
+
+    sheet = separator_page(random.Random(3))
+    assert is_separator(work_copy(sheet), sheet)
+    assert not is_separator(work_copy(sheet), sheet, payload="ACME-SEP")
+    other = Image.new("L", sheet.size, 255)
+    matrix = np.array([list(r) for r in segno.make_qr("ACME-SEP", error="m").matrix], dtype=np.uint8)
+    code = Image.fromarray(np.where(matrix == 1, 0, 255).astype(np.uint8), "L")
+    other.paste(code.resize((code.width * 22, code.height * 22), Image.Resampling.NEAREST), (800, 800))
+    assert is_separator(work_copy(other), other, payload="ACME-SEP")
+    assert not is_separator(work_copy(other), other)
