@@ -1,6 +1,7 @@
-"""Claim throughput and latency: N agent threads call next/complete until the queues are empty.
+"""Claim throughput and latency: N agents (OS processes) call next/complete until the queues are empty.
 
-    .venv/bin/python -m bench.claim [--agents 50] [--items 2000] [--db sqlite|postgresql|both]
+    .venv/bin/python -m bench.claim [--agents 50] [--procs 50] [--items 2000] [--work-ms 0]
+                                    [--db sqlite|postgresql|both]
 
 SQLite runs on a file in a temporary directory (WAL, synchronous=FULL, as shipped); PostgreSQL on a
 throw-away server started like the test suite does. The last line is
@@ -11,6 +12,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import multiprocessing as mp
+import queue
+import random
 import statistics
 import tempfile
 import threading
@@ -20,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, insert, text
@@ -86,45 +91,83 @@ def populate(engine: Engine, items: int) -> None:
         conn.execute(insert(WorkItem), rows)
 
 
-def run_agents(engine: Engine, agents: int, items: int, db: str = "") -> RunResult:
-    """Each agent: claim the next item (one transaction), complete it (another), until none is left."""
+def _agent_process(url: str, names: list[str], start: Barrier, out: mp.Queue, work_ms: float) -> None:
+    """One OS process running ``names`` agents (one thread each when more than one), its own engine."""
+    engine = engine_for(url, len(names))
     factory = sessionmaker(engine, expire_on_commit=False)
-    result = RunResult(db or engine.dialect.name, agents, items, 0.0)
-    lock = threading.Lock()
-    start = threading.Barrier(agents + 1)
+    lat: list[float] = []
+    done: list[int] = []
+    errors: list[str] = []
+    guard = threading.Lock()
 
-    def agent(n: int) -> None:
-        name = f"agent{n:02d}"
-        lat: list[float] = []
-        done: list[int] = []
-        start.wait()
+    def agent(name: str) -> None:
+        my_lat: list[float] = []
+        my_done: list[int] = []
         try:
             while True:
-                t = time.perf_counter()
-                with factory() as s, s.begin():
-                    item = work.next_for_agent(s, name, datetime.now(UTC), use_scope=False)
-                    item_id = item.id if item is not None else None
-                if item_id is None:
+                with factory() as s:
+                    t = time.perf_counter()
+                    with s.begin():  # the claim round trip: begin, one UPDATE ... RETURNING, outbox, audit, commit
+                        c = work.claim_next(s, name, datetime.now(UTC), use_scope=False)
+                    elapsed = time.perf_counter() - t
+                if c is None:
                     break
-                lat.append(time.perf_counter() - t)
+                my_lat.append(elapsed)
+                if work_ms:
+                    time.sleep(work_ms / 1000 * random.uniform(0.5, 1.5))
                 with factory() as s, s.begin():
-                    work.complete(s, item_id, name, datetime.now(UTC))
-                done.append(item_id)
-        except Exception as exc:  # noqa: BLE001 - reported by the caller, which fails the run
-            with lock:
-                result.errors.append(f"{name}: {type(exc).__name__}: {exc}")
-        with lock:
-            result.claim_latencies.extend(lat)
-            result.completed.extend(done)
+                    work.complete(s, c.id, name, datetime.now(UTC))
+                my_done.append(c.id)
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the run
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        with guard:
+            lat.extend(my_lat)
+            done.extend(my_done)
 
-    threads = [threading.Thread(target=agent, args=(n,), daemon=True) for n in range(agents)]
+    threads = [threading.Thread(target=agent, args=(n,), daemon=True) for n in names]
+    warm = [engine.connect() for _ in names]  # connect before the start: only claims are timed
+    for c in warm:
+        c.execute(text("SELECT 1"))
+        c.close()
+    start.wait()
     for t in threads:
         t.start()
-    start.wait()
-    t0 = time.perf_counter()
     for t in threads:
-        t.join(timeout=600)
+        t.join()
+    engine.dispose()
+    out.put((lat, done, errors))
+
+
+def run_agents(url: str, agents: int, items: int, db: str = "", *, procs: int | None = None,
+               work_ms: float = 0.0) -> RunResult:
+    """``agents`` agents spread over ``procs`` OS processes (default: one process per agent), each
+    looping "claim next (one transaction) → [work ``work_ms``] → complete (another)" until the
+    queues are empty. Only the claim transaction is timed."""
+    procs = max(1, min(procs or agents, agents))
+    ctx = mp.get_context("fork")  # children inherit the imported modules; each opens its own engine
+    start = ctx.Barrier(procs + 1)
+    out: mp.Queue = ctx.Queue()
+    groups = [[f"agent{n:02d}" for n in range(agents) if n % procs == p] for p in range(procs)]
+    children = [ctx.Process(target=_agent_process, args=(url, g, start, out, work_ms), daemon=True) for g in groups]
+    for c in children:
+        c.start()
+    result = RunResult(db or ("sqlite" if url.startswith("sqlite") else "postgresql"), agents, items, 0.0)
+    start.wait(timeout=120)
+    t0 = time.perf_counter()
+    for _ in children:
+        try:
+            lat, done, errors = out.get(timeout=600)
+        except queue.Empty:
+            result.errors.append("an agent process did not report within 600 s")
+            break
+        result.claim_latencies.extend(lat)
+        result.completed.extend(done)
+        result.errors.extend(errors)
     result.seconds = time.perf_counter() - t0
+    for c in children:
+        c.join(timeout=10)
+        if c.exitcode not in (0, None):
+            result.errors.append(f"agent process {c.pid} exited with {c.exitcode}")
     return result
 
 
@@ -148,13 +191,13 @@ def fresh_database(kind: str, pg_server_url: str | None = None) -> Iterator[str]
     yield url
 
 
-def measure(url: str, agents: int, items: int) -> RunResult:
-    engine = engine_for(url, agents)
+def measure(url: str, agents: int, items: int, procs: int | None = None, work_ms: float = 0.0) -> RunResult:
+    engine = engine_for(url, 2)
     try:
         populate(engine, items)
-        return run_agents(engine, agents, items, "sqlite" if url.startswith("sqlite") else "postgresql")
     finally:
         engine.dispose()
+    return run_agents(url, agents, items, procs=procs, work_ms=work_ms)
 
 
 def main() -> None:
@@ -162,16 +205,19 @@ def main() -> None:
     p.add_argument("--agents", type=int, default=50)
     p.add_argument("--items", type=int, default=2000)
     p.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    p.add_argument("--procs", type=int, default=None, help="agent processes (default: one per agent)")
+    p.add_argument("--work-ms", type=float, default=0.0,
+                   help="mean time an agent works an item between claim and complete (default 0: back to back)")
     args = p.parse_args()
     results: list[RunResult] = []
     if args.db in ("sqlite", "both"):
         with fresh_database("sqlite") as url:
-            results.append(measure(url, args.agents, args.items))
+            results.append(measure(url, args.agents, args.items, args.procs, args.work_ms))
     if args.db in ("postgresql", "both"):
         from tests.support.servers import postgres_server
 
         with postgres_server() as server, fresh_database("postgresql", server) as url:
-            results.append(measure(url, args.agents, args.items))
+            results.append(measure(url, args.agents, args.items, args.procs, args.work_ms))
     parts = []
     for r in results:
         ok = len(r.completed) == r.items and len(set(r.completed)) == r.items and not r.errors
@@ -182,7 +228,9 @@ def main() -> None:
               f"{'OK' if ok else 'FAILED: ' + '; '.join(r.errors[:3])}", flush=True)
         parts += [f"{r.db}_claims_per_s={r.claims_per_s:.0f}", f"{r.db}_p50_ms={r.pct_ms(50):.1f}",
                   f"{r.db}_p99_ms={r.pct_ms(99):.1f}", f"{r.db}_exactly_once={ok}"]
-    print(f"bench claim: agents={args.agents} items={args.items} " + " ".join(parts))
+    procs = min(args.procs or args.agents, args.agents)
+    print(f"bench claim: agents={args.agents} procs={procs} work_ms={args.work_ms:g} items={args.items} "
+          + " ".join(parts))
 
 
 if __name__ == "__main__":

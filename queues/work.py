@@ -10,8 +10,12 @@ binding deadline (the earlier of the internal target and the statutory deadline)
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import inspect
+import json
 import logging
+import os
 import threading
 import weakref
 from collections.abc import Sequence
@@ -19,15 +23,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, event, func, select, update
+from sqlalchemy import Engine, event, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from mailroom.errors import Conflict, MailroomError, NotFound
 from mailroom.records import CATEGORIES, Classification
 from queues.routing import RuleSet, route
 from queues.sla import SlaPolicies, clocks
-from storage.audit import record
-from storage.models import AgentSkill, Case, Document, OutboxEvent, QueueMember, User, WorkItem, WorkItemState
+from storage.audit import ADVISORY_LOCK_KEY, canonical, record
+from storage.models import (
+    AgentSkill,
+    AuditChainHead,
+    AuditEvent,
+    Case,
+    Document,
+    OutboxEvent,
+    QueueMember,
+    User,
+    WorkItem,
+    WorkItemState,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +166,44 @@ def sla_values(session: Session, item: WorkItem, policies: SlaPolicies, now: dat
 # ---------------------------------------------------------------- claim, lease, complete
 
 
+_AUDIT = AuditEvent.__table__
+_HEAD = AuditChainHead.__table__
+
+
+def _audit_fast(session: Session, actor: str, action: str, *, document_id: str | None, work_item_id: int,
+                detail: dict[str, Any]) -> None:
+    """``storage.audit.record`` for the hot claim/complete path, in fewer round trips while the chain
+    head is locked: one ``UPDATE ... RETURNING`` of the head row takes the locks ``record`` takes
+    (on PostgreSQL the advisory lock first, in the same statement, so both paths lock in one order),
+    then the event insert and the new head hash go in one statement on PostgreSQL (a data-modifying CTE), then
+    commit. Same hash (``storage.audit.canonical``), same chain; ``storage.audit.verify`` checks it.
+    """
+    session.flush()  # an earlier ``record`` in this transaction chains first
+    lock = update(_HEAD).where(_HEAD.c.id == 1)
+    pg = session.get_bind().dialect.name == "postgresql"
+    if pg:  # the same advisory lock as ``record``, taken first (a one-time filter), in the same statement
+        lock = lock.where(text("(SELECT pg_advisory_xact_lock(:k))::text = ''").bindparams(k=ADVISORY_LOCK_KEY))
+    row = session.execute(lock.values(seq=_HEAD.c.seq + 1).returning(_HEAD.c.last_hash)).first()
+    if row is None:  # no head row (a damaged chain): the general path knows how to continue
+        record(session, actor, action, document_id=document_id, work_item_id=work_item_id, detail=detail)
+        return
+    at = utcnow()
+    clean = json.loads(json.dumps(detail, ensure_ascii=False, default=str))
+    digest = hashlib.sha256(canonical(at=at, actor=actor, action=action, envelope_id=None, document_id=document_id,
+                                      work_item_id=work_item_id, detail=clean, prev_hash=row.last_hash)).hexdigest()
+    ins = insert(_AUDIT).values(at=at, actor=actor, action=action, envelope_id=None, document_id=document_id,
+                                work_item_id=work_item_id, detail=clean, prev_hash=row.last_hash, hash=digest)
+    head = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=digest)
+    if pg:
+        session.execute(head.add_cte(ins.returning(_AUDIT.c.id).cte("ev")))
+    else:
+        session.execute(ins)
+        session.execute(head)
+    # the ORM copy of the head (if a ``record`` loaded it) is stale now; ``record`` re-reads it anyway
+    for obj in [o for o in session.identity_map.values() if isinstance(o, AuditChainHead)]:
+        session.expire(obj)
+
+
 def claim(session: Session, item_id: int, agent: str, now: datetime, lease: timedelta = LEASE) -> WorkItem:
     item = _transition(session, item_id, (WorkItemState.NEW,), agent, "claimed", now,
                        state=WorkItemState.CLAIMED, assignee=agent, claimed_until=now + lease)
@@ -194,11 +248,23 @@ def expire_leases(session: Session, now: datetime) -> list[int]:
 
 
 def complete(session: Session, item_id: int, agent: str, now: datetime, outcome: str = "resolved") -> WorkItem:
+    """Close an item the agent holds: one conditional UPDATE; the precise error only when it misses."""
     if outcome not in OUTCOMES:
         raise InvalidRequest(f"unknown outcome {outcome!r}; use one of: {', '.join(OUTCOMES)}")
-    _owned(session, item_id, agent, "complete")
-    return _transition(session, item_id, (WorkItemState.CLAIMED,), agent, "completed", now,
-                       state=WorkItemState.DONE, outcome=outcome, claimed_until=None)
+    _begin_write(session)
+    row = session.execute(
+        update(_T).where(_T.c.id == item_id, _T.c.state == WorkItemState.CLAIMED.value, _T.c.assignee == agent)
+        .values(state=WorkItemState.DONE.value, outcome=outcome, claimed_until=None, version=_T.c.version + 1,
+                updated_at=now)
+        .returning(_T.c.document_id)).first()
+    if row is None:
+        item = _owned(session, item_id, agent, "complete")
+        raise Conflict(f"work item {item_id} is {item.state}; it must be claimed to complete")
+    item = session.get(WorkItem, item_id, populate_existing=True)
+    assert item is not None
+    _audit_fast(session, agent, "work_item.completed", document_id=row.document_id, work_item_id=item_id,
+           detail={"state": WorkItemState.DONE.value, "outcome": outcome, "claimed_until": None})
+    return item
 
 
 # ---------------------------------------------------------------- hold, transfer, reclassify, escalate
@@ -374,20 +440,36 @@ def agent_scope(session: Session, agent: str) -> AgentScope:
 
 
 _LOCK_KEY = "mailroom_write_lock"
+_FD_KEY = "mailroom_write_lock_fd"
 _engine_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()
 
 
 def _release(info: dict[str, Any]) -> None:
-    lock = info.pop(_LOCK_KEY, None)
-    if lock is not None:
-        lock.release()
+    held = info.pop(_LOCK_KEY, None)
+    if held is None:
+        return
+    if isinstance(held, int):
+        fcntl.flock(held, fcntl.LOCK_UN)
+    else:
+        held.release()
+
+
+def _close_fd(info: dict[str, Any]) -> None:
+    _release(info)
+    fd = info.pop(_FD_KEY, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def _lock_path(engine: Engine) -> str | None:
+    db = engine.url.database
+    return None if not db or db == ":memory:" or db.startswith("file:") else f"{db}-writer.lock"
 
 
 def _writer_lock(engine: Engine) -> threading.Lock:
-    """One queue of writers per engine in this process. SQLite's busy handler polls with growing
-    sleeps, so under 50 contending threads some wait for seconds; a lock hands the database over in
-    turn. Released when the transaction ends (commit, rollback, or the connection's return)."""
+    """The in-process queue of writers of an in-memory database (file databases use a lock file,
+    see ``_begin_write``). Released when the transaction ends (commit, rollback, or checkin)."""
     with _locks_guard:
         lock = _engine_locks.get(engine)
         if lock is None:
@@ -395,12 +477,20 @@ def _writer_lock(engine: Engine) -> threading.Lock:
             event.listen(engine, "commit", lambda conn: _release(conn.info))
             event.listen(engine, "rollback", lambda conn: _release(conn.info))
             event.listen(engine.pool, "checkin", lambda _dbapi, rec: _release(rec.info))
+            event.listen(engine.pool, "close", lambda _dbapi, rec: _close_fd(rec.info))
         return lock
 
 
 def _begin_write(session: Session) -> None:
     """SQLite: take the write lock before reading (``BEGIN IMMEDIATE``), so the pick and the claim
-    are one serialised step; other databases lock the picked row instead (SKIP LOCKED)."""
+    are one serialised step; other databases lock the picked row instead (SKIP LOCKED).
+
+    Writers first queue on an exclusive ``flock`` of ``<db>-writer.lock`` (one open file per
+    connection, so threads and processes alike): the kernel wakes a waiter as soon as the holder
+    commits, whereas SQLite's busy handler polls with growing sleeps and lets some writers starve
+    for seconds under 50 contending agents. The lock is released at commit/rollback/checkin and by
+    the kernel if the process dies.
+    """
     conn = session.connection()
     if conn.dialect.name != "sqlite":
         return
@@ -408,20 +498,53 @@ def _begin_write(session: Session) -> None:
     if raw is None or raw.in_transaction:
         return
     lock = _writer_lock(conn.engine)
-    if _LOCK_KEY not in conn.info and lock.acquire(timeout=60):
-        conn.info[_LOCK_KEY] = lock
+    info = conn.info
+    if _LOCK_KEY not in info:
+        path = _lock_path(conn.engine)
+        if path is None:
+            if lock.acquire(timeout=60):
+                info[_LOCK_KEY] = lock
+        else:
+            fd = info.get(_FD_KEY)
+            if fd is None:
+                fd = info[_FD_KEY] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            info[_LOCK_KEY] = fd
     try:
         raw.execute("BEGIN IMMEDIATE")
     except BaseException:
-        _release(conn.info)
+        _release(info)
         raise
 
 
-def next_for_agent(session: Session, agent: str, now: datetime, *, queues: Sequence[str] | None = None,
-                   lease: timedelta = LEASE, use_scope: bool = True) -> WorkItem | None:
+@dataclass(frozen=True)
+class Claimed:
+    """What a claim returns without loading the ORM object (the bench and hot paths use this)."""
+
+    id: int
+    document_id: str
+    queue: str
+    priority: int
+    sla_due: datetime
+    claimed_until: datetime
+    version: int
+
+
+_T = WorkItem.__table__
+_CLAIM_RETURNING = (_T.c.id, _T.c.document_id, _T.c.queue, _T.c.priority, _T.c.sla_due, _T.c.claimed_until,
+                    _T.c.version)
+
+
+def claim_next(session: Session, agent: str, now: datetime, *, queues: Sequence[str] | None = None,
+               lease: timedelta = LEASE, use_scope: bool = True) -> Claimed | None:
     """Atomically claim the most urgent new item among the queues ``agent`` may work (optionally
     narrowed to ``queues``) that fits their skills; None when there is none or they are at capacity.
 
+    One statement picks and claims: ``UPDATE work_items SET ... WHERE id = (SELECT id ... ORDER BY
+    priority DESC, sla_due, id LIMIT 1 [FOR UPDATE SKIP LOCKED]) RETURNING ...`` — on PostgreSQL
+    concurrent agents skip each other's locked rows, on SQLite the transaction holds the write lock
+    (``BEGIN IMMEDIATE``). The outbox row and the audit event follow in the same transaction (the
+    audit append last: it serialises on the chain head, so it is held only until commit).
     Order: priority (higher first), then the binding deadline (``sla_due``: the earlier of internal
     and statutory, so the least time left first), then age.
     """
@@ -432,32 +555,49 @@ def next_for_agent(session: Session, agent: str, now: datetime, *, queues: Seque
         allowed = [q for q in queues if allowed is None or q in allowed]
     if allowed is not None and not allowed:
         return None
-    if use_scope and session.scalar(select(func.count()).select_from(WorkItem).where(
-            WorkItem.assignee == agent, WorkItem.state == WorkItemState.CLAIMED)) >= scope.capacity:
-        return None
-    q = select(WorkItem.id).where(WorkItem.state == WorkItemState.NEW)
+    pick = select(_T.c.id).where(_T.c.state == WorkItemState.NEW.value)
     if allowed is not None:
-        q = q.where(WorkItem.queue.in_(allowed))
+        pick = pick.where(_T.c.queue.in_(allowed))
     if scope.languages or scope.categories or scope.segments:
-        q = q.join(Document, Document.id == WorkItem.document_id)
+        d = Document.__table__
+        pick = pick.join(d, d.c.id == _T.c.document_id)
         if scope.languages:
-            q = q.where(Document.language.in_(scope.languages))
+            pick = pick.where(d.c.language.in_(scope.languages))
         if scope.categories:
-            q = q.where(Document.category.in_(scope.categories))
+            pick = pick.where(d.c.category.in_(scope.categories))
         if scope.segments:
-            q = q.where(Document.segment.in_(scope.segments))
-    q = q.order_by(WorkItem.priority.desc(), WorkItem.sla_due.asc(), WorkItem.id.asc()).limit(1)
+            pick = pick.where(d.c.segment.in_(scope.segments))
+    pick = pick.order_by(_T.c.priority.desc(), _T.c.sla_due.asc(), _T.c.id.asc()).limit(1)
     if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True, of=WorkItem)
-    for _ in range(5):
-        item_id = session.scalars(q).first()
-        if item_id is None:
-            return None
-        try:
-            return claim(session, item_id, agent, now, lease)
-        except Conflict:  # only without row locks (other databases): take the next one
-            continue
-    return None
+        pick = pick.with_for_update(skip_locked=True, of=_T)
+    until = now + lease
+    stmt = update(_T).where(_T.c.id == pick.scalar_subquery(), _T.c.state == WorkItemState.NEW.value)
+    if use_scope:
+        held = (select(func.count()).select_from(_T)
+                .where(_T.c.assignee == agent, _T.c.state == WorkItemState.CLAIMED.value).scalar_subquery())
+        stmt = stmt.where(held < scope.capacity)
+    row = session.execute(stmt.values(state=WorkItemState.CLAIMED.value, assignee=agent, claimed_until=until,
+                                      version=_T.c.version + 1, updated_at=now)
+                          .returning(*_CLAIM_RETURNING)).first()
+    if row is None:
+        return None
+    c = Claimed(*row)
+    session.execute(insert(OutboxEvent.__table__).values(
+        at=now, kind="item.taken", queue=c.queue, work_item_id=c.id, actor=agent, recipient=None,
+        payload={"item_id": c.id, "queue": c.queue, "priority": c.priority, "state": WorkItemState.CLAIMED.value,
+                 "sla_due": _iso(c.sla_due), "assignee": agent}))
+    _audit_fast(session, agent, "work_item.claimed", document_id=c.document_id, work_item_id=c.id,
+           detail={"state": WorkItemState.CLAIMED.value, "assignee": agent, "claimed_until": _iso(until)})
+    return c
+
+
+def next_for_agent(session: Session, agent: str, now: datetime, *, queues: Sequence[str] | None = None,
+                   lease: timedelta = LEASE, use_scope: bool = True) -> WorkItem | None:
+    """``claim_next``, returning the claimed work item (one more primary-key read)."""
+    c = claim_next(session, agent, now, queues=queues, lease=lease, use_scope=use_scope)
+    if c is None:
+        return None
+    return session.get(WorkItem, c.id, populate_existing=True)
 
 
 def next_item(session: Session, queue: str, agent: str, now: datetime) -> WorkItem | None:
