@@ -76,8 +76,8 @@ class FsBlobStore:
     def put(self, data: bytes) -> str:
         key = sha256_hex(data)
         target = self.path(key)
-        if target.exists() and target.stat().st_size == len(data):
-            return key
+        if target.exists() and target.stat().st_size == len(data) and sha256_hex(target.read_bytes()) == key:
+            return key  # already stored intact; a rotten copy is rewritten below
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")

@@ -143,3 +143,12 @@ def test_cli_migrate_and_scrub(ctx: Context, s3_endpoint: str, monkeypatch: pyte
     with session_scope(ctx.db_url) as s:
         report = scrub(s, MinioBlobStore.from_settings(ctx.settings))
     assert report.checked == 2 and len(report.missing) == 1 and rotten in report.missing[0]
+
+
+def test_fs_store_put_repairs_a_rotten_copy(tmp_path: Path) -> None:
+    store = FsBlobStore(tmp_path / "blobs")
+    key = store.put(b"original letter bytes")
+    path = store.path(key)
+    path.write_bytes(b"original letter bytez")  # same size, one byte rotted
+    assert store.put(b"original letter bytes") == key
+    assert store.get(key) == b"original letter bytes"

@@ -38,9 +38,10 @@ def _check(url: str) -> None:
             assert done_by == completed_by  # whoever claimed it completed it
             taken = Counter(s.scalars(select(OutboxEvent.work_item_id).where(OutboxEvent.kind == "item.taken")))
             assert len(taken) == ITEMS and set(taken.values()) == {1}  # one live "taken" per claim
+        with Session(engine) as s:
             report = verify(s)
-            assert report.ok, report.findings[:3]  # concurrent appends kept one unbroken hash chain
-            assert report.checked >= 2 * ITEMS
+        assert report.ok, report.findings[:3]  # concurrent appends kept one unbroken hash chain
+        assert report.checked >= 2 * ITEMS
         assert len(set(done_by.values())) > 10  # the work really was shared
     finally:
         engine.dispose()
