@@ -103,6 +103,8 @@ def _agent_process(url: str, names: list[str], start: Barrier, out: mp.Queue, wo
     def agent(name: str) -> None:
         my_lat: list[float] = []
         my_done: list[int] = []
+        if work_ms:  # agents do not all ask at the same millisecond: spread the first claims out
+            time.sleep(random.uniform(0, work_ms / 1000))
         try:
             while True:
                 with factory() as s:
