@@ -62,3 +62,19 @@ def test_separator_payload_is_configurable() -> None:
     other.paste(code.resize((code.width * 22, code.height * 22), Image.Resampling.NEAREST), (800, 800))
     assert is_separator(work_copy(other), other, payload="ACME-SEP")
     assert not is_separator(work_copy(other), other)
+
+
+def test_qr_detector_assertion_on_noise_is_not_a_failure(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Regression: OpenCV's QR detector asserted (convexHull, -215) on this generated scan attachment,
+    which quarantined a good letter after three attempts (found by bench/load)."""
+    from corpus.generate import generate
+    from intake.parts import explode
+    from ocr import extract, sniff_type
+
+    generate(tmp_path, seed=3, count=48, forms=["eml", "text_pdf"])
+    source = sorted(p for p in tmp_path.iterdir() if p.suffix in (".eml", ".pdf"))[30]
+    data = source.read_bytes()
+    scanned = [p for p in explode(data, sniff_type(data, source.name), source.name) if p.content_type != "text/plain"]
+    assert scanned
+    result = extract(scanned[0].data, scanned[0].content_type)
+    assert result.page_count >= 1 and result.text.strip()

@@ -68,6 +68,7 @@ READERS = _r(S, V, AU)
 ACCESS: dict[tuple[str, str], Roles | str] = {
     # core API (web/app.py)
     ("GET", "/api/health"): PUBLIC,
+    ("GET", "/api/ready"): PUBLIC,
     ("POST", "/api/envelopes"): MAILROOM,
     ("GET", "/api/envelopes/{envelope_id}"): READERS,
     ("GET", "/api/queues"): AGENTS,
