@@ -19,6 +19,7 @@ Prints, last, one line: ``bench search: key=value ...``.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import statistics
@@ -38,7 +39,7 @@ from corpus.letters import compose
 from mailroom.records import CATEGORIES
 from storage.db import get_engine, migrate, session_scope
 from storage.models import Document, Envelope, SearchEntityValue, SearchEntry, WorkItem
-from storage.search import Filters, entity_rows, fold, index_document, search
+from storage.search import Filters, date_key, entity_rows, fold, index_document, search
 
 LANGS = ("pl", "cs", "ru", "en")
 CHANNELS = ("scan", "fax", "email", "upload")
@@ -94,6 +95,8 @@ class Generator:
 def fill(engine: Engine, gen: Generator, n: int, offset: int = 0) -> tuple[float, float, list[str]]:
     """Insert ``n`` documents; returns (seconds for base rows, seconds for index rows, a few invoice numbers)."""
     base_s = index_s = 0.0
+    keyed = engine.dialect.name == "sqlite"  # SQLite entries are keyed by receipt time (storage.search.date_key)
+    keys: set[int] = set()
     rng = random.Random(offset + 7)
     sample_invoices: list[str] = []
     for start in range(offset, offset + n, BATCH):
@@ -121,9 +124,16 @@ def fill(engine: Engine, gen: Generator, n: int, offset: int = 0) -> tuple[float
             conn.execute(insert(WorkItem), items)
         t1 = time.perf_counter()
         for e, d in zip(envs, docs, strict=True):  # what index_document computes, in bulk
-            entries.append({"document_id": d["id"], "envelope_id": e["id"], "received_at": e["received_at"],
-                            "channel": e["channel"], "language": d["language"], "category": d["category"],
-                            "folded": fold(d["text"])})
+            entry = {"document_id": d["id"], "envelope_id": e["id"], "received_at": e["received_at"],
+                     "channel": e["channel"], "language": d["language"], "category": d["category"],
+                     "folded": fold(d["text"])}
+            if keyed:
+                key = date_key(e["received_at"], d["id"])
+                while key in keys:
+                    key += 1
+                keys.add(key)
+                entry["id"] = key
+            entries.append(entry)
             values += [{"document_id": d["id"], "name": k, "value": v} for k, v in entity_rows(d["entities"])]
         with engine.begin() as conn:
             conn.execute(insert(SearchEntry), entries)
@@ -224,25 +234,42 @@ def backend_url(backend: str, stack: ExitStack, tmp: Path, pg_url: str | None) -
     yield pg_url
 
 
-def run_backend(backend: str, url: str, gen: Generator, n: int, repeat: int) -> dict[str, Any]:
+def filled(engine: Engine) -> tuple[int, list[str]]:
+    """Documents already in the index (``--reuse``) and a few of their invoice numbers."""
+    with engine.connect() as conn:
+        n = conn.execute(text("SELECT count(*) FROM search_entries")).scalar_one()
+        rows = conn.execute(text("SELECT value FROM search_entity_values WHERE name = 'invoice_no' "
+                                 "AND id % 997 = 0 ORDER BY id LIMIT 50")).scalars().all()
+    return n, list(rows)
+
+
+def run_backend(backend: str, url: str, gen: Generator, n: int, repeat: int, reuse: bool = False) -> dict[str, Any]:
     migrate(url)
     engine = get_engine(url)
-    print(f"{backend}: filling {n} documents", flush=True)
-    base_s, index_s, invoices = fill(engine, gen, n)
+    have, invoices = filled(engine) if reuse else (0, [])
+    if have >= n:
+        print(f"{backend}: reusing {have} indexed documents (no build figures)", flush=True)
+        n, base_s, index_s, doc_rate = have, float("nan"), float("nan"), float("nan")
+    else:
+        print(f"{backend}: filling {n} documents", flush=True)
+        base_s, index_s, invoices = fill(engine, gen, n)
     t0 = time.perf_counter()
     with engine.begin() as conn:
         if backend == "sqlite":
             conn.execute(text("INSERT INTO search_fts(search_fts) VALUES ('optimize')"))
             conn.execute(text("ANALYZE"))
-        else:
-            conn.execute(text("ANALYZE"))
+    if backend == "postgresql":  # what autovacuum does after a bulk load: statistics and the visibility map
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
     maint_s = time.perf_counter() - t0
-    small = min(2000, max(100, n // 100))
-    doc_rate = per_document_rate(url, gen, small, offset=n)
+    if have < n:
+        small = min(2000, max(100, n // 100))
+        doc_rate = per_document_rate(url, gen, small, offset=n)
     times, totals = measure(url, invoices, repeat)
     all_ms = [t for v in times.values() for t in v]
     print(f"{backend}: {n} docs; base rows {n / base_s:.0f} docs/s; index build {n / index_s:.0f} docs/s "
           f"(bulk, {index_s:.0f}s); optimize+analyze {maint_s:.1f}s; index_document {doc_rate:.0f} docs/s")
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} after {backend} queries", flush=True)
     print(f"{'query':22} {'matches':>8} {'p50 ms':>8} {'p95 ms':>8}")
     for name in times:
         cap = "+" if totals[name] >= 10_000 else ""
@@ -260,6 +287,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--keep", help="directory for the SQLite file (default: a temporary one, removed)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="query an index already filled with at least --docs documents (--keep / --pg-url)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     gen = Generator(args.seed)
@@ -273,7 +302,7 @@ def main() -> None:
         tmp = Path(args.keep) if args.keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         for backend in backends:
             with backend_url(backend, stack, tmp, args.pg_url) as url:
-                results[backend] = run_backend(backend, url, gen, args.docs, args.repeat)
+                results[backend] = run_backend(backend, url, gen, args.docs, args.repeat, args.reuse)
     parts = [f"docs={args.docs}"]
     for b, r in results.items():
         short = "sqlite" if b == "sqlite" else "pg"

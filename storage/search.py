@@ -236,7 +236,7 @@ class _Base:
         assert env is not None
         entry = session.scalars(select(SearchEntry).where(SearchEntry.document_id == doc.id)).first()
         if entry is None:
-            entry = SearchEntry(document_id=doc.id)
+            entry = SearchEntry(document_id=doc.id, id=self._new_id(session, env.received_at, doc.id))
             session.add(entry)
         entry.envelope_id, entry.received_at, entry.channel = env.id, env.received_at, env.channel
         entry.language, entry.category = doc.language, doc.category
@@ -252,57 +252,116 @@ class _Base:
         session.execute(delete(SearchEntry).where(SearchEntry.document_id == document_id))
 
     # -- the backend-specific parts
-    def _index_order(self) -> Any:
-        return SearchEntry.id.desc()
-
+    def _new_id(self, session: Session, received_at: datetime, document_id: str) -> int | None:
+        return None  # the sequence
     def _match(self, stmt: Select[Any], query: Query) -> tuple[Select[Any], Any]:
         raise NotImplementedError
+
+    def _newest(self, fts: bool, ascending: bool = False) -> list[Any]:
+        """The order "newest first" (or oldest first) that the engine can walk without sorting."""
+        e = SearchEntry
+        return [e.received_at, e.id] if ascending else [e.received_at.desc(), e.id.desc()]
+
+    def _date_range(self, f: Filters, fts: bool) -> list[Any]:
+        e = SearchEntry
+        conds: list[Any] = []
+        if f.date_from:
+            conds.append(e.received_at >= datetime.combine(f.date_from, time(), UTC))
+        if f.date_to:
+            conds.append(e.received_at < datetime.combine(f.date_to + timedelta(days=1), time(), UTC))
+        return conds
+
+    def _restrict(self, ids: list[int], fts: bool) -> Any:
+        return SearchEntry.id.in_(ids)
 
     def search(self, session: Session, query: str, filters: Filters | None = None, sort: str = "relevance",
                page: int = 1, per_page: int = 20) -> SearchPage:
         if sort not in ("relevance", "date", "date_asc"):
             raise BadQuery(f"Unknown sort {sort!r}: use relevance, date or date_asc.")
         page, per_page = max(1, page), min(max(1, per_page), MAX_PER_PAGE)
-        parsed = parse_query(query)
+        parsed, f = parse_query(query), filters or Filters()
+        fts = not parsed.empty
         e = SearchEntry
         stmt: Select[Any] = select(e.document_id)
         score: Any = literal_column("0")
-        if not parsed.empty:
+        if fts:
             stmt, score = self._match(stmt, parsed)
-        stmt = stmt.where(*_filter_conditions(filters or Filters()))
-        if sort == "relevance" and not parsed.empty:
+        # Entity and customer filters are the selective ones: resolve them to a few entries first and
+        # drive the query from those, rather than testing every text match against the values table.
+        chosen = _entity_entries(session, f)
+        if chosen is not None:
+            if not chosen:
+                return SearchPage(hits=[], total=0, total_capped=False, page=page, per_page=per_page, sort=sort)
+            stmt = stmt.where(self._restrict(chosen, fts))
+        stmt = stmt.where(*self._date_range(f, fts), *_filter_conditions(f, entities=chosen is None))
+        offset = (page - 1) * per_page
+        candidates: int | None = None
+        if sort == "relevance" and fts:
             # Ranking scores every candidate, so it is bounded: the RANK_CANDIDATES most recently
-            # indexed matches (after filters) are ranked; both engines read those in index order.
+            # received matches (after filters), read newest first from the index without a sort.
             cand = (stmt.add_columns(score.label("score"), e.received_at.label("received_at"))
-                    .order_by(self._index_order()).limit(RANK_CANDIDATES).subquery())
-            ordered = select(cand.c.document_id, cand.c.score).order_by(cand.c.score, cand.c.received_at.desc())
-        elif sort == "date_asc":
-            ordered = stmt.add_columns(score.label("score")).order_by(e.received_at, e.id)
+                    .order_by(*self._newest(fts)).limit(RANK_CANDIDATES).subquery())
+            ordered = (select(cand.c.document_id, cand.c.score, func.count().over().label("n"))
+                       .order_by(cand.c.score, cand.c.received_at.desc()))
+            result = session.execute(ordered.limit(per_page).offset(offset)).all()
+            rows = [(r[0], r[1]) for r in result]
+            if result:
+                candidates = int(result[0][2])
         else:
-            ordered = stmt.add_columns(score.label("score")).order_by(e.received_at.desc(), e.id.desc())
-        rows = session.execute(ordered.limit(per_page).offset((page - 1) * per_page)).all()
+            ordered = stmt.add_columns(score.label("score")).order_by(*self._newest(fts, sort == "date_asc"))
+            rows = [(r[0], r[1]) for r in session.execute(ordered.limit(per_page).offset(offset)).all()]
         if page == 1 and len(rows) < per_page:
             total = len(rows)
+        elif candidates is not None and candidates < RANK_CANDIDATES:
+            total = candidates  # every match was a candidate: the count is known
         else:
-            total = session.execute(select(func.count()).select_from(stmt.limit(COUNT_CAP + 1).subquery())).scalar_one()
+            total = self._count(session, stmt)
         hits = _hits(session, [(r[0], float(r[1] or 0)) for r in rows], parsed, self.dialect)
         return SearchPage(hits=hits, total=min(total, COUNT_CAP), total_capped=total > COUNT_CAP, page=page,
                           per_page=per_page, sort=sort)
+
+    def _count(self, session: Session, stmt: Select[Any]) -> int:
+        return int(session.execute(select(func.count()).select_from(stmt.limit(COUNT_CAP + 1).subquery()))
+                   .scalar_one())
 
 
 _FTS = table("search_fts", column("rowid"), column("rank"))
 
 
 class SqliteFts5Index(_Base):
+    """Entries are keyed by :func:`date_key`, so FTS5's rowid order is receipt order."""
+
     dialect = "sqlite"
 
+    def _new_id(self, session: Session, received_at: datetime, document_id: str) -> int | None:
+        key = date_key(received_at, document_id)
+        while session.get(SearchEntry, key) is not None:  # same microsecond and tie-breaker: next free key
+            key += 1
+        return key
+
     def _match(self, stmt: Select[Any], query: Query) -> tuple[Select[Any], Any]:
-        stmt = (stmt.select_from(SearchEntry).join(_FTS, _FTS.c.rowid == SearchEntry.id)
+        stmt = (stmt.select_from(_FTS).join(SearchEntry, SearchEntry.id == _FTS.c.rowid)
                 .where(text("search_fts MATCH :fts").bindparams(fts=fts5_expression(query))))
         return stmt, _FTS.c.rank  # bm25: smaller is better
 
-    def _index_order(self) -> Any:
-        return _FTS.c.rowid.desc()  # FTS5 walks its doclists backwards and stops at the LIMIT
+    def _key(self, fts: bool) -> Any:
+        return _FTS.c.rowid if fts else SearchEntry.id
+
+    def _newest(self, fts: bool, ascending: bool = False) -> list[Any]:
+        # FTS5 walks its doclists in rowid order (either way) and stops at the LIMIT
+        return [self._key(fts)] if ascending else [self._key(fts).desc()]
+
+    def _date_range(self, f: Filters, fts: bool) -> list[Any]:
+        conds = super()._date_range(f, fts)  # exact; the key range below lets FTS5 / the table seek
+        if f.date_from:
+            conds.append(self._key(fts) >= date_key(datetime.combine(f.date_from, time(), UTC)))
+        if f.date_to:
+            end = date_key(datetime.combine(f.date_to + timedelta(days=1), time(), UTC))
+            conds.append(self._key(fts) < end + 1_000_000)  # 1 ms of slack for tie-breaker overflow
+        return conds
+
+    def _restrict(self, ids: list[int], fts: bool) -> Any:
+        return self._key(fts).in_(ids)
 
 
 class PostgresFtsIndex(_Base):
@@ -315,13 +374,40 @@ class PostgresFtsIndex(_Base):
         return stmt, -func.ts_rank_cd(tsv, tsq)  # negated: ascending order is best first, as in SQLite
 
 
-def _filter_conditions(f: Filters) -> list[Any]:
+ENTITY_DRIVE_MAX = 2_000  # more entries than this with one entity value: filter as a subquery instead
+
+
+def _entity_wanted(f: Filters) -> list[tuple[str | None, str]]:
+    wanted: list[tuple[str | None, str]] = [("customer_id", _customer(f.customer))] if f.customer else []
+    for item in f.entity:
+        name, _, value = item.partition("=") if "=" in item else ("", "", item)
+        wanted.append((name.strip() or None, normalise_entity(value)))
+    return wanted
+
+
+def _entity_entries(session: Session, f: Filters) -> list[int] | None:
+    """Ids of the entries carrying every wanted entity value; None: no such filter, or too common to list."""
+    wanted = _entity_wanted(f)
+    if not wanted:
+        return None
+    ids: set[int] | None = None
+    for name, value in wanted:
+        sub = select(SearchEntityValue.document_id).where(SearchEntityValue.value == value)
+        if name:
+            sub = sub.where(SearchEntityValue.name == name)
+        found = set(session.scalars(select(SearchEntry.id).where(SearchEntry.document_id.in_(sub))
+                                    .limit(ENTITY_DRIVE_MAX + 1)))
+        if len(found) > ENTITY_DRIVE_MAX:
+            return None
+        ids = found if ids is None else ids & found
+        if not ids:
+            return []
+    return sorted(ids or ())
+
+
+def _filter_conditions(f: Filters, entities: bool = True) -> list[Any]:
     e = SearchEntry
     conds: list[Any] = []
-    if f.date_from:
-        conds.append(e.received_at >= datetime.combine(f.date_from, time(), UTC))
-    if f.date_to:
-        conds.append(e.received_at < datetime.combine(f.date_to + timedelta(days=1), time(), UTC))
     for col, values in ((e.channel, f.channel), (e.category, f.category), (e.language, f.language)):
         if values:
             conds.append(col.in_(values))
@@ -332,11 +418,7 @@ def _filter_conditions(f: Filters) -> list[Any]:
         if f.status:
             sub = sub.where(WorkItem.state.in_(f.status))
         conds.append(sub.exists())
-    wanted: list[tuple[str | None, str]] = [("customer_id", _customer(f.customer))] if f.customer else []
-    for item in f.entity:
-        name, _, value = item.partition("=") if "=" in item else ("", "", item)
-        wanted.append((name.strip() or None, normalise_entity(value)))
-    for name, value in wanted:
+    for name, value in _entity_wanted(f) if entities else []:
         sub = select(SearchEntityValue.document_id).where(SearchEntityValue.value == value)
         if name:
             sub = sub.where(SearchEntityValue.name == name)
