@@ -1,6 +1,6 @@
 """Claim throughput and latency: N agents (OS processes) call next/complete until the queues are empty.
 
-    .venv/bin/python -m bench.claim [--agents 50] [--procs 50] [--items 2000] [--work-ms 0]
+    .venv/bin/python -m bench.claim [--agents 50] [--procs 50] [--items 2000] [--work-ms 1000]
                                     [--db sqlite|postgresql|both]
 
 SQLite runs on a file in a temporary directory (WAL, synchronous=FULL, as shipped); PostgreSQL on a
@@ -208,8 +208,8 @@ def main() -> None:
     p.add_argument("--items", type=int, default=2000)
     p.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     p.add_argument("--procs", type=int, default=None, help="agent processes (default: one per agent)")
-    p.add_argument("--work-ms", type=float, default=0.0,
-                   help="mean time an agent works an item between claim and complete (default 0: back to back)")
+    p.add_argument("--work-ms", type=float, default=1000.0,
+                   help="mean time an agent works an item between claim and complete (0: back to back, saturation)")
     args = p.parse_args()
     results: list[RunResult] = []
     if args.db in ("sqlite", "both"):

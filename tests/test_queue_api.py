@@ -146,7 +146,17 @@ def test_lifecycle_membership_and_figures_over_http(server) -> None:
         assert c.post("/api/next", auth=auth("anna")).status_code == 204  # retention is not her queue
         moved = c.post(f"/api/work-items/{second}/transfer", json={"queue": "billing"}, auth=auth("anna"))
         assert moved.status_code == 200 and moved.json()["queue"] == "billing"
-        esc = c.post(f"/api/work-items/{second}/escalate", json={"reason": "regulator"}, auth=auth("anna"))
+        # billing is not anna's queue: for her the item is gone now (404, as if it did not exist) ...
+        for path in ("", "/claim", "/hold", "/complete"):
+            r = c.post(f"/api/work-items/{second}{path}", auth=auth("anna")) if path else \
+                c.get(f"/api/work-items/{second}", auth=auth("anna"))
+            assert r.status_code == 404, path
+        assert c.post("/api/queues/billing/next", auth=auth("anna")).status_code == 404
+        assert "billing" not in {q["id"] for q in c.get("/api/queues", auth=auth("anna")).json()}
+        assert c.post("/api/queues/complaints/next", auth=auth("anna")).status_code == 204  # hers, empty
+        # ... while a supervisor works every queue
+        assert c.get(f"/api/work-items/{second}", auth=auth("boss")).status_code == 200
+        esc = c.post(f"/api/work-items/{second}/escalate", json={"reason": "regulator"}, auth=auth("boss"))
         assert esc.json()["queue"] == "escalation" and "escalated" in esc.json()["flags"]
 
         assert c.get("/api/supervisor/queues", auth=auth("anna")).status_code == 404

@@ -168,3 +168,65 @@ def test_snippet_escapes_html_and_marks_prefix_and_phrase() -> None:
     assert "&lt;" in out and "<b>" not in out.replace("<mark>", "")
     assert "<mark>wypowiedzenie</mark>" in out
     assert isinstance(BadQuery("x"), MailroomError)
+
+
+def test_sqlite_entries_are_keyed_by_receipt_time_and_0007_rekeys_old_rows(tmp_path: Path) -> None:
+    import importlib.util
+
+    from storage.db import get_engine
+    from storage.search import date_key
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate(url)
+    older = add_letter(url, "pl", "complaint", "scan", datetime(2025, 1, 5, tzinfo=UTC), "q", "new", {},
+                       "Reklamacja faktury.")
+    newer = add_letter(url, "pl", "complaint", "scan", datetime(2026, 2, 1, tzinfo=UTC), "q", "new", {},
+                       "Reklamacja faktury, druga.")
+    oldest = add_letter(url, "pl", "complaint", "scan", datetime(2024, 6, 1, tzinfo=UTC), "q", "new", {},
+                        "Reklamacja faktury, pierwsza.")
+    with get_engine(url).begin() as conn:  # as revision 0005 left them: ids in indexing order
+        for n, doc in enumerate([older, newer, oldest], start=1):
+            conn.execute(text("UPDATE search_entries SET id = :n WHERE document_id = :d"), {"n": n, "d": doc})
+        conn.execute(text("INSERT INTO search_fts(search_fts) VALUES ('rebuild')"))
+    path = Path(__file__).parents[1] / "storage/migrations/versions/0007_search_speed.py"
+    spec = importlib.util.spec_from_file_location("m0007", path)
+    assert spec is not None and spec.loader is not None
+    m0007 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m0007)
+    with get_engine(url).begin() as conn:
+        m0007._rekey_sqlite(conn)
+    with get_engine(url).connect() as conn:
+        keyed = dict(conn.execute(text("SELECT document_id, id FROM search_entries")).all())
+    assert keyed[newer] == date_key(datetime(2026, 2, 1, tzinfo=UTC), newer)
+    assert ids(url, "reklamacja", sort="date") == [newer, older, oldest]
+    assert ids(url, "reklamacja", sort="date_asc") == [oldest, older, newer]
+    assert ids(url, "faktury", Filters(date_from=date(2025, 1, 5), date_to=date(2025, 1, 5))) == [older]
+    late = add_letter(url, "pl", "complaint", "scan", datetime(2025, 6, 1, tzinfo=UTC), "q", "new", {},
+                      "Reklamacja faktury, spóźniona.")  # indexed last, sorted by its date
+    assert ids(url, "reklamacja", sort="date") == [newer, late, older, oldest]
+    assert ids(url, "", Filters(date_from=date(2025, 1, 1), date_to=date(2025, 12, 31)), sort="date") == [late, older]
+
+
+def test_totals_paging_and_the_relevance_cap_on_many_matches(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import storage.search as search_module
+
+    days = list(range(1, 29))
+    docs = {day: add_letter(db_url, "pl", "complaint", "scan", datetime(2025, 2, day, tzinfo=UTC), "q", "new", {},
+                            "Reklamacja faktury. " + "Reklamacja. " * (day % 3)) for day in days}
+    with create_engine(db_url).connect() as conn:
+        conn.execute(text("ANALYZE"))
+        conn.commit()
+    with session_scope(db_url) as s:
+        by_date = search(s, "reklamacja", None, sort="date", page=2, per_page=5)
+        ranked = search(s, "reklamacja", None, sort="relevance", page=3, per_page=5)
+        oldest = search(s, "faktury", Filters(date_to=date(2025, 2, 3)), sort="date_asc", per_page=2)
+    assert [h.document_id for h in by_date.hits] == [docs[d] for d in range(23, 18, -1)]
+    assert by_date.total == ranked.total == 28 and not by_date.total_capped
+    assert [h.document_id for h in oldest.hits] == [docs[1], docs[2]] and oldest.total == 3
+    # relevance ranks only the newest RANK_CANDIDATES matches (on PostgreSQL through a time window)
+    monkeypatch.setattr(search_module, "RANK_CANDIDATES", 4)
+    with session_scope(db_url) as s:
+        top = search(s, "reklamacja", None, sort="relevance", per_page=10)
+    assert {h.document_id for h in top.hits} == {docs[d] for d in (25, 26, 27, 28)}
+    assert top.hits[0].document_id == docs[26]  # 26 % 3 == 2: the most repetitions among the four
+    assert top.total == 28

@@ -13,6 +13,8 @@ from fastapi import APIRouter, Header, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from queues import figures, live, work
 from storage.audit import record
@@ -105,6 +107,22 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _may_work(session: Session, user: User, queue: str | None) -> bool:
+    """Agents work only their member queues (``queue_members`` via ``work.agent_scope``, the one
+    source of truth the pages use too; no membership rows: every queue); supervisors work all."""
+    if user.role != Role.AGENT.value:
+        return True
+    allowed = work.agent_scope(session, user.username).queues
+    return allowed is None or queue in allowed
+
+
+def _scoped(session: Session, user: User, item_id: int) -> None:
+    """404 (as for a missing item) when an agent asks for an item outside their queues."""
+    queue = session.scalar(select(WorkItem.queue).where(WorkItem.id == item_id))
+    if queue is None or not _may_work(session, user, queue):
+        raise HTTPException(404, "Not found.")
+
+
 # ---------------------------------------------------------------- queues and next item (moved from app.py)
 
 
@@ -112,7 +130,7 @@ def _now() -> datetime:
 def queues(user: Agent, session: SessionDep, ctx: CtxDep) -> list[schemas.QueueOut]:
     counts = work.queue_counts(session)
     names = {q.id: q.name for q in ctx.rules.queues}
-    ids = list(names) + sorted(set(counts) - set(names))
+    ids = [q for q in list(names) + sorted(set(counts) - set(names)) if _may_work(session, user, q)]
     empty = {s: 0 for s in ("new", "claimed", "on_hold", "done")}
     return [schemas.QueueOut(id=q, name=names.get(q, q), counts=counts.get(q, empty)) for q in ids]
 
@@ -120,6 +138,8 @@ def queues(user: Agent, session: SessionDep, ctx: CtxDep) -> list[schemas.QueueO
 @router.post("/api/queues/{queue}/next", response_model=schemas.WorkItemOut,
              responses={204: {"description": "The queue has no new item"}})
 def next_item(queue: str, user: Agent, session: SessionDep) -> schemas.WorkItemOut | Response:
+    if not _may_work(session, user, queue):
+        raise HTTPException(404, "Not found.")
     item = work.next_item(session, queue, user.username, _now())
     if item is None:
         return Response(status_code=204)
@@ -141,6 +161,7 @@ def next_mine(user: Agent, session: SessionDep) -> WorkItemFull | Response:
 
 @router.get("/api/work-items/{item_id}", response_model=schemas.WorkItemDetail)
 def work_item(item_id: int, user: Agent, session: SessionDep) -> schemas.WorkItemDetail:
+    _scoped(session, user, item_id)
     item = session.get(WorkItem, item_id)
     if item is None:
         raise HTTPException(404, "Not found.")
@@ -155,49 +176,58 @@ def work_item(item_id: int, user: Agent, session: SessionDep) -> schemas.WorkIte
 
 @router.post("/api/work-items/{item_id}/claim", response_model=schemas.WorkItemOut)
 def claim(item_id: int, user: Agent, session: SessionDep) -> schemas.WorkItemOut:
+    _scoped(session, user, item_id)
     return _out(work.claim(session, item_id, user.username, _now()))
 
 
 @router.post("/api/work-items/{item_id}/complete", response_model=schemas.WorkItemOut)
 def complete(item_id: int, user: Agent, session: SessionDep, body: CompleteIn | None = None) -> schemas.WorkItemOut:
+    _scoped(session, user, item_id)
     outcome = body.outcome if body else "resolved"
     return _out(work.complete(session, item_id, user.username, _now(), outcome))
 
 
 @router.post("/api/work-items/{item_id}/renew", response_model=WorkItemFull)
 def renew(item_id: int, user: Agent, session: SessionDep) -> WorkItemFull:
+    _scoped(session, user, item_id)
     return _full(work.renew(session, item_id, user.username, _now()))
 
 
 @router.post("/api/work-items/{item_id}/release", response_model=WorkItemFull)
 def release(item_id: int, user: Agent, session: SessionDep) -> WorkItemFull:
+    _scoped(session, user, item_id)
     return _full(work.release(session, item_id, user.username, _now()))
 
 
 @router.post("/api/work-items/{item_id}/hold", response_model=WorkItemFull)
 def hold(item_id: int, user: Agent, session: SessionDep, body: HoldIn | None = None) -> WorkItemFull:
+    _scoped(session, user, item_id)
     return _full(work.hold(session, item_id, user.username, _now(), body.reason if body else ""))
 
 
 @router.post("/api/work-items/{item_id}/resume", response_model=WorkItemFull)
 def resume(item_id: int, user: Agent, session: SessionDep, ctx: CtxDep) -> WorkItemFull:
+    _scoped(session, user, item_id)
     return _full(work.resume(session, item_id, user.username, _now(), ctx.policies))
 
 
 @router.post("/api/work-items/{item_id}/transfer", response_model=WorkItemFull)
 def transfer(item_id: int, body: TransferIn, user: Agent, session: SessionDep, ctx: CtxDep) -> WorkItemFull:
+    _scoped(session, user, item_id)
     return _full(work.transfer(session, item_id, user.username, _now(), body.queue, ctx.rules, ctx.policies,
                                reason=body.reason))
 
 
 @router.post("/api/work-items/{item_id}/reclassify", response_model=WorkItemFull)
 def reclassify(item_id: int, body: ReclassifyIn, user: Agent, session: SessionDep, ctx: CtxDep) -> WorkItemFull:
+    _scoped(session, user, item_id)
     return _full(work.reclassify(session, item_id, user.username, _now(), body.category, ctx.rules, ctx.policies,
                                  segment=body.segment))
 
 
 @router.post("/api/work-items/{item_id}/escalate", response_model=WorkItemFull)
 def escalate(item_id: int, body: EscalateIn, user: Agent, session: SessionDep, ctx: CtxDep) -> WorkItemFull:
+    _scoped(session, user, item_id)
     return _full(work.escalate(session, item_id, user.username, _now(), ctx.policies, ctx.rules, body.reason))
 
 
@@ -205,6 +235,7 @@ def escalate(item_id: int, body: EscalateIn, user: Agent, session: SessionDep, c
 def dispatch(item_id: int, body: DispatchIn, user: Agent, session: SessionDep, ctx: CtxDep) -> WorkItemFull:
     """Record that the reply was sent (post with its tracking number, or e-mail): the statutory
     clock stops at that time, not when the item is closed."""
+    _scoped(session, user, item_id)
     if body.at is not None and body.at.tzinfo is None:
         raise HTTPException(422, "Give the dispatch time with its UTC offset, e.g. 2026-11-23T10:00:00+01:00.")
     return _full(work.dispatch(session, item_id, user.username, _now(), ctx.policies, channel=body.channel,

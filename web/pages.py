@@ -314,7 +314,7 @@ def agent_queues(request: Request, user: CurrentUser, session: SessionDep, ctx: 
 
 
 def _visible_item(session: Session, ctx: Any, user: User, item_id: int) -> WorkItem:
-    item = session.get(WorkItem, item_id)
+    item = session.get(WorkItem, item_id) if 0 < item_id < 2**63 else None  # a huge id is no row, not a 500
     if item is None or item.queue not in set(_my_queue_ids(session, user, ctx)) and user.role == Role.AGENT.value:
         raise HTTPException(404, "Not found.")
     return item
