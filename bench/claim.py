@@ -59,11 +59,15 @@ class RunResult:
         return 1000 * xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
-def engine_for(url: str, agents: int) -> Engine:
-    """An engine with a connection per agent (the shared one has a small pool)."""
+def engine_for(url: str, agents: int, sqlite_sync: str = "FULL") -> Engine:
+    """An engine with a connection per agent (the shared one has a small pool). ``sqlite_sync``:
+    tests that check exactly-once, not durability, may pass NORMAL (no fsync per commit in WAL)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60}, pool_size=agents, max_overflow=5)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if sqlite_sync != "FULL":
+            mode = {"NORMAL": "NORMAL", "OFF": "OFF"}[sqlite_sync]
+            event.listen(engine, "connect", lambda c, _r: c.execute(f"PRAGMA synchronous={mode}"))
         return engine
     return create_engine(url, pool_size=agents, max_overflow=5)
 
@@ -91,9 +95,10 @@ def populate(engine: Engine, items: int) -> None:
         conn.execute(insert(WorkItem), rows)
 
 
-def _agent_process(url: str, names: list[str], start: Barrier, out: mp.Queue, work_ms: float) -> None:
+def _agent_process(url: str, names: list[str], start: Barrier, out: mp.Queue, work_ms: float,
+                   sqlite_sync: str) -> None:
     """One OS process running ``names`` agents (one thread each when more than one), its own engine."""
-    engine = engine_for(url, len(names))
+    engine = engine_for(url, len(names), sqlite_sync)
     factory = sessionmaker(engine, expire_on_commit=False)
     lat: list[float] = []
     done: list[int] = []
@@ -141,7 +146,7 @@ def _agent_process(url: str, names: list[str], start: Barrier, out: mp.Queue, wo
 
 
 def run_agents(url: str, agents: int, items: int, db: str = "", *, procs: int | None = None,
-               work_ms: float = 0.0) -> RunResult:
+               work_ms: float = 0.0, sqlite_sync: str = "FULL") -> RunResult:
     """``agents`` agents spread over ``procs`` OS processes (default: one process per agent), each
     looping "claim next (one transaction) → [work ``work_ms``] → complete (another)" until the
     queues are empty. Only the claim transaction is timed."""
@@ -150,7 +155,8 @@ def run_agents(url: str, agents: int, items: int, db: str = "", *, procs: int | 
     start = ctx.Barrier(procs + 1)
     out: mp.Queue = ctx.Queue()
     groups = [[f"agent{n:02d}" for n in range(agents) if n % procs == p] for p in range(procs)]
-    children = [ctx.Process(target=_agent_process, args=(url, g, start, out, work_ms), daemon=True) for g in groups]
+    children = [ctx.Process(target=_agent_process, args=(url, g, start, out, work_ms, sqlite_sync),
+                          daemon=True) for g in groups]
     for c in children:
         c.start()
     result = RunResult(db or ("sqlite" if url.startswith("sqlite") else "postgresql"), agents, items, 0.0)

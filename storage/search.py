@@ -321,12 +321,12 @@ class _Base:
                 ordered = (base.add_columns(ranked.label("score"), func.count().over().label("n"))
                            .order_by(ranked, cand.c.received_at.desc()))
                 result = self._candidates(session, ordered.limit(per_page).offset(offset), bool(window))
-                candidates = int(result[0][2]) if result else 0
+                candidates = int(result[0][2]) if result else (0 if offset == 0 else -1)  # -1: past the end
                 if not window or candidates >= RANK_CANDIDATES:
                     break
                 window = self._widen(session, f)  # the window held too few: a wider one, or all matches
             rows = [(r[0], r[1]) for r in result]
-            if window or candidates >= RANK_CANDIDATES:
+            if window or not 0 <= candidates < RANK_CANDIDATES:
                 candidates = -1  # not every match was a candidate: count them
         else:
             ordered = stmt.add_columns(score.label("score")).order_by(*self._newest(fts, sort == "date_asc"))

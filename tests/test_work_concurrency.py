@@ -21,7 +21,7 @@ def _check(url: str) -> None:
     engine = engine_for(url, 2)
     try:
         populate(engine, ITEMS)
-        result = run_agents(url, AGENTS, ITEMS, procs=PROCS)
+        result = run_agents(url, AGENTS, ITEMS, procs=PROCS, sqlite_sync="NORMAL")  # exactly-once, not fsync
         assert result.errors == []
         counts = Counter(result.completed)
         assert len(counts) == ITEMS and set(counts.values()) == {1}  # each completed once by the agents
