@@ -109,22 +109,27 @@ def verify(session: Session, batch: int = 2000) -> VerifyReport:
     """Walk the whole chain in id order; one finding per break, the walk continues after it."""
     findings: list[Finding] = []
     expected, prev_id, checked = GENESIS, None, 0
-    stmt = select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=batch)
-    for ev in session.scalars(stmt):
-        checked += 1
-        if ev.hash is None:
-            findings.append(Finding(ev.id, "unchained", f"event #{ev.id} ({ev.action}) has no hash: it was "
-                                    "written outside storage.audit.record"))
-            prev_id = ev.id
-            continue
-        if event_hash(ev) != ev.hash:
-            findings.append(Finding(ev.id, "altered", f"event #{ev.id} ({ev.action}, {_iso(ev.at)}) was "
-                                    "altered: its content does not match its hash"))
-        if ev.prev_hash != expected:
-            findings.append(_link_finding(session, ev, prev_id))
-        expected, prev_id = ev.hash, ev.id
-        if checked % batch == 0:
-            session.expunge_all()
+    last_id = 0
+    while True:  # keyset pages, so memory stays flat however long the trail is
+        page = list(session.scalars(select(AuditEvent).where(AuditEvent.id > last_id)
+                                    .order_by(AuditEvent.id).limit(batch)))
+        if not page:
+            break
+        for ev in page:
+            checked += 1
+            if ev.hash is None:
+                findings.append(Finding(ev.id, "unchained", f"event #{ev.id} ({ev.action}) has no hash: it was "
+                                        "written outside storage.audit.record"))
+                prev_id = ev.id
+                continue
+            if event_hash(ev) != ev.hash:
+                findings.append(Finding(ev.id, "altered", f"event #{ev.id} ({ev.action}, {_iso(ev.at)}) was "
+                                        "altered: its content does not match its hash"))
+            if ev.prev_hash != expected:
+                findings.append(_link_finding(session, ev, prev_id))
+            expected, prev_id = ev.hash, ev.id
+        last_id = page[-1].id
+        session.expunge_all()
     head = session.get(AuditChainHead, 1)
     if head is not None and head.last_hash != expected:
         after = f"after event #{prev_id}" if prev_id is not None else "(the trail is empty)"

@@ -194,3 +194,15 @@ def test_migration_chains_events_written_before_it(tmp_path: Path) -> None:
     with session_scope(url) as s:
         report = verify(s)
     assert report.ok and report.checked == 3
+
+
+def test_verify_walks_a_trail_longer_than_one_batch(ctx) -> None:  # type: ignore[no-untyped-def]
+    from storage.audit import record, verify
+    from storage.db import session_scope
+
+    with session_scope(ctx.db_url) as s:
+        for i in range(45):
+            record(s, "system", "test.event", detail={"i": i})
+    with session_scope(ctx.db_url) as s:
+        report = verify(s, batch=10)
+    assert report.checked >= 45 and not report.findings

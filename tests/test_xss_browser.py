@@ -55,7 +55,7 @@ class Seeded:
     base: str
     item_id: int
     document_id: str
-    db_url: str
+    forwarded_item_id: int  # the forwarded letter's own document: its subject and sender are in its text
 
 
 def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
@@ -130,10 +130,15 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         def routed() -> dict | None:
             got = httpx.get(f"{base}/api/envelopes/{env_id}", auth=scan, timeout=10).json()
             assert got["state"] not in ("quarantined", "needs_human"), got
-            return got if got["state"] == "processed" and got["documents"][0]["work_item"] else None
+            done = got["state"] == "processed" and all(d["work_item"] for d in got["documents"])
+            return got if done else None
 
         detail = _wait(routed, 240, "the letter to be routed")
-        doc = detail["documents"][0]
+        with session_scope(db_url) as s:
+            texts = {d["id"]: s.get(Document, d["id"]).text for d in detail["documents"]}  # type: ignore[union-attr]
+        print(texts)
+        [doc] = [d for d in detail["documents"] if WORD + ":" in texts[d["id"]]]
+        [fwd] = [d for d in detail["documents"] if SUBJECT in texts[d["id"]]]
         item_id = doc["work_item"]["id"]
         # entities as the extractor stores them, plus a payload as a name and as a value
         with session_scope(db_url) as s:
@@ -143,7 +148,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         for step, body in (("claim", None), ("hold", {"reason": NOTE}), ("resume", None)):
             r = httpx.post(f"{base}/api/work-items/{item_id}/{step}", auth=boss, json=body, timeout=10)
             assert r.status_code == 200, (step, r.text)
-        yield Seeded(base, item_id, doc["id"], db_url)
+        yield Seeded(base, item_id, doc["id"], fwd["work_item"]["id"])
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -170,7 +175,8 @@ def _pages(s: Seeded) -> dict[str, list[tuple[str, list[str]]]]:
         "scan": [("/mailroom", [FILENAME, QNAME]), ("/mailroom/batches", [FILENAME]),
                  ("/mailroom/quarantine", [QNAME])],
         "agent": [("/agent", [QUEUE]), ("/agent/queues", [QUEUE]), (item, [FILENAME, BODY, ENTITY_KEY, ENTITY_VALUE])],
-        "boss": [("/supervisor", [QUEUE]), ("/supervisor/queues", [QUEUE]), (item, [FILENAME, BODY, SUBJECT, SENDER]),
+        "boss": [("/supervisor", [QUEUE]), ("/supervisor/queues", [QUEUE]), (item, [FILENAME, BODY]),
+                 (f"/agent/items/{s.forwarded_item_id}", [SUBJECT, SENDER]),
                  ("/mailroom", [FILENAME])],
         "audit": [(f"/auditor?q={WORD}", [QUEUE]), (doc, [FILENAME, BODY, NOTE, ENTITY_VALUE])],
     }
