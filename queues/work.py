@@ -11,9 +11,7 @@ binding deadline (the earlier of the internal target and the statutory deadline)
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import inspect
-import json
 import logging
 import os
 import threading
@@ -23,18 +21,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, event, func, insert, select, text, update
+from sqlalchemy import Engine, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mailroom.errors import Conflict, MailroomError, NotFound
 from mailroom.records import CATEGORIES, Classification
 from queues.routing import RuleSet, route
 from queues.sla import SlaPolicies, clocks
-from storage.audit import ADVISORY_LOCK_KEY, canonical, record
+from storage.audit import record
 from storage.models import (
     AgentSkill,
-    AuditChainHead,
-    AuditEvent,
     Case,
     Document,
     OutboxEvent,
@@ -42,7 +38,6 @@ from storage.models import (
     User,
     WorkItem,
     WorkItemState,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -166,42 +161,6 @@ def sla_values(session: Session, item: WorkItem, policies: SlaPolicies, now: dat
 # ---------------------------------------------------------------- claim, lease, complete
 
 
-_AUDIT = AuditEvent.__table__
-_HEAD = AuditChainHead.__table__
-
-
-def _audit_fast(session: Session, actor: str, action: str, *, document_id: str | None, work_item_id: int,
-                detail: dict[str, Any]) -> None:
-    """``storage.audit.record`` for the hot claim/complete path, in fewer round trips while the chain
-    head is locked: one ``UPDATE ... RETURNING`` of the head row takes the locks ``record`` takes
-    (on PostgreSQL the advisory lock first, in the same statement, so both paths lock in one order),
-    then the event insert and the new head hash go in one statement on PostgreSQL (a data-modifying CTE), then
-    commit. Same hash (``storage.audit.canonical``), same chain; ``storage.audit.verify`` checks it.
-    """
-    session.flush()  # an earlier ``record`` in this transaction chains first
-    lock = update(_HEAD).where(_HEAD.c.id == 1)
-    pg = session.get_bind().dialect.name == "postgresql"
-    if pg:  # the same advisory lock as ``record``, taken first (a one-time filter), in the same statement
-        lock = lock.where(text("(SELECT pg_advisory_xact_lock(:k))::text = ''").bindparams(k=ADVISORY_LOCK_KEY))
-    row = session.execute(lock.values(seq=_HEAD.c.seq + 1).returning(_HEAD.c.last_hash)).first()
-    if row is None:  # no head row (a damaged chain): the general path knows how to continue
-        record(session, actor, action, document_id=document_id, work_item_id=work_item_id, detail=detail)
-        return
-    at = utcnow()
-    clean = json.loads(json.dumps(detail, ensure_ascii=False, default=str))
-    digest = hashlib.sha256(canonical(at=at, actor=actor, action=action, envelope_id=None, document_id=document_id,
-                                      work_item_id=work_item_id, detail=clean, prev_hash=row.last_hash)).hexdigest()
-    ins = insert(_AUDIT).values(at=at, actor=actor, action=action, envelope_id=None, document_id=document_id,
-                                work_item_id=work_item_id, detail=clean, prev_hash=row.last_hash, hash=digest)
-    head = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=digest)
-    if pg:
-        session.execute(head.add_cte(ins.returning(_AUDIT.c.id).cte("ev")))
-    else:
-        session.execute(ins)
-        session.execute(head)
-    # the ORM copy of the head (if a ``record`` loaded it) is stale now; ``record`` re-reads it anyway
-    for obj in [o for o in session.identity_map.values() if isinstance(o, AuditChainHead)]:
-        session.expire(obj)
 
 
 def claim(session: Session, item_id: int, agent: str, now: datetime, lease: timedelta = LEASE) -> WorkItem:
@@ -262,7 +221,7 @@ def complete(session: Session, item_id: int, agent: str, now: datetime, outcome:
         raise Conflict(f"work item {item_id} is {item.state}; it must be claimed to complete")
     item = session.get(WorkItem, item_id, populate_existing=True)
     assert item is not None
-    _audit_fast(session, agent, "work_item.completed", document_id=row.document_id, work_item_id=item_id,
+    record(session, agent, "work_item.completed", document_id=row.document_id, work_item_id=item_id,
            detail={"state": WorkItemState.DONE.value, "outcome": outcome, "claimed_until": None})
     return item
 
@@ -586,7 +545,7 @@ def claim_next(session: Session, agent: str, now: datetime, *, queues: Sequence[
         at=now, kind="item.taken", queue=c.queue, work_item_id=c.id, actor=agent, recipient=None,
         payload={"item_id": c.id, "queue": c.queue, "priority": c.priority, "state": WorkItemState.CLAIMED.value,
                  "sla_due": _iso(c.sla_due), "assignee": agent}))
-    _audit_fast(session, agent, "work_item.claimed", document_id=c.document_id, work_item_id=c.id,
+    record(session, agent, "work_item.claimed", document_id=c.document_id, work_item_id=c.id,
            detail={"state": WorkItemState.CLAIMED.value, "assignee": agent, "claimed_until": _iso(until)})
     return c
 

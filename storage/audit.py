@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.models import AuditChainHead, AuditEvent, Document
@@ -50,42 +50,47 @@ def event_hash(ev: AuditEvent) -> str:
         work_item_id=ev.work_item_id, detail=ev.detail or {}, prev_hash=ev.prev_hash or "")).hexdigest()
 
 
-def _lock_head(session: Session) -> AuditChainHead:
-    """Lock the chain head for the rest of the transaction and return it (fresh from the database)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
-    # The UPDATE takes the write lock (SQLite) / row lock (PostgreSQL) before we read the last hash.
-    row = session.execute(
-        update(AuditChainHead).where(AuditChainHead.id == 1).values(seq=AuditChainHead.seq)
-        .returning(AuditChainHead.seq, AuditChainHead.last_hash)
-        .execution_options(synchronize_session=False)).first()
-    if row is None:  # the head row was removed: continue from the newest event; verify reports the count
-        last_event = session.scalars(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
-        session.add(AuditChainHead(id=1, seq=0, last_hash=last_event or GENESIS))
-        session.flush()
-        return _lock_head(session)
-    seq, last = row
-    head = session.get(AuditChainHead, 1)
-    assert head is not None
-    head.seq, head.last_hash = seq, last
-    return head
+_AUDIT = AuditEvent.__table__
+_HEAD = AuditChainHead.__table__
 
 
 def record(session: Session, actor: str, action: str, *, envelope_id: str | None = None,
            document_id: str | None = None, work_item_id: int | None = None,
-           detail: dict[str, Any] | None = None, at: datetime | None = None) -> AuditEvent:
-    """Append one event to the chain (in the caller's transaction; it commits with the change)."""
+           detail: dict[str, Any] | None = None, at: datetime | None = None) -> None:
+    """Append one event to the chain (in the caller's transaction; it commits with the change).
+
+    Few round trips while the chain head is locked, because every transition waits for it: one
+    ``UPDATE ... RETURNING`` of the head row takes the locks (on PostgreSQL the advisory lock first,
+    in the same statement), then the event insert and the new head hash (one statement on PostgreSQL).
+    """
+    session.flush()  # pending ORM changes (and earlier events of this transaction) go first
     # Store exactly what is hashed: the detail as it comes back from JSON.
     clean = json.loads(json.dumps(detail or {}, ensure_ascii=False, default=str))
-    head = _lock_head(session)
-    event = AuditEvent(at=(at or datetime.now(UTC)).astimezone(UTC), actor=actor, action=action,
-                       envelope_id=envelope_id, document_id=document_id, work_item_id=work_item_id,
-                       detail=clean, prev_hash=head.last_hash)
-    event.hash = event_hash(event)
-    head.seq += 1
-    head.last_hash = event.hash
-    session.add(event)
-    return event
+    pg = session.get_bind().dialect.name == "postgresql"
+    lock = update(_HEAD).where(_HEAD.c.id == 1)
+    if pg:
+        lock = lock.where(text("(SELECT pg_advisory_xact_lock(:k))::text = ''").bindparams(k=ADVISORY_LOCK_KEY))
+    row = session.execute(lock.values(seq=_HEAD.c.seq + 1).returning(_HEAD.c.last_hash)).first()
+    if row is None:  # the head row was removed: continue from the newest event; verify reports the count
+        last_event = session.scalars(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+        session.execute(insert(_HEAD).values(id=1, seq=0, last_hash=last_event or GENESIS))
+        return record(session, actor, action, envelope_id=envelope_id, document_id=document_id,
+                      work_item_id=work_item_id, detail=detail, at=at)
+    when = (at or datetime.now(UTC)).astimezone(UTC)
+    digest = hashlib.sha256(canonical(at=when, actor=actor, action=action, envelope_id=envelope_id,
+                                      document_id=document_id, work_item_id=work_item_id, detail=clean,
+                                      prev_hash=row.last_hash)).hexdigest()
+    ins = insert(_AUDIT).values(at=when, actor=actor, action=action, envelope_id=envelope_id,
+                                document_id=document_id, work_item_id=work_item_id, detail=clean,
+                                prev_hash=row.last_hash, hash=digest)
+    head = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=digest)
+    if pg:
+        session.execute(head.add_cte(ins.returning(_AUDIT.c.id).cte("ev")))
+    else:
+        session.execute(ins)
+        session.execute(head)
+    for obj in [o for o in session.identity_map.values() if isinstance(o, AuditChainHead)]:
+        session.expire(obj)  # an ORM copy of the head is stale now
 
 
 @dataclass(frozen=True)

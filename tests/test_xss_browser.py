@@ -9,6 +9,7 @@ hide an escaping bug — and once normally, checking the CSP header on every pag
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -46,7 +47,7 @@ def payload(tag: str) -> str:
 SUBJECT, SENDER, BODY, FILENAME = payload("subject"), payload("sender"), payload("body"), payload("filename")
 ENTITY_KEY, ENTITY_VALUE, NOTE, QUEUE = payload("entkey"), payload("entval"), payload("note"), payload("queue")
 QNAME = payload("qfile")[1:]  # multipart clients send '"' in a file name as %22
-FILENAME, SENDER = FILENAME[1:], SENDER[1:]  # and a quoted display name cannot hold one
+FILENAME = FILENAME[1:]
 WORD = "Zażalenieunikalne"  # found by the auditor's search, next to the payload in the text
 
 
@@ -55,7 +56,6 @@ class Seeded:
     base: str
     item_id: int
     document_id: str
-    forwarded_item_id: int  # the forwarded letter's own document: its subject and sender are in its text
 
 
 def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
@@ -70,22 +70,21 @@ def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
 
 def _letter() -> bytes:
     msg = EmailMessage()
-    msg["From"] = f'"{SENDER}" <klient@example.pl>'
+    msg["From"] = "SENDERNAME <klient@example.pl>"  # replaced below by an RFC 2047 word the parser keeps whole
     msg["To"] = "bok@example.com"
     msg["Subject"] = SUBJECT
     msg["Message-ID"] = "<xss-browser-1@example.pl>"
     text = (f"Dzień dobry, {WORD}: składam reklamację faktury FV/2026/10/004512, Nr klienta MR-1234567. "
-            f"Kwota 149,99 zł została pobrana dwukrotnie. {BODY} Proszę o zwrot. Z poważaniem, Jan Kowalski")
+            f"Kwota 149,99 zł została pobrana dwukrotnie. {BODY} Proszę o zwrot. Z poważaniem, Jan Kowalski\n\n"
+            + "Opłata za usługę roamingową naliczona w październiku nie powinna się pojawić na fakturze, "
+            "ponieważ usługa była wyłączona od początku umowy, co potwierdził konsultant infolinii. " * 3)
     msg.set_content(text)
     msg.add_alternative(f"<html><body><p>{text}</p><script>alert('htmlpart')</script>"
                         f"<img src=x onerror=alert('htmlimg')></body></html>", subtype="html")
-    inner = EmailMessage()  # a forwarded letter: its subject and sender become part of the text
-    inner["From"], inner["Subject"] = f'"{SENDER}" <klient@example.pl>', SUBJECT
-    inner.set_content(f"Poprzednia wiadomość {WORD}. {BODY}")
-    msg.add_attachment(inner)
     msg.add_attachment(b"Reklamacja " + BODY.encode() + b" " + WORD.encode(), maintype="text", subtype="plain",
                        filename=FILENAME + ".txt")
-    return msg.as_bytes()
+    sender = "=?utf-8?b?" + base64.b64encode(SENDER.encode()).decode() + "?="
+    return msg.as_bytes().replace(b"SENDERNAME", sender.encode())
 
 
 @pytest.fixture(scope="module")
@@ -136,9 +135,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         detail = _wait(routed, 240, "the letter to be routed")
         with session_scope(db_url) as s:
             texts = {d["id"]: s.get(Document, d["id"]).text for d in detail["documents"]}  # type: ignore[union-attr]
-        print(texts)
         [doc] = [d for d in detail["documents"] if WORD + ":" in texts[d["id"]]]
-        [fwd] = [d for d in detail["documents"] if SUBJECT in texts[d["id"]]]
         item_id = doc["work_item"]["id"]
         # entities as the extractor stores them, plus a payload as a name and as a value
         with session_scope(db_url) as s:
@@ -148,7 +145,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         for step, body in (("claim", None), ("hold", {"reason": NOTE}), ("resume", None)):
             r = httpx.post(f"{base}/api/work-items/{item_id}/{step}", auth=boss, json=body, timeout=10)
             assert r.status_code == 200, (step, r.text)
-        yield Seeded(base, item_id, doc["id"], fwd["work_item"]["id"])
+        yield Seeded(base, item_id, doc["id"])
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -175,10 +172,9 @@ def _pages(s: Seeded) -> dict[str, list[tuple[str, list[str]]]]:
         "scan": [("/mailroom", [FILENAME, QNAME]), ("/mailroom/batches", [FILENAME]),
                  ("/mailroom/quarantine", [QNAME])],
         "agent": [("/agent", [QUEUE]), ("/agent/queues", [QUEUE]), (item, [FILENAME, BODY, ENTITY_KEY, ENTITY_VALUE])],
-        "boss": [("/supervisor", [QUEUE]), ("/supervisor/queues", [QUEUE]), (item, [FILENAME, BODY]),
-                 (f"/agent/items/{s.forwarded_item_id}", [SUBJECT, SENDER]),
+        "boss": [("/supervisor", [QUEUE]), ("/supervisor/queues", [QUEUE]), (item, [FILENAME, BODY, SUBJECT, SENDER]),
                  ("/mailroom", [FILENAME])],
-        "audit": [(f"/auditor?q={WORD}", [QUEUE]), (doc, [FILENAME, BODY, NOTE, ENTITY_VALUE])],
+        "audit": [(f"/auditor?q={WORD}", [QUEUE]), (doc, [FILENAME, BODY, NOTE, SUBJECT])],
     }
 
 
