@@ -20,6 +20,7 @@ from typing import Any
 from imap_tools import AND, MailBox, MailBoxStartTls, MailBoxUnencrypted, MailMessage
 from imap_tools.errors import MailboxFolderCreateError
 
+from intake.hosts import check_host
 from intake.receive import Dispatch, Received, receive
 from mailroom.records import Channel
 from pipeline.context import Context
@@ -76,6 +77,7 @@ class PollResult:
 @contextmanager
 def connect(cfg: MailboxConfig) -> Iterator[Any]:
     cls = {"ssl": _Tls, "starttls": _StartTls, "plain": _Plain}[cfg.security]
+    check_host(cfg.host, cfg.port)  # SSRF: internal addresses refused before connecting (intake/hosts.py)
     with cls(cfg.host, cfg.port).login(cfg.user, cfg.password) as mailbox:
         yield mailbox
 

@@ -30,7 +30,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import Select, and_, column, delete, func, literal_column, select, table, text
+from sqlalchemy import Select, and_, cast, column, delete, func, literal, literal_column, select, table, text
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from mailroom.errors import MailroomError
@@ -44,7 +45,8 @@ COUNT_CAP = 10_000  # totals above this are reported as "10000+" (counting every
 SNIPPET_TOKENS = 28
 RANK_CANDIDATES = 5_000  # relevance ranks at most this many matches: the most recently received
 RANK_WORK_MEM = "64MB"  # PostgreSQL, for the relevance candidates query only
-WINDOW_MARGIN = 1.3  # PostgreSQL: a relevance window is sized for this many times RANK_CANDIDATES matches
+WINDOW_MARGIN = 1.5  # PostgreSQL: a relevance window is sized for this many times RANK_CANDIDATES matches
+WINDOW_MAX = 0.35  # a wider window saves little (and loses the free total): read every match instead
 
 
 class BadQuery(MailroomError):
@@ -240,6 +242,7 @@ class _Base:
     dialect = ""
     window_fraction = 1.0  # of the time span the last relevance window covered
     window_matched = 0  # matches in that window
+    window_start: datetime | None = None
 
     def index_document(self, session: Session, doc: Document) -> None:
         """Insert or refresh the search row of a document (idempotent; call after read and classify)."""
@@ -291,6 +294,7 @@ class _Base:
             raise BadQuery(f"Unknown sort {sort!r}: use relevance, date or date_asc.")
         page, per_page = max(1, page), min(max(1, per_page), MAX_PER_PAGE)
         parsed, f = parse_query(query), filters or Filters()
+        self._session = session
         fts = not parsed.empty
         e = SearchEntry
         stmt: Select[Any] = select(e.document_id)
@@ -328,7 +332,7 @@ class _Base:
                 matched = first.get("matched")  # PostgreSQL: every match read (in the window), before the LIMIT
                 if not window or candidates >= RANK_CANDIDATES:
                     break
-                window = self._widen(session, f)  # the window held too few: a wider one, or all matches
+                window = self._widen(session, f, matched)  # it held too few: a wider one, or all matches
             rows = [(r[0], r[1]) for r in result]
             if window:
                 self.window_matched = int(matched or 0)
@@ -353,7 +357,7 @@ class _Base:
         """
         return []
 
-    def _widen(self, session: Session, f: Filters) -> list[Any]:
+    def _widen(self, session: Session, f: Filters, matched: int | None) -> list[Any]:
         return []
 
     def _rank_inputs(self, score: Any) -> list[Any]:
@@ -419,6 +423,15 @@ class SqliteFts5Index(_Base):
         return self._key(fts).in_(ids)
 
 
+def _rank_fn(tsv: Any, tsq: Any) -> Any:
+    """``ts_rank`` (frequency of the query's words, with diminishing returns).
+
+    ``ts_rank_cd`` (cover density) cost 4x as much on phrases: 24 ms for 5,000 candidates vs 6 ms.
+    Length normalisation (flag 1) ranked a two-word letter above one repeating the word seven times.
+    """
+    return func.ts_rank(tsv, tsq)
+
+
 class PostgresFtsIndex(_Base):
     dialect = "postgresql"
 
@@ -440,13 +453,16 @@ class PostgresFtsIndex(_Base):
         self.window_fraction = WINDOW_MARGIN * RANK_CANDIDATES / max(expected, 1.0)
         return self._window_conditions(session, f)
 
-    def _widen(self, session: Session, f: Filters) -> list[Any]:
-        self.window_fraction *= 4
+    def _widen(self, session: Session, f: Filters, matched: int | None) -> list[Any]:
+        """Size the next window by the density of matches the last one actually held."""
+        density = (matched or 0) / self.window_fraction
+        needed = WINDOW_MARGIN * RANK_CANDIDATES / density if density else 8 * self.window_fraction
+        self.window_fraction = max(1.25 * self.window_fraction, needed)
         return self._window_conditions(session, f)
 
     def _window_conditions(self, session: Session, f: Filters) -> list[Any]:
         fraction = self.window_fraction
-        if fraction > 0.8:
+        if fraction > WINDOW_MAX:
             self.window_fraction = 1.0
             return []
         e = SearchEntry
@@ -457,7 +473,8 @@ class PostgresFtsIndex(_Base):
         if lo is None or hi is None:
             self.window_fraction = 1.0
             return []
-        return [e.received_at >= hi - (hi - lo) * fraction]
+        self.window_start = hi - (hi - lo) * fraction
+        return [e.received_at >= self.window_start]
 
     def _candidates(self, session: Session, stmt: Select[Any], windowed: bool) -> list[Any]:
         # The planner would walk received_at newest first and test every row until the LIMIT: for
@@ -480,18 +497,30 @@ class PostgresFtsIndex(_Base):
         planner's estimate (tsvector most-common-element statistics) is cheap and, at three times the
         cap, safely above it.
         """
+        windowed = self.window_fraction < 1.0 and self.window_start is not None
+        if windowed and self.window_matched / self.window_fraction > 3 * COUNT_CAP:
+            return COUNT_CAP + 1  # extrapolated from the matches the newest window held
         if self._estimate(session, stmt) > 3 * COUNT_CAP:
             return COUNT_CAP + 1
-        if self.window_fraction < 1.0 and self.window_matched / self.window_fraction > 3 * COUNT_CAP:
-            return COUNT_CAP + 1  # extrapolated from the matches the newest window held
-        return super()._count(session, stmt, bare)
+        if not windowed:
+            return super()._count(session, stmt, bare)
+        if self.window_matched > COUNT_CAP:
+            return self.window_matched
+        # the window's matches are known: count only the older ones, up to what the cap still needs
+        rest = stmt.where(SearchEntry.received_at < self.window_start).limit(COUNT_CAP + 1 - self.window_matched)
+        return self.window_matched + int(session.execute(select(func.count()).select_from(rest.subquery()))
+                                         .scalar_one())
 
     def _match(self, stmt: Select[Any], query: Query) -> tuple[Select[Any], Any]:
-        tsq = func.to_tsquery(literal_column("'simple'"), tsquery_expression(query))
+        # to_tsquery is STABLE, not folded by the planner: in a re-check or a rank it ran once per row
+        # (~3 us). Normalised once here, the tsquery is a constant, still visible to the estimates.
+        normalised = self._session.execute(text("SELECT to_tsquery('simple', :q)::text"),
+                                           {"q": tsquery_expression(query)}).scalar_one()
+        tsq = cast(literal(normalised), TSQUERY)
         tsv = literal_column("search_entries.tsv")
         stmt = stmt.select_from(SearchEntry).where(tsv.op("@@")(tsq))
         self._tsq = tsq
-        return stmt, -func.ts_rank_cd(tsv, tsq)  # negated: ascending order is best first, as in SQLite
+        return stmt, -_rank_fn(tsv, tsq)  # negated: ascending order is best first, as in SQLite
 
     def _rank_inputs(self, score: Any) -> list[Any]:
         # tsv is carried through the top-N sort and ranked after the LIMIT (5,000 ranks cost ~5 ms);
@@ -499,7 +528,7 @@ class PostgresFtsIndex(_Base):
         return [literal_column("search_entries.tsv").label("tsv"), func.count().over().label("matched")]
 
     def _rank(self, cand: Any) -> tuple[Select[Any], Any]:
-        return select(cand.c.document_id, cand.c.matched), -func.ts_rank_cd(cand.c.tsv, self._tsq)
+        return select(cand.c.document_id, cand.c.matched), -_rank_fn(cand.c.tsv, self._tsq)
 
 
 def _loose(query: Query) -> list[Query]:

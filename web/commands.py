@@ -20,6 +20,27 @@ NO_SECRET = ("mailroom: MAILROOM_SECRET_KEY is not set. It signs the session coo
              "(`mailroom serve --demo` makes one for its data directory by itself.)")
 
 
+MIN_SECRET_LENGTH = 32
+# Values people paste from examples and framework defaults: a key anyone can guess signs anyone's cookie.
+KNOWN_SECRETS = frozenset({
+    "changeme", "change-me", "change_me", "changeit", "secret", "secretkey", "secret-key", "secret_key", "password",
+    "mailroom", "default", "test", "dev", "development", "insecure", "notsecret", "your-secret-key",
+    "your_secret_key", "yoursecretkey", "replace-me", "replaceme", "please-change-me", "supersecret",
+    "super-secret-key", "django-insecure", "mysecretkey", "my-secret-key", "xxx", "12345678", "0123456789",
+})
+
+
+def secret_problem(key: str) -> str | None:
+    """Why ``key`` may not sign cookies (a known example/default value, or too short), or None."""
+    plain = key.strip().lower()
+    if plain in KNOWN_SECRETS or any(plain.startswith(k) and len(set(plain[len(k):])) <= 2 for k in KNOWN_SECRETS
+                                     if len(k) >= 6):
+        return "is a well-known default or example value"
+    if len(key) < MIN_SECRET_LENGTH:
+        return f"is {len(key)} characters long; use at least {MIN_SECRET_LENGTH}"
+    return None
+
+
 def demo_secret(settings: Settings) -> str:
     """A per-data-directory key for ``serve --demo``, created once (mode 0600) and reused."""
     path = Path(settings.data) / "demo-secret-key"
@@ -41,6 +62,13 @@ def _with_secret(func: Callable[[argparse.Namespace], int]) -> Callable[[argpars
                 print(NO_SECRET, file=sys.stderr)
                 return 2
             settings.secret_key = demo_secret(settings)
+        problem = secret_problem(settings.secret_key)
+        if problem is not None:
+            print(f"mailroom: MAILROOM_SECRET_KEY {problem}: anyone who guesses it can forge a signed-in session. "
+                  "Set a long random value, e.g.\n"
+                  "  export MAILROOM_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')",
+                  file=sys.stderr)
+            return 2
         return func(args)
 
     return run

@@ -705,6 +705,8 @@ def auditor_original(document_id: str, user: CurrentUser, session: SessionDep, c
     session.commit()
     data = ctx.blobs.get(envelope.sha256)
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", envelope.source_name)[-100:] or "original"
-    return Response(data, media_type=envelope.content_type or "application/octet-stream",
+    return Response(data, media_type="application/octet-stream",  # never rendered: polyglots, SVG, HTML
                     headers={"Content-Disposition": f'attachment; filename="{name}"',
-                             "X-Content-Type-Options": "nosniff"})
+                             "X-Content-Type-Options": "nosniff",
+                             "Content-Security-Policy": "default-src 'none'; sandbox",
+                             "X-Original-Content-Type": envelope.content_type or ""})

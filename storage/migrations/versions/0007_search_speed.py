@@ -3,7 +3,9 @@
 SQLite: every ``search_entries.id`` (= the FTS5 rowid) becomes ``storage.search.date_key(received_at,
 document_id)``, so FTS5's rowid order is receipt order and a date range is a rowid range; the FTS5
 index is rebuilt afterwards (its rows are keyed by the old ids). PostgreSQL: a ``(received_at, id)``
-index serves "newest first" with the ``id`` tie-breaker without a sort.
+index serves "newest first" with the ``id`` tie-breaker without a sort, and the ``tsv`` statistics
+target is raised so that the planner's estimate of a word's matches (used to size the relevance
+window) covers ten times more words.
 
 Revision ID: 0007
 Revises: 0005
@@ -25,6 +27,9 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         op.create_index("ix_search_entries_received_id", "search_entries", ["received_at", "id"])
+        # the relevance window is sized from the planner's word estimates: keep statistics on
+        # 10,000 lexemes (default 1,000), so words outside the most common ones are estimated too
+        op.execute("ALTER TABLE search_entries ALTER COLUMN tsv SET STATISTICS 1000")
         return
     _rekey_sqlite(bind)
 
@@ -54,5 +59,6 @@ def _rekey_sqlite(bind: sa.engine.Connection) -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE search_entries ALTER COLUMN tsv SET STATISTICS -1")
         op.drop_index("ix_search_entries_received_id", table_name="search_entries")
     # SQLite keeps its keys: they are valid ids for revision 0005 too
