@@ -38,6 +38,7 @@ class Received:
     duplicate: bool
     content_type: str
     problem: str | None = None  # why the arrival went straight to quarantine
+    problem_status: int = 422  # the HTTP status that problem answers with
 
     @property
     def ok(self) -> bool:
@@ -79,7 +80,7 @@ def _pdf_pages(data: bytes) -> int | None:
 
 def receive(ctx: Context, data: bytes, name: str, now: datetime, *, channel: Channel | None = None,
             submitted_by: str = "system", meta: dict[str, Any] | None = None,
-            dispatch: Dispatch | None = None) -> Received:
+            dispatch: Dispatch | None = None, idempotency_key: str | None = None) -> Received:
     """Store and commit one arrival; then hand a new, readable one to ``dispatch``."""
     problem: MailroomError | None = None
     try:
@@ -91,7 +92,8 @@ def receive(ctx: Context, data: bytes, name: str, now: datetime, *, channel: Cha
     info = {**(meta or {}), **describe(data, ctype)}
     message_id = (info.get("email") or {}).get("message_id")
     arrival = Arrival(data=data, name=name, channel=channel, content_type=ctype, received_at=now,
-                      submitted_by=submitted_by, meta=info, message_id=message_id)
+                      submitted_by=submitted_by, meta=info, message_id=message_id,
+                      idempotency_key=idempotency_key)
     with session_scope(ctx.db_url) as s:
         result = accept(arrival, s, ctx.blobs)
     new = isinstance(result, Accepted)
@@ -99,7 +101,7 @@ def receive(ctx: Context, data: bytes, name: str, now: datetime, *, channel: Cha
     if problem is not None:
         if new:
             quarantine(ctx, env_id, problem)
-        return Received(env_id, not new, ctype, problem.reason)
+        return Received(env_id, not new, ctype, problem.reason, problem.http_status)
     if new and dispatch is not None:
         dispatch(env_id)
     return Received(env_id, not new, ctype)

@@ -6,8 +6,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from intake import Arrival, Duplicate, accept, guess_channel
-from ocr import sniff_type
+from intake.receive import receive
 from pipeline.context import Context
 from storage.db import session_scope
 from storage.models import Role
@@ -43,11 +42,7 @@ def create_demo_letters(ctx: Context, count: int = 8, seed: int = 7) -> list[str
         truth = generate(Path(tmp), seed=seed, count=count)
         for rec in truth:
             path = Path(tmp) / rec["file"]
-            data = path.read_bytes()
-            ctype = sniff_type(data, path.name)
-            arrival = Arrival(data=data, name=path.name, channel=guess_channel(data, ctype), content_type=ctype,
-                              received_at=datetime.now(UTC), submitted_by="scanner", meta={"demo": True})
-            with session_scope(ctx.db_url) as s:
-                res = accept(arrival, s, ctx.blobs)
-            ids.append(res.of if isinstance(res, Duplicate) else res.envelope_id)
+            got = receive(ctx, path.read_bytes(), path.name, datetime.now(UTC), submitted_by="scanner",
+                          meta={"demo": True})
+            ids.append(got.envelope_id)
     return ids

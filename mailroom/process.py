@@ -7,13 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from intake import Arrival, Duplicate, accept, guess_channel
+from intake.receive import receive
 from mailroom.contract import document_line, error_line
 from mailroom.errors import MailroomError, TooLarge
-from mailroom.records import Channel
-from ocr import sniff_type
 from pipeline.context import Context
-from pipeline.runner import quarantine, run_inline
+from pipeline.runner import run_inline
 from storage.db import session_scope
 from storage.models import Envelope, EnvelopeState
 
@@ -31,21 +29,10 @@ def process_path(ctx: Context, source: str, now: datetime | None = None) -> Iter
     except MailroomError as exc:
         yield error_line(source, exc.reason)
         return
-    problem: MailroomError | None = None
-    try:
-        ctype = sniff_type(data, path.name)
-        channel = guess_channel(data, ctype)
-    except MailroomError as exc:  # unreadable type, empty file: kept in quarantine
-        ctype, channel, problem = "application/octet-stream", Channel.UPLOAD, exc
-    arrival = Arrival(data=data, name=path.name, channel=channel, content_type=ctype,
-                      received_at=now or datetime.now(UTC), submitted_by="cli", meta={"source": source})
-    with session_scope(ctx.db_url) as s:
-        result = accept(arrival, s, ctx.blobs)
-    env_id = result.of if isinstance(result, Duplicate) else result.envelope_id
-    if problem is not None:
-        quarantine(ctx, env_id, problem)
-    else:
-        run_inline(ctx, env_id)
+    got = receive(ctx, data, path.name, now or datetime.now(UTC), submitted_by="cli", meta={"source": source})
+    env_id = got.envelope_id
+    if got.ok:
+        run_inline(ctx, env_id)  # new, or a re-run of an earlier one: every step is idempotent
     with session_scope(ctx.db_url) as s:
         env = s.get(Envelope, env_id)
         assert env is not None

@@ -7,6 +7,11 @@ image headers), so a decompression bomb is refused in milliseconds.
 from __future__ import annotations
 
 import io
+import os
+import pickle
+import resource
+import signal
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -102,8 +107,110 @@ def _check_embedded_images(page: pdfium.PdfPage, number: int, settings: Settings
 # ---------------------------------------------------------------- images and TIFF faxes
 
 
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF
+TIFF_DECODE_SECONDS = 60  # wall clock for all pages of one file
+TIFF_DECODE_MEMORY = 1536 * 1024 * 1024  # address space the decoder may add to what the worker already maps
+
+
 def iter_image_pages(data: bytes, settings: Settings) -> Iterator[PageImage]:
-    """Yield the pages of an image: every frame of a TIFF, the first frame of anything else."""
+    """Yield the pages of an image: every frame of a TIFF, the first frame of anything else.
+
+    TIFF (faxes) is decoded by libtiff, C code that has crashed on hostile files: it runs in a forked
+    child under a memory (RLIMIT_AS) and time limit, so a crash becomes a CorruptInput for this item
+    (quarantine) instead of killing the worker."""
+    if data[:4] in TIFF_MAGIC:
+        return _iter_isolated(data, settings)
+    return _iter_in_process(data, settings)
+
+
+def _iter_isolated(data: bytes, settings: Settings) -> Iterator[PageImage]:
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: decode, send page by page, exit without running the parent's cleanup
+        code = 0
+        try:
+            os.close(read_fd)
+            _limit_child()
+            with os.fdopen(write_fd, "wb") as out:
+                try:
+                    for page in _iter_in_process(data, settings):
+                        pickle.dump(("page", page.number, page.image.size, page.image.tobytes(), page.dpi,
+                                     page.bilevel), out, protocol=pickle.HIGHEST_PROTOCOL)
+                    pickle.dump(("done",), out)
+                except MailroomError as exc:
+                    pickle.dump(("error", exc), out)
+        except MemoryError:
+            code = 75
+        except BaseException:  # noqa: BLE001 - anything else in the child is a failed decode; the parent says so
+            code = 70
+        os._exit(code)
+    os.close(write_fd)
+    fired = threading.Event()
+    timer = threading.Timer(TIFF_DECODE_SECONDS, lambda: (fired.set(), _kill(pid)))
+    timer.daemon = True
+    timer.start()
+    finished = False
+    try:
+        with os.fdopen(read_fd, "rb") as pipe:
+            while True:
+                try:
+                    msg = pickle.load(pipe)  # noqa: S301 - from our own forked child, not from the input
+                except (EOFError, pickle.UnpicklingError):
+                    break
+                if msg[0] == "page":
+                    _, number, size, raw, dpi, bilevel = msg
+                    yield PageImage(number=number, image=Image.frombytes("L", size, raw), dpi=dpi, bilevel=bilevel)
+                elif msg[0] == "error":
+                    finished = True
+                    raise msg[1]
+                else:
+                    finished = True
+                    break
+    finally:
+        timer.cancel()
+        if not finished:
+            _kill(pid)
+        _, status = os.waitpid(pid, 0)
+    if not finished:
+        raise CorruptInput(_crash_reason(status, fired.is_set()))
+
+
+def _limit_child() -> None:
+    """Cap the child's address space at what it maps now plus TIFF_DECODE_MEMORY, and its CPU time."""
+    mapped = 0
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                mapped = int(line.split()[1]) * 1024
+    limit = mapped + TIFF_DECODE_MEMORY
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CPU, (TIFF_DECODE_SECONDS, TIFF_DECODE_SECONDS + 5))
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _crash_reason(status: int, timed_out: bool) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGKILL and timed_out:
+            how = f"took longer than {TIFF_DECODE_SECONDS} s"
+        elif sig == signal.SIGXCPU:
+            how = f"used more than {TIFF_DECODE_SECONDS} s of CPU"
+        else:
+            how = f"crashed ({signal.Signals(sig).name})"
+    elif os.WEXITSTATUS(status) == 75:
+        how = f"needed more than {TIFF_DECODE_MEMORY // 2**20} MB of memory"
+    else:
+        how = f"failed (exit status {os.WEXITSTATUS(status)})"
+    return f"The TIFF file is damaged: its decoder {how}; it was stopped. Send the fax again."
+
+
+def _iter_in_process(data: bytes, settings: Settings) -> Iterator[PageImage]:
     try:
         with warnings.catch_warnings():
             # Sizes are checked against settings.max_pixels below; Pillow still raises past twice its limit.

@@ -3,6 +3,7 @@ statutory clock, started at the earliest receipt.
 
 Design: every routed work item belongs to a case. A new document joins an existing case when,
 within ``WINDOW`` of that case's first receipt and while the case's primary item is still open,
+it is an e-mail replying to (In-Reply-To / References) a message of that case, or
 it names the same customer number *and* the same invoice number, or its text is near-identical
 (Jaccard similarity of word 3-gram shingles >= ``SIMILARITY``, same language) and it names no
 other customer or invoice number than the case. The later copy
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 from queues.sla import SlaPolicies
 from queues.work import OPEN, emit, sla_values
 from storage.audit import record
-from storage.models import Case, Document, WorkItem, WorkItemState
+from storage.models import Case, Document, Envelope, WorkItem, WorkItemState
 
 WINDOW = timedelta(days=60)
 SIMILARITY = 0.7
@@ -60,8 +61,25 @@ def _open_primary(session: Session, case: Case) -> bool:
     return primary is not None and primary.state in OPEN
 
 
+def _replied_case(session: Session, doc: Document) -> tuple[Case, str] | None:
+    """The open case of the e-mail this one answers (In-Reply-To, then References, newest first)."""
+    mail = (doc.envelope.meta or {}).get("email") or {}
+    ids = [i for i in [mail.get("in_reply_to"), *reversed(mail.get("references") or [])] if i]
+    for message_id in dict.fromkeys(ids):
+        q = (select(Case).join(WorkItem, WorkItem.case_id == Case.id).join(Document)
+             .join(Envelope, Envelope.id == Document.envelope_id)
+             .where(Envelope.message_id == message_id).order_by(Case.id).limit(1))
+        case = session.scalars(q).first()
+        if case is not None and _open_primary(session, case):
+            return case, f"reply to e-mail {message_id}"
+    return None
+
+
 def find_case(session: Session, doc: Document, received_at: datetime, grams: list[int]) -> tuple[Case, str] | None:
     """The open case this document belongs to, and why; None when it starts a new matter."""
+    replied = _replied_case(session, doc)
+    if replied is not None:
+        return replied
     since = received_at - WINDOW
     cust, inv = _first(doc, "customer_id"), _first(doc, "invoice_no")
     if cust and inv:

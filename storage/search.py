@@ -12,6 +12,17 @@ and lets a query typed without diacritics ("zazalenie") find the letter ("zażal
 Both are created by migration 0005, so ``index_document`` is the same upsert on both. Queue and
 work-item status change after indexing, so they are filtered live against ``work_items``.
 
+Speed at 1,000,000 documents (docs/benchmarks.md, "Archive search"):
+
+- SQLite: an entry's id (the FTS5 rowid) is :func:`date_key` of its receipt time (migration 0007), so
+  "newest first" / "oldest first" is FTS5's own rowid order and a date range is a rowid range: a date
+  sort or the relevance candidates (the RANK_CANDIDATES newest matches) stop after what they need.
+- PostgreSQL: relevance reads the GIN bitmap ANDed with a ``received_at`` window sized from the
+  planner's estimate of the rarest word (widened by the density actually found), ranks only the
+  candidates after the LIMIT, and gets the total from the same scan; counts above the cap come from
+  the estimate. A date sort walks ``received_at`` newest first and stops at the page.
+- Both: entity and customer filters are resolved to their few entries first and drive the query.
+
 Query language: words (all must occur), ``"a phrase"``, prefixes ``wypow*``, ``OR`` between two
 terms, ``-word`` to exclude. Snippets are cut from the original text in Python, so both backends
 highlight the same way and diacritics are kept.
@@ -240,6 +251,7 @@ def entity_rows(entities: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 class _Base:
     dialect = ""
+    _session: Session
     window_fraction = 1.0  # of the time span the last relevance window covered
     window_matched = 0  # matches in that window
     window_start: datetime | None = None
@@ -523,8 +535,9 @@ class PostgresFtsIndex(_Base):
         return stmt, -_rank_fn(tsv, tsq)  # negated: ascending order is best first, as in SQLite
 
     def _rank_inputs(self, score: Any) -> list[Any]:
-        # tsv is carried through the top-N sort and ranked after the LIMIT (5,000 ranks cost ~5 ms);
-        # the window count sees every match before the LIMIT: the total comes with the candidates.
+        # tsv is carried through the top-N sort and ranked after the LIMIT: ranking every match read
+        # (12,000 for a common phrase) cost more (~3 us a row in the plan). The window count sees
+        # every match before the LIMIT: the total comes with the candidates.
         return [literal_column("search_entries.tsv").label("tsv"), func.count().over().label("matched")]
 
     def _rank(self, cand: Any) -> tuple[Select[Any], Any]:

@@ -84,3 +84,29 @@ def test_dispatch_stops_the_clock_for_the_whole_case(ctx: Context) -> None:
 def test_shingle_similarity() -> None:
     assert similarity(shingles(LETTER), shingles(LETTER.upper())) == 1.0
     assert similarity(shingles(LETTER), shingles("zupełnie inny tekst o czymś innym niż faktura")) < 0.1
+
+
+def test_an_email_reply_joins_the_case_of_the_message_it_answers(ctx: Context) -> None:
+    """In-Reply-To links a customer's reply to the open case of the first e-mail, even with other words."""
+    from email.message import EmailMessage
+
+    from intake.receive import inline, receive
+
+    first = EmailMessage()
+    first["From"], first["Subject"] = "jan@example.pl", "Reklamacja faktury"
+    first["Message-ID"] = "<first-123@example.pl>"
+    first.set_content("Składam reklamację faktury FV/2026/10/004512 na kwotę 149,99 zł. Proszę o korektę. " * 3)
+    reply = EmailMessage()
+    reply["From"], reply["Subject"] = "jan@example.pl", "Re: Reklamacja faktury"
+    reply["Message-ID"], reply["In-Reply-To"] = "<reply-456@example.pl>", "<first-123@example.pl>"
+    reply.set_content("Dzień dobry, w załączeniu przesyłam jeszcze zdjęcie umowy, o które Państwo prosili.")
+    t0 = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Europe/Warsaw"))
+    a = receive(ctx, first.as_bytes(), "first.eml", t0, dispatch=inline(ctx))
+    b = receive(ctx, reply.as_bytes(), "reply.eml", t0 + timedelta(days=1), dispatch=inline(ctx))
+    with session_scope(ctx.db_url) as s:
+        items = {i.document.envelope_id: i for i in s.scalars(select(WorkItem))}
+        primary, copy = items[a.envelope_id], items[b.envelope_id]
+        assert copy.case_id == primary.case_id is not None
+        assert copy.state == WorkItemState.DONE and primary.state == WorkItemState.NEW
+        why = s.scalars(select(AuditEvent.detail).where(AuditEvent.action == "work_item.attached_to_case")).one()
+        assert why["why"].startswith("reply to e-mail") and "first-123@example.pl" in why["why"]

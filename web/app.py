@@ -12,13 +12,11 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from sqlalchemy import text
 
-from intake import Arrival, Duplicate, accept
+from intake.receive import enqueue, receive
 from mailroom.errors import MailroomError
 from mailroom.records import Channel
-from ocr import sniff_type
 from pipeline.context import Context
-from pipeline.jobs import enqueue_read, job_queue
-from pipeline.runner import quarantine
+from pipeline.jobs import job_queue
 from storage.models import Envelope, Role, User, WorkItem
 from web import schemas
 from web.deps import CtxDep, SessionDep, guard, require
@@ -77,27 +75,14 @@ def create_app(ctx: Context) -> FastAPI:
             raise HTTPException(413, f"The file is larger than {ctx.settings.max_upload_bytes} bytes.")
         if not data:
             raise HTTPException(400, "The file is empty; scan or attach it again.")
-        problem: MailroomError | None = None
-        try:
-            ctype = sniff_type(data, file.filename or "")
-        except MailroomError as exc:  # unreadable type, empty file: kept in quarantine
-            ctype, problem = "application/octet-stream", exc
-        arrival = Arrival(data=data, name=file.filename or "upload", channel=channel, content_type=ctype,
-                          received_at=datetime.now(UTC), idempotency_key=idempotency_key,
-                          submitted_by=user.username)
-        result = accept(arrival, session, ctx.blobs)
-        env_id = result.of if isinstance(result, Duplicate) else result.envelope_id
-        if problem is not None:
-            quarantine(ctx, env_id, problem)
-            raise HTTPException(problem.http_status, {"reason": problem.reason, "envelope_id": env_id})
-        if not isinstance(result, Duplicate):
-            try:
-                enqueue_read(job_queue(ctx.settings), env_id)
-            except (RedisError, OSError) as exc:  # stored and committed: the reconciler will enqueue it
-                log.warning("could not enqueue %s now (%s); the reconciler will", env_id, exc)
+        got = receive(ctx, data, file.filename or "upload", datetime.now(UTC), channel=channel,
+                      submitted_by=user.username, idempotency_key=idempotency_key, dispatch=enqueue(ctx))
+        env_id = got.envelope_id
+        if not got.ok:
+            raise HTTPException(got.problem_status, {"reason": got.problem, "envelope_id": env_id})
         env = session.get(Envelope, env_id)
         assert env is not None
-        return schemas.Accepted(envelope_id=env_id, state=env.state, duplicate=isinstance(result, Duplicate))
+        return schemas.Accepted(envelope_id=env_id, state=env.state, duplicate=got.duplicate)
 
     @app.get("/api/envelopes/{envelope_id}", response_model=schemas.EnvelopeOut)
     def envelope(envelope_id: str, user: Viewer, session: SessionDep) -> schemas.EnvelopeOut:
