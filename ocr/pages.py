@@ -150,13 +150,14 @@ def _iter_isolated(data: bytes, settings: Settings) -> Iterator[PageImage]:
     timer.daemon = True
     timer.start()
     finished = False
+    status = 0
     try:
         with os.fdopen(read_fd, "rb") as pipe:
             while True:
                 try:
                     msg = pickle.load(pipe)  # noqa: S301 - from our own forked child, not from the input
                 except (EOFError, pickle.UnpicklingError):
-                    break
+                    break  # the child ended (or died): its exit status says how
                 if msg[0] == "page":
                     _, number, size, raw, dpi, bilevel = msg
                     yield PageImage(number=number, image=Image.frombytes("L", size, raw), dpi=dpi, bilevel=bilevel)
@@ -166,12 +167,16 @@ def _iter_isolated(data: bytes, settings: Settings) -> Iterator[PageImage]:
                 else:
                     finished = True
                     break
+    except BaseException:  # the caller stopped early, or the file's own error: the child is no longer needed
+        _kill(pid)
+        raise
     finally:
+        _, status = os.waitpid(pid, 0)  # the timer still guards a child that hangs after closing the pipe
         timer.cancel()
-        if not finished:
-            _kill(pid)
-        _, status = os.waitpid(pid, 0)
     if not finished:
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 75:
+            raise TooLarge(f"The TIFF file needs more than {TIFF_DECODE_MEMORY // 2**20} MB of memory to decode; "
+                           "scan it again at a normal resolution.")
         raise CorruptInput(_crash_reason(status, fired.is_set()))
 
 
@@ -203,8 +208,6 @@ def _crash_reason(status: int, timed_out: bool) -> str:
             how = f"used more than {TIFF_DECODE_SECONDS} s of CPU"
         else:
             how = f"crashed ({signal.Signals(sig).name})"
-    elif os.WEXITSTATUS(status) == 75:
-        how = f"needed more than {TIFF_DECODE_MEMORY // 2**20} MB of memory"
     else:
         how = f"failed (exit status {os.WEXITSTATUS(status)})"
     return f"The TIFF file is damaged: its decoder {how}; it was stopped. Send the fax again."

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
@@ -50,9 +49,6 @@ def test_no_server_errors_on_any_operation(redis_settings: Settings) -> None:
     assert not failures, "\n\n".join(f"{k}: {v}" for k, v in failures.items())
 
 
-@pytest.mark.xfail(reason="left: MailroomError answers {detail: str, code} where FastAPI documents 422 as "
-                   "HTTPValidationError (detail: list); the web helper/lead must document the error body",
-                   strict=False)
 def test_responses_match_the_schema(redis_settings: Settings) -> None:
     _, failures = _fuzz(redis_settings, [response_schema_conformance])
     assert not failures, "\n\n".join(f"{k}: {v}" for k, v in failures.items())

@@ -36,7 +36,9 @@ def _item_out(item: WorkItem) -> schemas.WorkItemOut:
 
 
 def create_app(ctx: Context) -> FastAPI:
-    app = FastAPI(title="Mailroom", version="0.1.0", dependencies=[Depends(guard)],  # web/deps.py ACCESS
+    errors = {status: {"model": schemas.ErrorOut} for status in (400, 401, 404, 409, 413, 415, 422, 429, 503)}
+    app = FastAPI(title="Mailroom", version="0.1.0", responses=errors,
+                  dependencies=[Depends(guard)],  # web/deps.py ACCESS
                   description="Document intake and correspondence processing for customer care.")
     app.state.ctx = ctx
     importlib.import_module("web.errors").install(app)  # 503 when the database/blob store is down

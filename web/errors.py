@@ -44,3 +44,9 @@ def install(app: FastAPI) -> None:
     async def redis_down(_: Request, exc: RedisError) -> JSONResponse:
         log.error("redis unavailable: %s", exc)
         return _unavailable(REDIS_DOWN, "redis_unavailable")
+
+    @app.exception_handler(OverflowError)
+    async def out_of_range(_: Request, exc: OverflowError) -> JSONResponse:
+        # an id or page number beyond what the database can hold names nothing that exists
+        return JSONResponse({"detail": "A number in the request is out of range.", "code": "out_of_range"},
+                            status_code=422)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -60,6 +61,14 @@ class QueueOut(BaseModel):
     id: str
     name: str
     counts: dict[str, int]
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: ``detail`` is a sentence a person understands (or, for a request that does
+    not match the API, FastAPI's list of what was wrong); ``code`` names Mailroom's reason."""
+
+    detail: str | list[dict[str, Any]] | dict[str, Any]
+    code: str | None = None
 
 
 class Health(BaseModel):
