@@ -1,7 +1,10 @@
 """Archive search at scale: index build rate and query latency on SQLite FTS5 and PostgreSQL.
 
     .venv/bin/python -m bench.search [--docs 1000000] [--backend both|sqlite|postgresql]
-                                     [--pg-url URL] [--repeat 20] [--keep DIR]
+                                     [--pg-url URL] [--repeat 20] [--keep DIR] [--reuse]
+
+``--reuse`` with ``--keep DIR`` / ``--pg-url URL`` queries an index filled by an earlier run (at least
+``--docs`` documents) instead of filling it again: no build figures, same queries.
 
 Documents are letters of realistic length: a pool of letters composed by ``corpus.letters.compose``
 (all languages and categories) is recombined paragraph by paragraph, with fresh invoice numbers

@@ -57,7 +57,8 @@ SNIPPET_TOKENS = 28
 RANK_CANDIDATES = 5_000  # relevance ranks at most this many matches: the most recently received
 RANK_WORK_MEM = "64MB"  # PostgreSQL, for the relevance candidates query only
 WINDOW_MARGIN = 1.5  # PostgreSQL: a relevance window is sized for this many times RANK_CANDIDATES matches
-WINDOW_MAX = 0.35  # a wider window saves little (and loses the free total): read every match instead
+WINDOW_MAX = 0.8  # a wider window saves little (and loses the free total): read every match instead
+WINDOW_MAX_PHRASE = 0.35  # phrases are under-estimated, so the window is a filter on every match, not a bitmap
 
 
 class BadQuery(MailroomError):
@@ -252,6 +253,7 @@ def entity_rows(entities: dict[str, Any]) -> Iterable[tuple[str, str]]:
 class _Base:
     dialect = ""
     _session: Session
+    _phrase = False
     window_fraction = 1.0  # of the time span the last relevance window covered
     window_matched = 0  # matches in that window
     window_start: datetime | None = None
@@ -280,6 +282,7 @@ class _Base:
     # -- the backend-specific parts
     def _new_id(self, session: Session, received_at: datetime, document_id: str) -> int | None:
         return None  # the sequence
+
     def _match(self, stmt: Select[Any], query: Query) -> tuple[Select[Any], Any]:
         raise NotImplementedError
 
@@ -307,6 +310,7 @@ class _Base:
         page, per_page = max(1, page), min(max(1, per_page), MAX_PER_PAGE)
         parsed, f = parse_query(query), filters or Filters()
         self._session = session
+        self._phrase = any(len(t.words) > 1 for t in parsed.terms())
         fts = not parsed.empty
         e = SearchEntry
         stmt: Select[Any] = select(e.document_id)
@@ -474,7 +478,7 @@ class PostgresFtsIndex(_Base):
 
     def _window_conditions(self, session: Session, f: Filters) -> list[Any]:
         fraction = self.window_fraction
-        if fraction > WINDOW_MAX:
+        if fraction > (WINDOW_MAX_PHRASE if self._phrase else WINDOW_MAX):
             self.window_fraction = 1.0
             return []
         e = SearchEntry
