@@ -50,6 +50,7 @@ def _children() -> set[int]:
 
 
 def test_a_good_fax_is_decoded_in_a_child_with_the_same_pages(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    before = _children()  # a full run may have other children (OCR page pools): only ours must be gone
     real = ocr.pages._iter_in_process
     mark = tmp_path / "decoder-pid"
 
@@ -67,17 +68,19 @@ def test_a_good_fax_is_decoded_in_a_child_with_the_same_pages(tmp_path) -> None:
     assert [(p.number, p.dpi, p.bilevel, p.image.size) for p in pages] == \
         [(p.number, p.dpi, p.bilevel, p.image.size) for p in direct]
     assert pages[0].image.tobytes() == direct[0].image.tobytes()
-    assert _children() == set()  # reaped
+    assert _children() <= before  # the decoder child was reaped
 
 
 def test_a_decoder_crash_is_a_damaged_file_and_this_process_survives(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = _children()
     monkeypatch.setattr(Image, "open", _segfault)  # inherited by the forked decoder only when it runs
     with pytest.raises(CorruptInput, match=r"decoder crashed \(SIGSEGV\)"):
         list(iter_image_pages(FAX, SETTINGS))
-    assert _children() == set()
+    assert _children() <= before
 
 
 def test_memory_and_time_limits_stop_the_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = _children()
     big = Image.new("L", (12_000, 12_000), 255)  # 144 Mpixel: under the pixel limit, over a 64 MB budget
     buf = io.BytesIO()
     big.save(buf, "TIFF", compression="tiff_deflate")
@@ -91,7 +94,7 @@ def test_memory_and_time_limits_stop_the_decoder(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(CorruptInput, match="took longer than 1 s"):
         list(iter_image_pages(FAX, SETTINGS))
     assert time.monotonic() - started < 10
-    assert _children() == set()
+    assert _children() <= before
 
 
 def test_a_crashing_fax_is_quarantined_through_the_pipeline(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
