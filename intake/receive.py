@@ -68,14 +68,17 @@ def describe(data: bytes, content_type: str) -> dict[str, Any]:
 def _pdf_pages(data: bytes) -> int | None:
     import pypdfium2 as pdfium
 
-    try:
-        pdf = pdfium.PdfDocument(io.BytesIO(data))
-    except pdfium.PdfiumError:
-        return None  # encrypted or damaged: the read stage says which
-    try:
-        return len(pdf)
-    finally:
-        pdf.close()
+    from ocr.pages import PDFIUM_LOCK
+
+    with PDFIUM_LOCK:  # receive runs in the web app's thread pool
+        try:
+            pdf = pdfium.PdfDocument(io.BytesIO(data))
+        except pdfium.PdfiumError:
+            return None  # encrypted or damaged: the read stage says which
+        try:
+            return len(pdf)
+        finally:
+            pdf.close()
 
 
 def receive(ctx: Context, data: bytes, name: str, now: datetime, *, channel: Channel | None = None,

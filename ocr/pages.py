@@ -42,6 +42,11 @@ class PageImage:
 # ---------------------------------------------------------------- PDF
 
 
+# PDFium is not thread-safe: a process that uses it from several threads (the web app's thread pool:
+# page images, upload page counts) must hold this lock around every use.
+PDFIUM_LOCK = threading.RLock()
+
+
 def open_pdf(data: bytes, settings: Settings) -> pdfium.PdfDocument:
     """Open a PDF with PDFium, mapping its failures to typed errors and enforcing the page limit."""
     try:

@@ -138,7 +138,7 @@ def test_four_roles_work_one_letter_end_to_end(server: str, browser, tmp_path: P
     agent.goto(f"/agent/items/{item_id}")
     agent.wait_for_selector("img.page")
     agent.wait_for_function("() => { const i = document.querySelector('img.page'); "
-                            "return i.complete && i.naturalWidth > 500; }", timeout=30_000)
+                            "return i.complete && i.naturalWidth > 500; }", timeout=90_000)
     assert word in agent.inner_text("pre.ocr")
     agent.keyboard.press("c")  # shortcut: claim
     agent.wait_for_selector("#item-state.state-claimed")

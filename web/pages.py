@@ -397,7 +397,7 @@ def _has_images(ctx: Any, doc: Document) -> bool:
 
 def render_page_png(ctx: Any, doc: Document, n: int) -> bytes:
     """The ``n``-th (1-based) page of a letter as a PNG, at most PAGE_IMAGE_WIDTH pixels wide."""
-    from ocr.pages import iter_image_pages, open_pdf, render_pdf_page
+    from ocr.pages import PDFIUM_LOCK, iter_image_pages, open_pdf, render_pdf_page
 
     numbers = _page_numbers(doc)
     if not 1 <= n <= len(numbers):
@@ -405,11 +405,12 @@ def render_page_png(ctx: Any, doc: Document, n: int) -> bytes:
     number = numbers[n - 1]
     data, ctype = _part_type(ctx, doc)
     if ctype == "application/pdf":
-        pdf = open_pdf(data, ctx.settings)
-        try:
-            image = render_pdf_page(pdf, number - 1, ctx.settings, dpi=130).image
-        finally:
-            pdf.close()
+        with PDFIUM_LOCK:
+            pdf = open_pdf(data, ctx.settings)
+            try:
+                image = render_pdf_page(pdf, number - 1, ctx.settings, dpi=130).image
+            finally:
+                pdf.close()
     elif ctype.startswith("image/"):
         page = next((p for p in iter_image_pages(data, ctx.settings) if p.number == number), None)
         if page is None:
