@@ -180,6 +180,7 @@ FAST_ITEMS, SCANS, KILLS = 94, 6, 10
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # 100 items, 10 kills: ≈ 1.5 min on a quiet machine, more under load
 def test_sigkill_whole_worker_repeatedly_every_item_routed_exactly_once(
         redis_settings: Settings, fast_files: list[Path], tmp_path: Path, worker_factory) -> None:
     ctx = get_context(redis_settings)
