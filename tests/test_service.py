@@ -9,32 +9,17 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.support.servers import free_port, wait_until
 
 
 @pytest.mark.slow
 def test_serve_demo_routes_an_uploaded_scan(corpus_dir: Path, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     data = tmp_path / "data"
     env = dict(os.environ, MAILROOM_DATA=str(data), MAILROOM_PORT=str(port))
     server = subprocess.Popen([sys.executable, "-m", "mailroom.cli", "serve", "--demo"], env=env,
@@ -48,7 +33,7 @@ def test_serve_demo_routes_an_uploaded_scan(corpus_dir: Path, tmp_path: Path) ->
                 assert server.poll() is None, server.stdout.read() if server.stdout else ""
                 return False
 
-        _wait(up, 120, "the service to answer")
+        wait_until(up, 120, "the service to answer")
         assert (data / "redis.sock").is_socket()
         manifest = json.loads((corpus_dir / "manifest.json").read_text())["files"]
         rec = next(r for r in manifest if r["form"] == "scan_png")
@@ -62,7 +47,7 @@ def test_serve_demo_routes_an_uploaded_scan(corpus_dir: Path, tmp_path: Path) ->
             body = httpx.get(f"{base}/api/envelopes/{env_id}", auth=("supervisor", "demo"), timeout=5).json()
             return body if body["state"] == "processed" else None
 
-        status = _wait(processed, 240, "the upload to be routed by the worker")
+        status = wait_until(processed, 240, "the upload to be routed by the worker")
         item = status["documents"][0]["work_item"]
         assert item["state"] == "new" and item["sla_due"]
         queues = {q["id"]: q for q in httpx.get(f"{base}/api/queues", auth=("agent", "demo")).json()}

@@ -16,7 +16,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -29,7 +28,7 @@ from sqlalchemy import select
 from storage.db import migrate, session_scope
 from storage.models import Document, Role
 from storage.users import upsert_user
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_until
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
@@ -56,16 +55,6 @@ class Seeded:
     base: str
     item_id: int
     document_id: str
-
-
-def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _letter() -> bytes:
@@ -116,7 +105,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
             return False
 
     try:
-        _wait(up, 120, "mailroom serve to answer")
+        wait_until(up, 120, "mailroom serve to answer")
         scan, boss = ("scan", PASSWORD), ("boss", PASSWORD)
         r = httpx.post(f"{base}/api/envelopes", auth=scan, timeout=30,
                        files={"file": (FILENAME + ".eml", _letter(), "message/rfc822")})
@@ -132,7 +121,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
             done = got["state"] == "processed" and all(d["work_item"] for d in got["documents"])
             return got if done else None
 
-        detail = _wait(routed, 240, "the letter to be routed")
+        detail = wait_until(routed, 240, "the letter to be routed")
         with session_scope(db_url) as s:
             texts = {d["id"]: s.get(Document, d["id"]).text for d in detail["documents"]}  # type: ignore[union-attr]
         [doc] = [d for d in detail["documents"] if WORD + ":" in texts[d["id"]]]
