@@ -185,6 +185,8 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str | None] = mapped_column(String(64))  # hash chain (0005, storage.audit)
     hash: Mapped[str | None] = mapped_column(String(64), index=True)  # hash chain (0005)
+    content_hash: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of the event's fields (0008)
+    seq: Mapped[int | None] = mapped_column(Integer, index=True, unique=True)  # position in the chain (0008)
 
 
 class ApiToken(Base):

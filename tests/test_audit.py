@@ -7,7 +7,6 @@ import io
 import json
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,9 +21,8 @@ from storage.models import AuditEvent, Document, Envelope
 T0 = datetime(2026, 11, 23, 10, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
+def _fresh_database(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if kind == "sqlite":
         url = f"sqlite:///{tmp_path / 'audit.db'}"
     else:
         base = request.getfixturevalue("postgres_url")
@@ -35,7 +33,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         admin.dispose()
         url = base.rsplit("/", 1)[0] + f"/{name}"
     migrate(url)
-    yield url
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return _fresh_database(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def pg_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return _fresh_database("postgresql", request, tmp_path)
 
 
 def write_events(url: str, n: int) -> None:
@@ -105,6 +113,44 @@ def test_swapped_events_are_named(db_url: str) -> None:
     assert "chained after event #2, but follows event #3" in report.findings[1].message
 
 
+def test_postgresql_chains_at_commit_without_blocking_other_writers(pg_db_url: str) -> None:
+    """An open transaction that has recorded an event holds no chain lock: another writer records and
+    commits meanwhile, and the chain follows commit order (the open one is linked when it commits)."""
+    write_events(pg_db_url, 1)
+    slow = session_scope(pg_db_url)
+    s1 = slow.__enter__()
+    record(s1, "slow", "test.slow", work_item_id=1, at=T0)
+    done = threading.Event()
+
+    def other() -> None:
+        with session_scope(pg_db_url) as s2:
+            record(s2, "fast", "test.fast", work_item_id=2, at=T0)
+        done.set()
+
+    t = threading.Thread(target=other)
+    t.start()
+    assert done.wait(10), "a second writer waited for an uncommitted audit event"
+    t.join()
+    slow.__exit__(None, None, None)
+    with session_scope(pg_db_url) as s:
+        report = verify(s)
+        order = [(e.action, e.seq) for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))]
+        ids = {e.action: e.id for e in s.scalars(select(AuditEvent))}
+    assert report.ok and report.checked == 3
+    assert order == [("test.step0", 1), ("test.fast", 2), ("test.slow", 3)]
+    assert ids["test.slow"] < ids["test.fast"]  # inserted first, chained second
+
+
+def test_event_inserted_behind_the_api_is_named(db_url: str) -> None:
+    write_events(db_url, 2)
+    sql(db_url, "INSERT INTO audit_events (at, actor, action, detail) VALUES (:at, 'mallory', 'test.forged', '{}')",
+        at=T0)
+    with session_scope(db_url) as s:
+        report = verify(s)
+    assert [f.kind for f in report.findings] == ["unchained"]
+    assert "test.forged" in report.findings[0].message and report.checked == 3
+
+
 def test_removed_newest_events_are_noticed(db_url: str) -> None:
     write_events(db_url, 5)
     sql(db_url, "DELETE FROM audit_events WHERE id >= 4")
@@ -172,7 +218,7 @@ def test_cli_verify_and_export(settings: object, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert "event #2" in out and "altered" in out
     assert main(["audit", "export", "d1", "--format", "csv"]) == 0
-    assert capsys.readouterr().out.startswith("id,at,actor,action")
+    assert capsys.readouterr().out.startswith("id,seq,at,actor,action")
 
 
 def test_migration_chains_events_written_before_it(tmp_path: Path) -> None:
