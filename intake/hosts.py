@@ -64,7 +64,7 @@ def allowed(env: Mapping[str, str] | None = None) -> tuple[bool, set[str], list[
 
 
 def check_host(host: str, port: int, *, env: Mapping[str, str] | None = None,
-               resolve: Resolver = socket.getaddrinfo) -> list[str]:
+               resolve: Resolver | None = None) -> list[str]:
     """The addresses ``host`` resolves to, if all of them may be connected to; else :class:`HostRefused`."""
     name = host.strip().strip("[]").rstrip(".").lower()
     if not name:
@@ -73,7 +73,7 @@ def check_host(host: str, port: int, *, env: Mapping[str, str] | None = None,
     if anything or name in names:
         return []
     try:
-        infos = resolve(name, port, type=socket.SOCK_STREAM)
+        infos = (resolve or socket.getaddrinfo)(name, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise HostRefused(f"The host {host!r} cannot be resolved ({exc}); check its name.") from exc
     addresses: list[str] = []

@@ -9,7 +9,10 @@ a crash between store and move makes the next poll find it again, and intake rec
 
 from __future__ import annotations
 
+import imaplib
 import logging
+import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from imap_tools import AND, MailBox, MailBoxStartTls, MailBoxUnencrypted, MailMessage
-from imap_tools.errors import MailboxFolderCreateError
+from imap_tools.errors import MailboxFolderCreateError, MailboxStarttlsError
+from imap_tools.utils import check_command_status
 
 from intake.hosts import check_host
 from intake.receive import Dispatch, Received, receive
@@ -36,16 +40,78 @@ class RawMailMessage(MailMessage):
         self.raw: bytes = self._get_message_data_parts(fetch_data)[0]
 
 
+def _open_pinned(addresses: list[str], port: int, timeout: float | None) -> socket.socket:
+    """A TCP connection to one of the addresses the SSRF check approved (in its order).
+
+    Connecting by name would resolve it again, and a DNS answer that changed since the check (DNS
+    rebinding) could point the connection at an internal address after all. TLS still verifies the
+    certificate against the configured host name (``server_hostname``)."""
+    failure: OSError | None = None
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            failure = exc
+    raise failure or OSError(f"no address to connect to on port {port}")
+
+
+class _PinnedIMAP4(imaplib.IMAP4):
+    def __init__(self, host: str, port: int, addresses: list[str], timeout: float | None = None) -> None:
+        self._pinned = addresses
+        super().__init__(host, port, timeout)
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        if not self._pinned:  # allowed by name in MAILROOM_ALLOW_PRIVATE_HOSTS: nothing was resolved to pin
+            return super()._create_socket(timeout)
+        return _open_pinned(self._pinned, self.port, timeout)
+
+
+class _PinnedIMAP4SSL(imaplib.IMAP4_SSL):
+    def __init__(self, host: str, port: int, addresses: list[str], ssl_context: ssl.SSLContext | None,
+                 timeout: float | None = None) -> None:
+        self._pinned = addresses
+        super().__init__(host, port, ssl_context=ssl_context or ssl.create_default_context(), timeout=timeout)
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        if not self._pinned:
+            return super()._create_socket(timeout)
+        sock = _open_pinned(self._pinned, self.port, timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+
+
 class _Plain(MailBoxUnencrypted):
     email_message_class = RawMailMessage
+
+    def __init__(self, host: str, port: int, addresses: list[str]) -> None:
+        self._pinned = addresses
+        super().__init__(host, port)
+
+    def _get_mailbox_client(self) -> imaplib.IMAP4:
+        return _PinnedIMAP4(self._host, self._port, self._pinned, self._timeout)
 
 
 class _Tls(MailBox):
     email_message_class = RawMailMessage
 
+    def __init__(self, host: str, port: int, addresses: list[str]) -> None:
+        self._pinned = addresses
+        super().__init__(host, port)
+
+    def _get_mailbox_client(self) -> imaplib.IMAP4:
+        return _PinnedIMAP4SSL(self._host, self._port, self._pinned, self._ssl_context, self._timeout)
+
 
 class _StartTls(MailBoxStartTls):
     email_message_class = RawMailMessage
+
+    def __init__(self, host: str, port: int, addresses: list[str]) -> None:
+        self._pinned = addresses
+        super().__init__(host, port)
+
+    def _get_mailbox_client(self) -> imaplib.IMAP4:
+        client = _PinnedIMAP4(self._host, self._port, self._pinned, self._timeout)
+        check_command_status(client.starttls(self._ssl_context), MailboxStarttlsError)
+        return client
 
 
 @dataclass(frozen=True)
@@ -77,8 +143,10 @@ class PollResult:
 @contextmanager
 def connect(cfg: MailboxConfig) -> Iterator[Any]:
     cls = {"ssl": _Tls, "starttls": _StartTls, "plain": _Plain}[cfg.security]
-    check_host(cfg.host, cfg.port)  # SSRF: internal addresses refused before connecting (intake/hosts.py)
-    with cls(cfg.host, cfg.port).login(cfg.user, cfg.password) as mailbox:
+    # SSRF: internal addresses are refused before connecting (intake/hosts.py), and the connection goes to
+    # the addresses that were checked, not to a second resolution of the name.
+    addresses = check_host(cfg.host, cfg.port)
+    with cls(cfg.host, cfg.port, addresses).login(cfg.user, cfg.password) as mailbox:
         yield mailbox
 
 

@@ -8,6 +8,7 @@ import mailbox
 import random
 import shutil
 import smtplib
+import socket
 import subprocess
 import tempfile
 import time
@@ -279,6 +280,30 @@ def test_imap_messages_with_attachments_become_documents_and_move_only_after_sto
         for e in envs.values():
             assert ctx.blobs.get(e.sha256) and e.meta["imap"]["mailbox"].endswith("/INBOX")
     assert poll_once(ctx, cfg, NOW).fetched == 0
+
+
+def test_imap_connects_to_the_checked_address_not_a_rebound_one(ctx: Context, imap: Imap,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """DNS rebinding: the name resolves to the allowed server when checked, then to another address.
+    The poll must connect to the address that was checked (nothing listens on 127.0.0.2's port)."""
+    real = socket.getaddrinfo
+    answers: list[str] = []
+
+    def rebinding(host: str, *args: object, **kw: object) -> list:  # type: ignore[type-arg]
+        if host != "imap.rebind.test":
+            return real(host, *args, **kw)  # type: ignore[arg-type]
+        answer = "127.0.0.1" if not answers else "127.0.0.2"
+        answers.append(answer)
+        return real(answer, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    monkeypatch.setenv("MAILROOM_ALLOW_PRIVATE_HOSTS", "127.0.0.1")  # the server, not its 127.0.0.2 twin
+    imap.append(mail("Proszę o rozwiązanie umowy nr 77. " * 10, msgid="<rebind@x.pl>"))
+    cfg = MailboxConfig(host="imap.rebind.test", port=imap.port, user=imap.user, password=imap.password,
+                        security="plain")
+    res = poll_once(ctx, cfg, NOW)
+    assert res.fetched == 1 and len(res.accepted) == 1
+    assert answers == ["127.0.0.1"]  # resolved once, by the check; the connection used that answer
 
 
 @pytest.mark.slow
