@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.servers import free_port, wait_until
+from tests.support.servers import free_port, mailroom_serve
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run"]
 SCREEN = {"width": 1366, "height": 768}
 
 
@@ -33,39 +26,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     env = dict(os.environ, MAILROOM_DATA=str(data), MAILROOM_PORT=str(port))
     env.pop("MAILROOM_SECRET_KEY", None)  # --demo makes one for its data directory
-    log = open(data.parent / "serve.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "mailroom.cli", "serve", "--demo"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert proc.poll() is None, (data.parent / "serve.log").read_text()[-3000:]
-        try:
-            return httpx.get(f"{base}/api/health", timeout=2).json()["redis"] == "ok"
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(up, 120, "mailroom serve to answer")
+    with mailroom_serve(env, "--demo", log=data.parent / "serve.log") as base:
         assert (data / "demo-secret-key").stat().st_mode & 0o077 == 0
         yield base
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: `make test` installs it (APT_PACKAGES)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 def sign_in(browser, base: str, user: str):  # type: ignore[no-untyped-def]

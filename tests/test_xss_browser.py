@@ -13,9 +13,6 @@ import base64
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -28,12 +25,8 @@ from sqlalchemy import select
 from storage.db import migrate, session_scope
 from storage.models import Document, Role
 from storage.users import upsert_user
-from tests.support.servers import free_port, wait_until
+from tests.support.servers import free_port, mailroom_serve, wait_until
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run"]
 PASSWORD = "xss-test-password-1"
 USERS = {"scan": Role.SCANNER, "agent": Role.AGENT, "boss": Role.SUPERVISOR, "audit": Role.AUDITOR}
 
@@ -92,20 +85,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     port = free_port()
     env = dict(os.environ, MAILROOM_DATA=str(data), MAILROOM_PORT=str(port), MAILROOM_ROUTING_RULES=str(rules),
                MAILROOM_SECRET_KEY="x7Rk2-browser-xss-test-key-0123456789abcdef")
-    log = open(root / "serve.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "mailroom.cli", "serve"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert proc.poll() is None, (root / "serve.log").read_text()[-3000:]
-        try:
-            return httpx.get(f"{base}/api/health", timeout=2).json()["redis"] == "ok"
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(up, 120, "mailroom serve to answer")
+    with mailroom_serve(env, log=root / "serve.log") as base:
         scan, boss = ("scan", PASSWORD), ("boss", PASSWORD)
         r = httpx.post(f"{base}/api/envelopes", auth=scan, timeout=30,
                        files={"file": (FILENAME + ".eml", _letter(), "message/rfc822")})
@@ -135,23 +115,6 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
             r = httpx.post(f"{base}/api/work-items/{item_id}/{step}", auth=boss, json=body, timeout=10)
             assert r.status_code == 200, (step, r.text)
         yield Seeded(base, item_id, doc["id"])
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: `make test` installs it (APT_PACKAGES)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 def _pages(s: Seeded) -> dict[str, list[tuple[str, list[str]]]]:

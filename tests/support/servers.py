@@ -5,8 +5,10 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +53,41 @@ def postgres_server() -> Iterator[str]:
         subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True, timeout=60)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def mailroom_serve(env: dict[str, str], *args: str, log: Path, timeout: float = 120) -> Iterator[str]:
+    """``mailroom serve ARGS`` with ``env`` (``MAILROOM_PORT`` set), in its own process group; yields its base
+    URL once ``/api/health`` reports Redis up. On exit: SIGINT (a graceful stop), then SIGKILL to whatever
+    is left of the group, so no redis-server or worker outlives a failed test."""
+    import httpx
+
+    base = f"http://127.0.0.1:{env['MAILROOM_PORT']}"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "mailroom.cli", "serve", *args], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+        def up() -> bool:
+            assert proc.poll() is None, f"mailroom serve exited:\n{log.read_text()[-3000:]}"
+            try:
+                return httpx.get(f"{base}/api/health", timeout=2).json()["redis"] == "ok"
+            except httpx.HTTPError:
+                return False
+
+        try:
+            wait_until(up, timeout, "mailroom serve to answer")
+            yield base
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # the whole group is gone already
+            proc.wait(timeout=30)
 
 
 def wait_until(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
