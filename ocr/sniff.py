@@ -61,6 +61,14 @@ def sniff_type(data: bytes, name: str = "") -> str:
     if not data:
         raise CorruptInput(f"{_label(name)} is empty (0 bytes); the scan or upload probably failed, send it again.")
     head = data[:4096]
+    # An OLE compound file (Outlook .msg) first: its first sectors may hold an attached PDF's bytes.
+    if head.startswith(_OLE2):
+        if _MSG_STREAM in data:
+            return OUTLOOK
+        raise UnsupportedInput(
+            f"{_label(name)} is an old Microsoft Office file (Word/Excel 97), not an Outlook message; "
+            "save or print it as PDF and send that."
+        )
     if b"%PDF-" in data[:1024]:  # readers accept junk before the header, so must we
         return PDF
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -75,13 +83,6 @@ def sniff_type(data: bytes, name: str = "") -> str:
         return BMP
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and features.check("webp"):
         return WEBP
-    if head.startswith(_OLE2):
-        if _MSG_STREAM in data:
-            return OUTLOOK
-        raise UnsupportedInput(
-            f"{_label(name)} is an old Microsoft Office file (Word/Excel 97), not an Outlook message; "
-            "save or print it as PDF and send that."
-        )
     text = _as_text(data)
     if text is not None:
         if _looks_like_email(data, name):

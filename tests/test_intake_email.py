@@ -406,3 +406,40 @@ def test_cli_imports_eml_and_mbox_with_progress_and_dedupe(ctx: Context, tmp_pat
         states = sorted(s.scalars(select(Envelope.state)).all())
         assert states == ["processed", "processed", "processed", "quarantined"]
         assert s.scalar(select(func.count()).select_from(Document)) == 3
+
+
+def _outlook(raw: bytes) -> bytes:
+    """An Outlook .msg (OLE compound file) of the same message, written by aspose-email-foss."""
+    from aspose.email_foss.msg import MapiMessage
+
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    return MapiMessage.from_email_message(parsed).to_bytes()  # type: ignore[arg-type]
+
+
+def test_outlook_msg_import_reads_its_attachments_and_dedupes(ctx: Context, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    raw = mail("Dzień dobry, w załączniku reklamacja faktury.", subject="Reklamacja — faktura",
+               msgid="<outlook1@x.pl>", attachments=[("pismo.pdf", _letter_pdf(3), "application/pdf"),
+                                                     ("umowa.docx", _docx(), docx)])
+    path = tmp_path / "reklamacja.msg"
+    path.write_bytes(_outlook(raw))
+    assert path.read_bytes()[:8] == bytes.fromhex("d0cf11e0a1b11ae1")  # an OLE file, not the RFC 822 bytes
+    assert main(["import", str(path)]) == 0
+    assert "1 new" in capsys.readouterr().out
+    with session_scope(ctx.db_url) as s:
+        [env] = s.scalars(select(Envelope)).all()
+        docs = [(d.part_name, d.text or "", d.work_item is not None) for d in env.documents]
+        channel, state, message_id, meta = env.channel, env.state, env.message_id, env.meta["email"]
+    assert (channel, state, message_id) == ("email", EnvelopeState.PROCESSED, "<outlook1@x.pl>")
+    assert meta["subject"] == "Reklamacja — faktura"
+    assert [a["name"] for a in meta["attachments"]] == ["pismo.pdf", "umowa.docx"]
+    assert [r["name"] for r in meta["rejected_attachments"]] == ["umowa.docx"]  # Word: a reason, no document
+    assert sorted((name, routed) for name, _, routed in docs) == [("body", True), ("pismo.pdf", True)]
+    texts = {name: text for name, text, _ in docs}
+    assert "Reklamuję fakturę" in texts["pismo.pdf"]  # the attached letter was read from its text layer
+    assert "w załączniku reklamacja" in texts["body"] and "umowa.docx" in texts["body"]  # the agent is told
+    # the same .msg again (another file name) is recognised by its bytes and its Message-ID
+    (tmp_path / "copy.msg").write_bytes(path.read_bytes())
+    assert main(["import", str(tmp_path / "copy.msg")]) == 0
+    assert "1 duplicates" in capsys.readouterr().out
