@@ -43,7 +43,6 @@ from mailroom.records import CATEGORIES
 from storage.db import get_engine, migrate, session_scope
 from storage.models import Document, Envelope, SearchEntityValue, SearchEntry, WorkItem
 from storage.search import Filters, date_key, entity_rows, fold, index_document, search
-from storage.search_partitions import ensure_partitions
 
 LANGS = ("pl", "cs", "ru", "en")
 CHANNELS = ("scan", "fax", "email", "upload")
@@ -256,9 +255,6 @@ def run_backend(backend: str, url: str, gen: Generator, n: int, repeat: int, reu
         n, base_s, index_s, doc_rate = have, float("nan"), float("nan"), float("nan")
     else:
         print(f"{backend}: filling {n} documents", flush=True)
-        # PostgreSQL: one search partition per month of the bench's receipt times, as `migrate`
-        # makes for an archive's own months (storage/search_partitions.py)
-        ensure_partitions(engine, since=START)
         base_s, index_s, invoices = fill(engine, gen, n)
     t0 = time.perf_counter()
     with engine.begin() as conn:

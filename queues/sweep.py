@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -135,30 +135,8 @@ def run_scheduled(settings: Settings, now: datetime) -> SweepResult | None:
     except SQLAlchemyError as exc:
         log.warning("queue sweep skipped a round: %s", exc)
         return None
-    _keep_search_partitions(ctx.db_url, now)
     if result.leases_expired or result.warned or result.breached or result.statutory_breached:
         log.info("queue sweep: %s leases expired, %s warned, %s breached, %s statutory breached",
                  len(result.leases_expired), len(result.warned), len(result.breached),
                  len(result.statutory_breached))
     return result
-
-
-_partitions_checked: dict[str, datetime] = {}
-
-
-def _keep_search_partitions(db_url: str, now: datetime) -> None:
-    """PostgreSQL: the coming months' search partitions exist (checked at most hourly per process)."""
-    from storage.db import get_engine
-    from storage.search_partitions import ensure_partitions
-
-    last = _partitions_checked.get(db_url)
-    if last is not None and now - last < timedelta(hours=1):
-        return
-    try:
-        made = ensure_partitions(get_engine(db_url), now=now)
-    except SQLAlchemyError as exc:
-        log.warning("search partitions not checked this round: %s", exc)
-        return
-    _partitions_checked[db_url] = now
-    if made:
-        log.info("search partitions created: %s", ", ".join(made))

@@ -51,10 +51,6 @@ def migrate(url: str) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")
-    if engine.dialect.name == "postgresql":
-        from storage.search_partitions import ensure_partitions
-
-        ensure_partitions(engine)  # the coming months (the sweep keeps adding them)
 
 
 @lru_cache(maxsize=8)

@@ -452,64 +452,11 @@ class PostgresFtsIndex(_Base):
     dialect = "postgresql"
 
     def _estimate(self, session: Session, stmt: Select[Any]) -> float:
-        """The planner's estimate of the matches (tsvector most-common-element statistics; ~0.3 ms).
-
-        Partitioned (0009) and with no date condition, the estimate of one well-filled recent month is
-        scaled to the archive: planning the query over every month costs 10-25 ms, one month 0.3 ms.
-        """
-        sql = str(stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
-        scale = 1.0
-        sample = self._sample_partition(session) if "received_at" not in sql else None
-        if sample is not None and "FROM search_entries" in sql:
-            name, scale = sample
-            sql = sql.replace("FROM search_entries", f"FROM {name} AS search_entries", 1)
+        """The planner's estimate of the matches (tsvector most-common-element statistics; ~0.3 ms)."""
+        sql = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
         plan = session.execute(text(f"EXPLAIN (FORMAT JSON) {sql}")).scalar_one()
         plan = plan if isinstance(plan, list) else json.loads(plan)
-        return float(plan[0]["Plan"]["Plan Rows"]) * scale
-
-    def _partitions(self, session: Session) -> list[tuple[str, float]]:
-        """Month partitions (oldest first) with the planner's row counts (-1: not analysed yet); [] if flat."""
-        rows = session.execute(text(
-            "SELECT c.relname, c.reltuples FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = CAST('search_entries' AS regclass) ORDER BY c.relname")).all()
-        return [(r[0], float(r[1])) for r in rows]
-
-    def _sample_partition(self, session: Session) -> tuple[str, float] | None:
-        """The newest month holding at least a tenth of an average month, and total rows / its rows."""
-        parts = self._partitions(session)
-        if len(parts) < 2 or any(n < 0 for _, n in parts):
-            return None  # flat, or statistics missing: plan the whole query
-        total = sum(n for _, n in parts)
-        months = [(name, n) for name, n in parts if name != "search_entries_default"]
-        enough = total / max(len([1 for _, n in months if n > 0]), 1) / 10
-        for name, n in reversed(months):
-            if n >= max(enough, 1000):
-                return name, total / n
-        return None
-
-    def _bounds(self, session: Session) -> tuple[datetime | None, datetime | None]:
-        """Oldest and newest receipt time. Partitioned: probed month by month from each end (and in the
-        default partition), since min()/max() over the parent plans every month (~10 ms)."""
-        parts = [name for name, _ in self._partitions(session)]
-        if not parts:
-            e = SearchEntry
-            return session.scalar(select(func.min(e.received_at))), session.scalar(select(func.max(e.received_at)))
-        months = [p for p in parts if p != "search_entries_default"]
-
-        def first(fn: str, order: list[str]) -> datetime | None:
-            for name in order:
-                value = session.scalar(text(f"SELECT {fn}(received_at) FROM {name}"))
-                if value is not None:
-                    return value
-            return None
-
-        lo, hi = first("min", months), first("max", list(reversed(months)))
-        if "search_entries_default" in parts:
-            dlo, dhi = session.execute(text("SELECT min(received_at), max(received_at) "
-                                            "FROM search_entries_default")).one()
-            lo = min((v for v in (lo, dlo) if v is not None), default=None)
-            hi = max((v for v in (hi, dhi) if v is not None), default=None)
-        return lo, hi
+        return float(plan[0]["Plan"]["Plan Rows"])
 
     def _window(self, session: Session, loose: list[Select[Any]], f: Filters) -> list[Any]:
         """The newest slice of time expected to hold three times RANK_CANDIDATES matches, if that is small.
@@ -531,18 +478,14 @@ class PostgresFtsIndex(_Base):
 
     def _window_conditions(self, session: Session, f: Filters) -> list[Any]:
         fraction = self.window_fraction
-        # Phrases are under-estimated, so on a flat table their window is a filter on every match rather
-        # than a bitmap, and often not worth it; on a partitioned one (0009) a window prunes months.
-        phrase_limit = WINDOW_MAX_PHRASE if not self._partitions(session) else WINDOW_MAX
-        if fraction > (phrase_limit if self._phrase else WINDOW_MAX):
+        if fraction > (WINDOW_MAX_PHRASE if self._phrase else WINDOW_MAX):
             self.window_fraction = 1.0
             return []
         e = SearchEntry
-        lo = datetime.combine(f.date_from, time(), UTC) if f.date_from else None
-        hi = datetime.combine(f.date_to + timedelta(days=1), time(), UTC) if f.date_to else None
-        if lo is None or hi is None:
-            known_lo, known_hi = self._bounds(session)
-            lo, hi = lo or known_lo, hi or known_hi
+        lo = (datetime.combine(f.date_from, time(), UTC) if f.date_from
+              else session.scalar(select(func.min(e.received_at))))
+        hi = (datetime.combine(f.date_to + timedelta(days=1), time(), UTC) if f.date_to
+              else session.scalar(select(func.max(e.received_at))))
         if lo is None or hi is None:
             self.window_fraction = 1.0
             return []
@@ -551,20 +494,17 @@ class PostgresFtsIndex(_Base):
 
     def _candidates(self, session: Session, stmt: Select[Any], windowed: bool) -> list[Any]:
         # The planner would walk received_at newest first and test every row until the LIMIT: for
-        # relevance the GIN bitmap (and the window's received_at bitmap) reads only the matches. In a
-        # month's partition it would rather read every row and test its (TOASTed) tsv: 4x slower.
+        # relevance the GIN bitmap (and the window's received_at bitmap) reads only the matches.
         # work_mem: a common word's GIN bitmap stays exact (a lossy one re-checks whole heap pages).
         before = session.execute(text(
             "SELECT current_setting('enable_indexscan'), current_setting('work_mem'), "
-            "current_setting('enable_seqscan'), set_config('enable_indexscan', 'off', true), "
-            "set_config('work_mem', :mem, true), set_config('enable_seqscan', 'off', true)"),
+            "set_config('enable_indexscan', 'off', true), set_config('work_mem', :mem, true)"),
             {"mem": RANK_WORK_MEM}).one()
         try:
             return list(session.execute(stmt).all())
         finally:
-            session.execute(text("SELECT set_config('enable_indexscan', :a, true), set_config('work_mem', :b, true), "
-                                 "set_config('enable_seqscan', :c, true)"), {"a": before[0], "b": before[1],
-                                                                             "c": before[2]})
+            session.execute(text("SELECT set_config('enable_indexscan', :a, true), set_config('work_mem', :b, true)"),
+                            {"a": before[0], "b": before[1]})
 
     def _count(self, session: Session, stmt: Select[Any], bare: bool = False) -> int:
         """Exact up to COUNT_CAP, but "COUNT_CAP+" straight from the planner's estimate when that is far above.
