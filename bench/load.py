@@ -4,10 +4,13 @@
     .venv/bin/python -m bench.load --docs 300 --scans 0.02
 
 Each run starts a fresh service (own MAILROOM_DATA, embedded redis-server), uploads every document
-with 8 concurrent clients, and waits until every envelope is in a final state. Documents are made
-unique (a comment after a PDF's %%EOF, a new Message-ID, bytes after a PNG's IEND) so that none is
-deduplicated. Prints per run: documents in, routed, quarantined, lost, duplicated, throughput; and
-the 2-worker/1-worker ratio. Last line: ``bench load: key=value ...``.
+with 8 concurrent clients authenticated as a scanning station (an API token; ``--auth basic`` sends user
+name and password instead, an argon2 check per upload), and waits until every envelope is in a final
+state. Documents are made unique (a comment after a PDF's %%EOF, a new Message-ID, bytes after a PNG's
+IEND) so that none is deduplicated. Prints per run: documents in, routed, quarantined, lost, duplicated,
+throughput, CPU seconds per document of the web process, the workers (supervisors, work-horses, rq
+scheduler), redis-server and this bench's upload threads; and the 2-worker/1-worker ratio. Last line:
+``bench load: key=value ...``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,12 @@ class Result:
     lost: int
     duplicated: int
     seconds: float
+    cpu: dict[str, float]  # CPU seconds by process: web (API + scheduler), workers (with work-horses), redis
+    client_cpu: float  # this bench's 8 upload threads (they share the cores with the service)
+
+    @property
+    def cpu_per_doc(self) -> dict[str, float]:
+        return {k: v / self.docs_in for k, v in self.cpu.items()} if self.docs_in else {}
 
     @property
     def per_second(self) -> float:
@@ -75,6 +84,55 @@ def make_documents(count: int, scan_share: float, seed: int, work: Path) -> list
     return out
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def _cpu(pid: int, children: bool) -> float:
+    """CPU seconds of a process (``children``: plus its children it has reaped, e.g. old work-horses)."""
+    fields = _stat(pid)
+    if not fields:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+    return ticks / TICK
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        fields = _stat(int(stat.parent.name))
+        if fields and int(fields[1]) == pid:
+            try:
+                cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            out.append((int(stat.parent.name), cmd))
+    return out
+
+
+def _tree_cpu(pid: int) -> float:
+    """A process and all its descendants: the live ones, and those reaped (counted in their parent)."""
+    return _cpu(pid, children=True) + sum(_tree_cpu(child) for child, _ in _children(pid))
+
+
+def service_cpu(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the service's processes: the web process itself (API + scheduler), its rq
+    workers (supervisor, work-horse, rq scheduler and whatever they forked) and its redis-server."""
+    cpu = {"web": _cpu(server_pid, children=False), "workers": 0.0, "redis": 0.0}
+    for pid, cmd in _children(server_pid):
+        if "redis-server" in cmd:
+            cpu["redis"] += _cpu(pid, children=False)
+        elif "worker" in cmd:
+            cpu["workers"] += _tree_cpu(pid)
+    return cpu
+
+
 def _wait(predicate, timeout: float, every: float = 0.5):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -85,13 +143,21 @@ def _wait(predicate, timeout: float, every: float = 0.5):  # type: ignore[no-unt
     raise TimeoutError("timed out")
 
 
-def run_once(docs: list[tuple[str, bytes]], workers: int, work: Path, timeout: float) -> Result:
+def run_once(docs: list[tuple[str, bytes]], workers: int, work: Path, timeout: float, auth: str = "token") -> Result:
+    """One fresh service with ``workers`` rq workers; ``auth``: "token" (a scanning station's API token, as
+    stations send) or "basic" (user name and password on every request: an argon2 check each time)."""
     data = work / f"data-w{workers}"
     port = _free_port()
     env = dict(os.environ, MAILROOM_DATA=str(data), MAILROOM_PORT=str(port), MAILROOM_SECRET_KEY="b" * 40,
                OMP_THREAD_LIMIT="1")
     subprocess.run([sys.executable, "-m", "mailroom.cli", "user", USER, "--role", "scanner", "--password", PASSWORD],
                    cwd=ROOT, env=env, check=True, capture_output=True)
+    if auth == "token":
+        token = subprocess.run([sys.executable, "-m", "mailroom.cli", "users", "token", USER, "--name", "bench load"],
+                               cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout.strip()
+        client_auth: dict[str, object] = {"headers": {"Authorization": f"Bearer {token}"}}
+    else:
+        client_auth = {"auth": (USER, PASSWORD)}
     server = subprocess.Popen([sys.executable, "-m", "mailroom.cli", "serve", "--workers", str(workers)], cwd=ROOT,
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -104,9 +170,11 @@ def run_once(docs: list[tuple[str, bytes]], workers: int, work: Path, timeout: f
 
         _wait(up, 120)
         time.sleep(2.0)  # let the workers finish importing
+        before = service_cpu(server.pid)
+        client_before = time.process_time()
         started = time.monotonic()
         accepted: list[str] = []
-        with httpx.Client(auth=(USER, PASSWORD), timeout=60) as client:
+        with httpx.Client(timeout=60, **client_auth) as client:  # type: ignore[arg-type]
             def send(doc: tuple[str, bytes]) -> str | None:
                 name, body = doc
                 for _ in range(5):
@@ -128,6 +196,9 @@ def run_once(docs: list[tuple[str, bytes]], workers: int, work: Path, timeout: f
 
         _wait(final, timeout, every=1.0)
         seconds = time.monotonic() - started
+        after = service_cpu(server.pid)
+        cpu = {k: after[k] - before[k] for k in after}
+        client_cpu = time.process_time() - client_before
         ids = set(accepted)
         rows = dict(db.execute("SELECT id, state FROM envelopes").fetchall())
         routed = sum(1 for i in ids if rows.get(i) == "processed")
@@ -141,7 +212,7 @@ def run_once(docs: list[tuple[str, bytes]], workers: int, work: Path, timeout: f
                               "WHERE state = 'processed')").fetchone()[0]
         db.close()
         return Result(workers, len(accepted), routed, held, lost + unrouted + (len(docs) - len(accepted)),
-                      docs_wi + twice, seconds)
+                      docs_wi + twice, seconds, cpu, client_cpu)
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -165,22 +236,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scans", type=float, default=0.02, help="share of scanned pages (real tesseract OCR)")
     p.add_argument("--seed", type=int, default=3)
     p.add_argument("--timeout", type=float, default=4 * 3600)
+    p.add_argument("--auth", choices=["token", "basic"], default="token",
+                   help="API token (default, as a scanning station) or Basic user+password on every upload")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="mailroom-load-") as tmp:
         work = Path(tmp)
         docs = make_documents(args.docs, args.scans, args.seed, work)
         results = []
         for workers in (int(w) for w in args.workers.split(",")):
-            r = run_once(docs, workers, work, args.timeout)
+            r = run_once(docs, workers, work, args.timeout, args.auth)
             results.append(r)
             print(f"workers={r.workers}: in={r.docs_in} routed={r.routed} quarantined={r.quarantined} "
-                  f"lost={r.lost} duplicated={r.duplicated} seconds={r.seconds:.1f} docs/s={r.per_second:.2f}",
+                  f"lost={r.lost} duplicated={r.duplicated} seconds={r.seconds:.1f} docs/s={r.per_second:.2f} "
+                  + " ".join(f"cpu_{k}_s_per_doc={v:.3f}" for k, v in r.cpu_per_doc.items())
+                  + f" cpu_client_s_per_doc={r.client_cpu / max(1, r.docs_in):.3f} load={os.getloadavg()[0]:.1f}",
                   flush=True)
     by = {r.workers: r for r in results}
     ratio = by[2].per_second / by[1].per_second if 1 in by and 2 in by and by[1].per_second else 0.0
     lost = sum(r.lost for r in results)
     dup = sum(r.duplicated for r in results)
-    parts = " ".join(f"w{r.workers}_docs_per_s={r.per_second:.2f}" for r in results)
+    parts = " ".join(f"w{r.workers}_docs_per_s={r.per_second:.2f} w{r.workers}_cpu_s_per_doc="
+                     f"{sum(r.cpu_per_doc.values()):.3f}" for r in results)
     print(f"bench load: docs={args.docs} cores={os.cpu_count()} {parts} ratio_2_1={ratio:.2f} lost={lost} "
           f"duplicated={dup}")
     return 0 if lost == 0 and dup == 0 else 1

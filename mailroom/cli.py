@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from mailroom.errors import MailroomError
@@ -57,9 +59,9 @@ def cmd_ocr(args: argparse.Namespace) -> int:
 
 
 def warm_up(ctx: Context) -> None:
-    """Load what every job needs (job modules, spaCy model, language detector, rules) once in the worker,
-    so that the work-horse rq forks per job inherits it instead of importing it again (≈ 1 s per job).
-    No database connection may cross the fork: the pool is emptied afterwards."""
+    """Load what every job needs (job modules, spaCy model, language detector, rules) once in the worker's
+    supervisor, so that a work-horse it forks (at start, and again after one dies) inherits it instead of
+    importing it again (≈ 1 s). No database connection may cross the fork: the pool is emptied afterwards."""
     import classifiers
     import pipeline.jobs  # noqa: F401
     from storage.db import get_engine
@@ -70,19 +72,17 @@ def warm_up(ctx: Context) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from rq import Worker
-    from rq.serializers import JSONSerializer
-
     import ocr  # noqa: F401 - sets Pillow's pixel limit in this worker process
+    from mailroom.services import run_worker
     from pipeline.context import get_context
-    from pipeline.jobs import job_queue
 
     ctx = get_context()
     warm_up(ctx)
-    queue = job_queue(ctx.settings)
-    worker = Worker([queue], connection=queue.connection, serializer=JSONSerializer)
-    worker.work(burst=args.burst, with_scheduler=True, logging_level="INFO")
-    return 0
+    return run_worker(ctx.settings, burst=args.burst)
+
+
+def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)  # unwinds through _run_api's ``finally``: workers and redis-server are stopped
 
 
 def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, workers: int = 1) -> int:
@@ -96,6 +96,9 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
     from web.app import create_app
 
     ctx = get_context(settings)
+    # uvicorn restores the SIGTERM handler it found and raises the signal again after its graceful shutdown:
+    # with the default handler the process died there, and its workers and redis-server were left running.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     redis_proc = services.start_redis(settings) if embedded and not settings.redis_url else None
     worker = services.WorkerPool(settings, workers) if embedded else None
     scheduler = services.Scheduler(settings)

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     ocr_page_timeout: float = 120.0
     ocr_engine: str = "auto"  # "auto" (tesserocr if installed, else the tesseract CLI) | "tesseract" | "tesserocr"
     ocr_workers: int = 1  # processes per file for multi-page OCR; keep 1 when several rq workers share the cores
+    worker_max_jobs: int = 2000  # a worker's long-lived work-horse is replaced after this many jobs ...
+    worker_max_rss_mb: int = 1024  # ... or once its resident memory passes this (mailroom/services.py)
     max_pages: int = 500
     max_pixels: int = 200_000_000
     max_upload_bytes: int = 200 * 1024 * 1024

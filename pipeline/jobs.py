@@ -5,7 +5,7 @@ from __future__ import annotations
 from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Job, JobStatus, get_current_job
 from rq.serializers import JSONSerializer
 
 from mailroom.settings import Settings, get_settings
@@ -51,7 +51,8 @@ def enqueue_route(queue: Queue, document_id: str) -> bool:
 def read_job(envelope_id: str) -> list[str]:
     ctx = get_context()
     ids = run_read(ctx, envelope_id)
-    queue = job_queue(ctx.settings)
+    job = get_current_job()  # its worker's connection: no new Redis connection per job
+    queue = job_queue(ctx.settings, connection=job.connection if job is not None else None)
     for doc_id in ids:
         enqueue_route(queue, doc_id)
     return ids

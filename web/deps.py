@@ -316,6 +316,8 @@ def optional_user(request: Request, session: SessionDep, ctx: CtxDep, creds: Cre
         user = user_for_token(session, creds.secret, now)
         if user is None:
             raise _unauthorized("Unknown or revoked API token.")
+        if session.dirty:  # last_used_at: commit now, or SQLite's write lock is held while the handler writes
+            session.commit()  # in its own transactions (concurrent uploads then waited out busy_timeout)
     elif creds.kind == "basic":
         ip = client_ip(request)
         with session_scope(ctx.db_url) as s:  # its own transaction: failures stay recorded after a 401
