@@ -1,6 +1,6 @@
 """OCR accuracy and speed on rendered pages of every intake form, against the raw tesseract CLI.
 
-    .venv/bin/python -m bench.ocr [--pages 24] [--seed 7] [--workers 2] [--ablate]
+    .venv/bin/python -m bench.ocr [--pages 24] [--seed 7] [--workers 2] [--rounds 3] [--ablate]
 
 Renders ``--pages`` one-page files from the corpus generator's letters in eight forms (clean 300 dpi,
 skewed ±5°, rotated 90° and 180°, noisy scan, fax 204×98 and 204×196, born-digital PDF), then on the
@@ -9,6 +9,8 @@ same files:
 * the full ``mailroom process`` path (pipeline.context + mailroom.process.process_path) in ``--workers``
   processes, warmed up first (a worker is long-lived), for CER per form, pages/minute and CPU s/page;
 * the raw ``tesseract`` CLI with the correct single language, two at a time, on the raster files;
+* the two take turns on ``--rounds`` slices of the files (every form in each), so that other work on a
+  shared machine weighs on both alike; their walls and CPU seconds are summed over the slices;
 * the same two compared on the upright forms only (clean, noisy, both faxes), where the CLI reads the page
   rather than garbage: ``upright_ratio`` (summed per-file wall, CLI / pipeline) and ``upright_cpu_ratio``;
 * born-digital PDF pages through ``ocr.extract`` on one core (pages/s);
@@ -183,22 +185,47 @@ def _pipeline_one(path: str) -> tuple[str, str, float, float]:
 
 
 Costs = dict[str, tuple[float, float]]  # path → (CPU s, wall s) of that one file
+PipelineRun = tuple[dict[str, str], list[str], float, float, Costs]  # texts, errors, wall s, CPU s, per file
+CliRun = tuple[dict[str, str], float, float, Costs]  # texts, wall s, CPU s, per file
 
 
-def run_pipeline(paths: list[Path], workers: int, data_root: Path
-                 ) -> tuple[dict[str, str], list[str], float, float, Costs]:
+def _pipeline_slice(pool: Any, paths: list[Path]) -> PipelineRun:
     """Texts by path, errors, wall seconds and CPU seconds of the whole process path, costs per file."""
-    spawn = mp.get_context("spawn")
-    barrier = spawn.Barrier(workers + 1)
-    with spawn.Pool(workers, initializer=_pipeline_init, initargs=(str(data_root), barrier)) as pool:
-        barrier.wait()  # every worker warm: context, migrations, classifier models
-        started = time.perf_counter()
-        results = pool.map(_pipeline_one, [str(p) for p in paths], chunksize=1)
-        wall = time.perf_counter() - started
+    started = time.perf_counter()
+    results = pool.map(_pipeline_one, [str(p) for p in paths], chunksize=1)
+    wall = time.perf_counter() - started
     texts = {str(p): r[0] for p, r in zip(paths, results, strict=True)}
     errors = [f"{p.name}: {r[1]}" for p, r in zip(paths, results, strict=True) if r[1]]
     costs = {str(p): (r[2], r[3]) for p, r in zip(paths, results, strict=True)}
     return texts, errors, wall, sum(r[2] for r in results), costs
+
+
+def run_both(raster: list[Sample], workers: int, data_root: Path, rounds: int) -> tuple[PipelineRun, CliRun]:
+    """The pipeline (warm worker processes) and the raw CLI on the same files, taking turns on ``rounds``
+    slices of them (each slice has every form), so that both meet the same background load on a shared
+    machine; walls and CPU seconds are summed over the slices."""
+    spawn = mp.get_context("spawn")
+    barrier = spawn.Barrier(workers + 1)
+    p_texts: dict[str, str] = {}
+    c_texts: dict[str, str] = {}
+    errors: list[str] = []
+    p_costs: Costs = {}
+    c_costs: Costs = {}
+    p_wall = p_cpu = c_wall = c_cpu = 0.0
+    with spawn.Pool(workers, initializer=_pipeline_init, initargs=(str(data_root), barrier)) as pool:
+        barrier.wait()  # every worker warm: context, migrations, classifier models
+        for k in range(rounds):
+            part = raster[k::rounds]
+            texts, errs, wall, cpu, costs = _pipeline_slice(pool, [s.path for s in part])
+            p_texts.update(texts)
+            errors += errs
+            p_costs.update(costs)
+            p_wall, p_cpu = p_wall + wall, p_cpu + cpu
+            texts, wall, cpu, costs = run_cli(part, workers)
+            c_texts.update(texts)
+            c_costs.update(costs)
+            c_wall, c_cpu = c_wall + wall, c_cpu + cpu
+    return (p_texts, errors, p_wall, p_cpu, p_costs), (c_texts, c_wall, c_cpu, c_costs)
 
 
 # ---------------------------------------------------------------- raw tesseract
@@ -312,6 +339,8 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=24)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--workers", type=int, default=2, help="pipeline processes and concurrent tesseract CLIs")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="pipeline and CLI take turns on this many slices of the files (same background load)")
     ap.add_argument("--ablate", action="store_true", help="also time preparation variants of ocr.extract")
     ap.add_argument("--keep", type=Path, default=None, help="render into this directory and keep it")
     args = ap.parse_args()
@@ -323,8 +352,8 @@ def main() -> None:
             from ocr.prepare import ABLATIONS
 
             ablate(samples, ABLATIONS)
-        texts, errors, p_wall, p_cpu, p_costs = run_pipeline([s.path for s in raster], args.workers, root / "data")
-        cli_texts, c_wall, c_cpu, c_costs = run_cli(raster, args.workers)
+        (texts, errors, p_wall, p_cpu, p_costs), (cli_texts, c_wall, c_cpu, c_costs) = run_both(
+            raster, args.workers, root / "data", max(1, args.rounds))
         pdf_rate = time_text_pdf(samples)
         pdf_texts = {str(s.path): _extract_text(s.path) for s in samples if s.form == "text_pdf"}
         plain_s, searchable_s = time_searchable(samples, 3)

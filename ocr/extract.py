@@ -11,7 +11,7 @@ import logging
 import multiprocessing as mp
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from mailroom.errors import UnsupportedInput
 from mailroom.records import OcrResult, PageText
 from mailroom.settings import Settings, get_settings
 from ocr import prepare
-from ocr.engine import OcrEngine, OcrFailed, OcrTimeout, Reading, load_engine, read_page, read_with_deadline
+from ocr.engine import OcrEngine, OcrFailed, OcrTimeout, Reading, Word, load_engine, read_page, read_with_deadline
 from ocr.pages import PageImage, iter_image_pages, open_pdf, render_pdf_page
 from ocr.prepare import Prep
 from ocr.sniff import EMAIL, IMAGE_TYPES, OUTLOOK, PDF, TEXT, sniff_type
@@ -255,7 +255,7 @@ def _raster_page(page: PageImage, settings: Settings, engine: OcrEngine, prep: P
     if is_blank(gray):
         return PageText(number=page.number, text="", method="ocr", blank=True)
     try:
-        reading = read_prepared(prepared(page, settings, engine, prep), settings, engine, prep)
+        reading = read_prepared(prepared(page, settings, engine, prep, gray), settings, engine, prep)
     except OcrTimeout as exc:
         log.warning("page %d: %s; left empty for a person", page.number, exc)
         return PageText(number=page.number, text="", method="ocr", flags=[OCR_TIMEOUT])
@@ -273,14 +273,34 @@ def read_prepared(ready: Prepared, settings: Settings, engine: OcrEngine, prep: 
     """One recognition of a prepared page; a second, turned by 180°, only when OSD could not tell the
     page's orientation and the first reading is poor (the reading kept is the more confident one)."""
     timeout = settings.ocr_page_timeout
-    reading = _read(engine, ready.image, ready.languages, timeout, words=words)
+    full = ready.array if ready.array is not None else np.asarray(ready.image)
+    small = prepare.resized(full, ready.scale)
+    dpi = max(1, round(ready.dpi * ready.scale))
+    reading = _read_gray(engine, small, dpi, ready.languages, timeout, words)
     if prep.orient and not ready.upright_known and not prep.detect_language and reading.confidence is not None \
             and reading.confidence < _UPRIGHT_CONFIDENCE:
-        turned = prepare.to_image(prepare.turn(np.asarray(ready.image), 180), ready.dpi)
-        other = _read(engine, turned, ready.languages, timeout, words=words)
+        other = _read_gray(engine, prepare.turn(small, 180), dpi, ready.languages, timeout, words)
         if other.confidence is not None and other.confidence > reading.confidence + 10:
-            ready.image, reading = turned, other
+            ready.array = prepare.turn(full, 180)
+            ready.image, reading = prepare.to_image(ready.array, ready.dpi), other
+    if reading.words and ready.scale != 1.0:  # word boxes in the pixels of ready.image, not of the copy read
+        reading.words = [_scaled_word(w, 1.0 / ready.scale) for w in reading.words]
     return reading
+
+
+def _scaled_word(word: Word, k: float) -> Word:
+    def box(b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        return round(b[0] * k), round(b[1] * k), round(b[2] * k), round(b[3] * k)
+
+    return Word(word.text, box(word.box), box(word.line))
+
+
+def _read_gray(engine: OcrEngine, gray: np.ndarray, dpi: int, languages: str, timeout: float, words: bool
+               ) -> Reading:
+    reader = getattr(engine, "read_gray", None)
+    if reader is not None:
+        return reader(gray, dpi, languages, timeout, words=words)
+    return _read(engine, prepare.to_image(gray, dpi), languages, timeout, words=words)
 
 
 def _read(engine: OcrEngine, image: Image.Image, languages: str, timeout: float, psm: int | None = None,
@@ -300,45 +320,58 @@ class Prepared:
     languages: str
     dpi: int
     upright_known: bool  # OSD settled 0 vs 180°: no second, turned reading is needed
+    scale: float = 1.0  # the page is read scaled by this (see prepare.read_scale); image stays full size
+    array: np.ndarray | None = field(default=None, repr=False)  # image's pixels, when prepared() has them
 
 
 _OSD_DPI = 200  # the OSD strip is read at this resolution (measured: as reliable as 300 dpi, cheaper)
-_OSD_MIN_CONFIDENCE = 2.0  # below this OSD's 0/180 decision is not trusted (lowest correct one seen: 3.1)
+# OSD's 0/180 guess is always followed, but below this confidence it is checked by the reading's confidence
+# (read_prepared); with 10 characters 5 of 105 bench pages fell under 2.0, all of them guessed right.
+_OSD_MIN_CONFIDENCE = 2.0
+# The script narrows the languages only from this script confidence up (with 10 OSD characters: 3 of 105
+# pages were under it, all right; with 8 a Russian page was called Latin at 0.91): else all are read.
+_SCRIPT_MIN_CONFIDENCE = 1.0
 
 
-def prepared(page: PageImage, settings: Settings, engine: OcrEngine, prep: Prep) -> Prepared:
+def prepared(page: PageImage, settings: Settings, engine: OcrEngine, prep: Prep, work: np.ndarray | None = None
+             ) -> Prepared:
     """The page turned upright, deskewed and cleaned, and the languages to read it with.
 
     90°/270° is told from the direction of the text lines; 0° vs 180° (and the script) by tesseract's
     OSD on a strip of a few text lines when the engine offers it (``orientation``), else afterwards
-    from the confidence of the reading (see read_prepared).
+    from the confidence of the reading (see read_prepared). ``work`` is the page's ocr.triage.work_copy, if
+    the caller has one.
     """
     arr = np.asarray(page.image)
     if prep.despeckle and page.bilevel:
         arr = prepare.despeckle(arr)
+    if prep.streaks and page.bilevel:
+        arr = prepare.remove_streaks(arr)
     if prep.normalise and not page.bilevel:
         arr = prepare.normalise(arr)
     languages = settings.ocr_languages
     if not (prep.orient or prep.deskew or prep.detect_language):
-        return Prepared(prepare.to_image(arr, page.dpi), languages, page.dpi, True)
-    lines = prepare.find_lines(arr)
+        return Prepared(prepare.to_image(arr, page.dpi), languages, page.dpi, True, 1.0, arr)
+    # lines are found on a small copy, turned and deskewed along with the page rather than made again
+    small = work if work is not None and max(work.shape) == prepare._SMALL else prepare.analysis_copy(arr)
+    lines = prepare.find_lines(arr, small)
     if prep.orient and lines.vertical:
-        arr = prepare.turn(arr, 90)
-        lines = prepare.find_lines(arr)
+        arr, small = prepare.turn(arr, 90), prepare.turn(small, 90)
+        lines = prepare.find_lines(arr, small)
     if prep.deskew and abs(lines.angle) >= prepare.MIN_SKEW:
-        arr = prepare.deskew(arr, lines.angle)
-        lines = prepare.find_lines(arr)
+        arr, small = prepare.deskew(arr, lines.angle), prepare.deskew(small, lines.angle)
+        lines = prepare.find_lines(arr, small)
     upright_known = not prep.orient
     osd = getattr(engine, "orientation", None)
     if prep.orient and osd is not None and not prep.detect_language:
         sample = prepare.strip(arr, lines.boxes)
         if sample is not None:
             found = osd(*prepare.scaled(sample, page.dpi, _OSD_DPI))
-            if found is not None and found.degrees in (0, 180) and found.confidence >= _OSD_MIN_CONFIDENCE:
-                upright_known = True
+            if found is not None and found.degrees in (0, 180):
+                upright_known = found.confidence >= _OSD_MIN_CONFIDENCE
                 if found.degrees == 180:
                     arr = prepare.turn(arr, 180)
-                if prep.script:
+                if prep.script and found.script_confidence >= _SCRIPT_MIN_CONFIDENCE:
                     languages = script_languages(found.script, languages)
     if prep.detect_language and hasattr(engine, "read_page"):  # a strip needs --psm 6
         sample = prepare.strip(arr, lines.boxes)
@@ -353,7 +386,8 @@ def prepared(page: PageImage, settings: Settings, engine: OcrEngine, prep: Prep)
                     arr, reading = prepare.turn(arr, 180), turned
             if prep.detect_language:
                 languages = pick_languages(reading.text, languages)
-    return Prepared(prepare.to_image(arr, page.dpi), languages, page.dpi, upright_known)
+    scale = prepare.read_scale(lines.boxes, page.dpi) if prep.rescale else 1.0
+    return Prepared(prepare.to_image(arr, page.dpi), languages, page.dpi, upright_known, scale, arr)
 
 
 _CYRILLIC_LANGUAGES = frozenset({"rus", "ukr", "bel", "bul", "srp", "mkd"})

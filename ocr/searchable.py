@@ -73,10 +73,11 @@ def searchable_pdf(data: bytes, content_type: str = "", *, settings: Settings | 
 
 
 def _add_page(writer: _Writer, page: PageImage, settings: Settings, engine: OcrEngine, prep: Prep) -> None:
-    blank = is_blank(work_copy(page.image))
+    work = work_copy(page.image)
+    blank = is_blank(work)
     if blank:
         prep = Prep(orient=False, deskew=False, despeckle=False, script=False)
-    ready = prepared(page, settings, engine, prep)
+    ready = prepared(page, settings, engine, prep, work)
     if not getattr(engine, "word_boxes", False):  # no word boxes from this engine: tesseract's own renderer
         writer.append_pdf(_tesseract_pdf(ready.image, ready.languages, settings))
         return

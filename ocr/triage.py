@@ -28,7 +28,7 @@ MIN_LETTER_RATIO = 0.3
 
 def work_copy(image: Image.Image) -> np.ndarray:
     """A small grayscale copy for the checks below (box-filtered, so thin strokes stay visible)."""
-    small = image.convert("L")
+    small = image if image.mode == "L" else image.convert("L")
     if max(small.size) > _WORK_SIZE:
         small = small.copy()
         small.thumbnail((_WORK_SIZE, _WORK_SIZE), Image.Resampling.BOX)

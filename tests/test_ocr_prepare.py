@@ -16,8 +16,8 @@ from corpus import render
 from corpus.letters import compose
 from mailroom.settings import Settings
 from ocr import extract, prepare, searchable_pdf, split_documents
-from ocr.engine import TesseractEngine, TesserocrEngine
-from ocr.extract import LOW_CONFIDENCE, pick_languages, prepared, script_languages
+from ocr.engine import TesseractEngine, TesserocrEngine, Word
+from ocr.extract import LOW_CONFIDENCE, pick_languages, prepared, read_prepared, script_languages
 from ocr.pages import iter_image_pages
 from ocr.searchable import iter_pages
 from tests.test_ocr import LETTER_CS, LETTER_RU, fax_tiff, image_pdf, png, text_layer_pdf, text_page
@@ -81,6 +81,56 @@ def test_despeckle_removes_lone_pixels_and_keeps_strokes() -> None:
     assert (cleaned[page == 0] == 0).all()  # no stroke pixel was removed
 
 
+def test_a_fax_head_streak_is_removed_and_the_strokes_it_crosses_are_kept() -> None:
+    page = np.asarray(text_page(("Faktura FV/2026/10/004512", "Termin 14 dni"), size=(900, 300), font_px=30)).copy()
+    page = np.where(page > 160, 255, 0).astype(np.uint8)
+    assert prepare.remove_streaks(page) is page  # nothing to remove: the page is left alone
+    streaked = page.copy()
+    rng = np.random.default_rng(2)
+    x = 400  # a dotted one-pixel line down the whole page, through the letters
+    streaked[rng.random(300) < 0.6, x] = 0
+    cleaned = prepare.remove_streaks(streaked)
+    assert (cleaned[page == 0] == 0).all()  # every stroke pixel is still there
+    added = (streaked < 128) & (page >= 128)
+    left = (cleaned < 128) & (page >= 128)
+    assert left.sum() <= 0.05 * added.sum()  # the streak is gone but for pixels touching a stroke
+
+
+def test_pages_are_read_with_lines_of_about_34_pixels_but_never_below_200_dpi() -> None:
+    def boxes(height: int) -> list[tuple[int, int, int, int]]:
+        return [(100, 200 + 80 * i, 1800, height) for i in range(20)]
+
+    assert prepare.READ_LINE_HEIGHT == 34
+    assert prepare.read_scale(boxes(47), 300) == pytest.approx(34 / 47)  # 11-12 pt at 300 dpi: ≈ 217 dpi
+    assert prepare.read_scale(boxes(60), 300) == pytest.approx(200 / 300)  # noise-swollen lines: never < 200 dpi
+    assert prepare.read_scale(boxes(35), 300) == 1.0  # small print keeps its resolution
+    assert prepare.read_scale(boxes(94), 600) == pytest.approx(34 / 94)
+    assert prepare.read_scale(boxes(47)[:3], 300) == 1.0  # too few lines to tell
+
+
+def test_a_page_read_smaller_gives_word_boxes_in_the_pixels_of_the_page() -> None:
+    image, truth = letter_page("pl")
+    page = next(iter_image_pages(png(image), SETTINGS))
+    engine = TesserocrEngine()
+    small, full = prepare.Prep(), prepare.Prep(rescale=False)
+    ready = prepared(page, SETTINGS, engine, small)
+    assert 200 / 300 <= ready.scale < 0.9 and ready.image.size == image.size
+    got = read_prepared(ready, SETTINGS, engine, small, words=True)
+    ref = read_prepared(prepared(page, SETTINGS, engine, full), SETTINGS, engine, full, words=True)
+    assert cer(got.text, truth) <= cer(ref.text, truth) + 0.005
+    assert got.words and ref.words
+
+    def unique(words: list[Word]) -> dict[str, tuple[int, int, int, int]]:
+        texts = [w.text for w in words]
+        return {w.text: w.box for w in words if texts.count(w.text) == 1 and len(w.text) >= 6}
+
+    mine, theirs = unique(got.words), unique(ref.words)
+    shared = [t for t in mine if t in theirs]
+    assert len(shared) > 20
+    errors = [abs(a - b) for t in shared for a, b in zip(mine[t], theirs[t], strict=True)]
+    assert float(np.median(errors)) <= 3 and max(errors) <= 12
+
+
 def test_fax_fine_mode_keeps_its_square_pixels_and_standard_mode_is_stretched() -> None:
     standard = next(iter_image_pages(fax_tiff(1), SETTINGS))
     assert standard.image.size == (1728, 375) and standard.bilevel
@@ -129,9 +179,9 @@ class CountingTesserocr(TesserocrEngine):
         super().__init__()
         self.readings = 0
 
-    def read_page(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def read_gray(self, *args, **kwargs):  # type: ignore[no-untyped-def]  # read_page goes through it too
         self.readings += 1
-        return super().read_page(*args, **kwargs)
+        return super().read_gray(*args, **kwargs)
 
 
 @pytest.mark.parametrize("lang,seed,turn", [("pl", 3, Image.Transpose.ROTATE_180), ("ru", 4, Image.Transpose.ROTATE_90),
