@@ -73,41 +73,33 @@ class _PinnedIMAP4SSL(imaplib.IMAP4_SSL):
         super().__init__(host, port, ssl_context=ssl_context or ssl.create_default_context(), timeout=timeout)
 
     def _create_socket(self, timeout: float | None) -> socket.socket:
-        if not self._pinned:
-            return super()._create_socket(timeout)
-        sock = _open_pinned(self._pinned, self.port, timeout)
+        # TCP first (to a checked address, or as plain IMAP4 resolves it when none is pinned), then TLS
+        sock = _open_pinned(self._pinned, self.port, timeout) if self._pinned else \
+            imaplib.IMAP4._create_socket(self, timeout)
         return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
 
 
-class _Plain(MailBoxUnencrypted):
+class _RawMailbox:
+    """imap-tools mailbox mix-in: keeps the exact message bytes and the addresses to connect to."""
+
     email_message_class = RawMailMessage
 
     def __init__(self, host: str, port: int, addresses: list[str]) -> None:
         self._pinned = addresses
-        super().__init__(host, port)
+        super().__init__(host, port)  # type: ignore[call-arg]
 
+
+class _Plain(_RawMailbox, MailBoxUnencrypted):
     def _get_mailbox_client(self) -> imaplib.IMAP4:
         return _PinnedIMAP4(self._host, self._port, self._pinned, self._timeout)
 
 
-class _Tls(MailBox):
-    email_message_class = RawMailMessage
-
-    def __init__(self, host: str, port: int, addresses: list[str]) -> None:
-        self._pinned = addresses
-        super().__init__(host, port)
-
+class _Tls(_RawMailbox, MailBox):
     def _get_mailbox_client(self) -> imaplib.IMAP4:
         return _PinnedIMAP4SSL(self._host, self._port, self._pinned, self._ssl_context, self._timeout)
 
 
-class _StartTls(MailBoxStartTls):
-    email_message_class = RawMailMessage
-
-    def __init__(self, host: str, port: int, addresses: list[str]) -> None:
-        self._pinned = addresses
-        super().__init__(host, port)
-
+class _StartTls(_RawMailbox, MailBoxStartTls):
     def _get_mailbox_client(self) -> imaplib.IMAP4:
         client = _PinnedIMAP4(self._host, self._port, self._pinned, self._timeout)
         check_command_status(client.starttls(self._ssl_context), MailboxStarttlsError)

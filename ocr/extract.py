@@ -353,7 +353,7 @@ def prepared(page: PageImage, settings: Settings, engine: OcrEngine, prep: Prep,
     if not (prep.orient or prep.deskew or prep.detect_language):
         return Prepared(prepare.to_image(arr, page.dpi), languages, page.dpi, True, 1.0, arr)
     # lines are found on a small copy, turned and deskewed along with the page rather than made again
-    small = work if work is not None and max(work.shape) == prepare._SMALL else prepare.analysis_copy(arr)
+    small = work if work is not None and max(work.shape) == prepare.ANALYSIS_SIZE else prepare.analysis_copy(arr)
     lines = prepare.find_lines(arr, small)
     if prep.orient and lines.vertical:
         arr, small = prepare.turn(arr, 90), prepare.turn(small, 90)

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-_SMALL = 1200  # longest side of the analysis copy (= ocr.triage._WORK_SIZE)
+ANALYSIS_SIZE = 1200  # longest side of the analysis copy; ocr.triage.work_copy makes the same size
 MIN_SKEW = 0.5  # degrees; below this the page is left alone (measured: rotating for less loses more than it gains)
 _MAX_SKEW = 10.0
 # Pages are read with their text lines (median box height) scaled down to about this many pixels: tesseract
@@ -55,10 +55,10 @@ class Lines:
 
 
 def analysis_copy(gray: np.ndarray) -> np.ndarray:
-    """The small copy (longest side _SMALL) that lines are found on; ocr.triage.work_copy is the same size,
+    """The small copy (longest side ANALYSIS_SIZE) that lines are found on; ocr.triage.work_copy is the same size,
     so a page's work copy serves both (one downscale of the page instead of two or three)."""
     h, w = gray.shape
-    scale = min(1.0, _SMALL / max(h, w))
+    scale = min(1.0, ANALYSIS_SIZE / max(h, w))
     return cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else gray
 
 

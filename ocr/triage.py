@@ -9,9 +9,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ocr.prepare import ANALYSIS_SIZE  # the copy the checks look at (≈100 dpi for A4) is the line-finding copy
+
 SEPARATOR_PAYLOAD = "MAILROOM:SEPARATOR"
 
-_WORK_SIZE = 1200  # longest side, in pixels, of the copy the checks look at (≈100 dpi for A4)
 _MARGIN_X = 0.08  # ignored left/right: punch holes, scanner shadows
 _MARGIN_Y = 0.06  # ignored top/bottom: fax header lines ("From +48… Page 1/2"), scanner edges
 _MIN_CONTRAST = 60  # ink must be at least this much darker than the paper (0..255)
@@ -29,9 +30,9 @@ MIN_LETTER_RATIO = 0.3
 def work_copy(image: Image.Image) -> np.ndarray:
     """A small grayscale copy for the checks below (box-filtered, so thin strokes stay visible)."""
     small = image if image.mode == "L" else image.convert("L")
-    if max(small.size) > _WORK_SIZE:
+    if max(small.size) > ANALYSIS_SIZE:
         small = small.copy()
-        small.thumbnail((_WORK_SIZE, _WORK_SIZE), Image.Resampling.BOX)
+        small.thumbnail((ANALYSIS_SIZE, ANALYSIS_SIZE), Image.Resampling.BOX)
     return np.asarray(small)
 
 

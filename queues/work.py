@@ -502,8 +502,8 @@ def claim_next(session: Session, agent: str, now: datetime, *, queues: Sequence[
     One statement picks and claims: ``UPDATE work_items SET ... WHERE id = (SELECT id ... ORDER BY
     priority DESC, sla_due, id LIMIT 1 [FOR UPDATE SKIP LOCKED]) RETURNING ...`` — on PostgreSQL
     concurrent agents skip each other's locked rows, on SQLite the transaction holds the write lock
-    (``BEGIN IMMEDIATE``). The outbox row and the audit event follow in the same transaction (the
-    audit append last: it serialises on the chain head, so it is held only until commit).
+    (``BEGIN IMMEDIATE``). The outbox row and the audit event follow in the same transaction (on
+    PostgreSQL the event is linked into the audit chain inside COMMIT: storage.audit).
     Order: priority (higher first), then the binding deadline (``sla_due``: the earlier of internal
     and statutory, so the least time left first), then age.
     """

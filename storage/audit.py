@@ -35,6 +35,14 @@ EXPORT_FIELDS = ("id", "seq", "at", "actor", "action", "envelope_id", "document_
                  "content_hash", "prev_hash", "hash", "hash_ok")
 
 
+def stored_time(value: object) -> datetime:
+    """An event's ``at`` as a raw SQL row gives it (SQLite: ISO text without zone; PostgreSQL: aware), in UTC."""
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if not isinstance(at, datetime):
+        raise TypeError(f"not a time: {value!r}")
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def _iso(at: datetime) -> str:
     if at.tzinfo is None:  # SQLite hands back naive datetimes; they are UTC
         at = at.replace(tzinfo=UTC)

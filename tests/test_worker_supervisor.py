@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,16 +41,37 @@ def eight_files(tmp_path: Path) -> list[Path]:
 
 
 def _descendants(pid: int) -> set[int]:
-    found: set[int] = set()
+    """Live processes below ``pid`` (one pass over /proc)."""
+    children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            child = int(stat.parent.name)
-            found |= {child} | _descendants(child)
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
     return found
+
+
+@contextmanager
+def worker_with_horse(settings: Settings, log: Path) -> Iterator[tuple[WorkerProc, int, set[int]]]:
+    """A started ``mailroom worker``: (its handle, the supervisor's pid, its work-horse and descendants)."""
+    worker = WorkerProc(settings, log)
+    worker.start()
+    try:
+        assert worker.proc is not None
+        supervisor = worker.proc.pid
+        horses = wait_for(lambda: _descendants(supervisor), 60, "the work-horse")
+        assert isinstance(horses, set)
+        yield worker, supervisor, horses
+    finally:
+        worker.stop()
 
 
 def _alive(pid: int) -> bool:
@@ -91,13 +114,8 @@ def test_jobs_run_in_one_warm_work_horse_which_is_replaced_after_its_quota(
 def test_killing_the_supervisor_takes_its_work_horse_along_and_nothing_is_lost(
         redis_settings: Settings, eight_files: list[Path], tmp_path: Path) -> None:
     ctx = get_context(redis_settings)
-    worker = WorkerProc(redis_settings, tmp_path / "worker.log")
-    worker.start()
-    try:
+    with worker_with_horse(redis_settings, tmp_path / "worker.log") as (worker, supervisor, horses):
         assert worker.proc is not None
-        supervisor = worker.proc.pid
-        horses = wait_for(lambda: _descendants(supervisor), 60, "the work-horse")
-        assert isinstance(horses, set)
         os.kill(supervisor, signal.SIGKILL)  # the supervisor alone, not its process group
         worker.proc.wait(timeout=30)
         wait_for(lambda: not any(_alive(p) for p in horses), 10, "the work-horse and rq scheduler to die")
@@ -107,27 +125,18 @@ def test_killing_the_supervisor_takes_its_work_horse_along_and_nothing_is_lost(
         worker.start()
         wait_for(lambda: set(states(ctx, ids).values()) == {"processed"}, 180, "the items to be routed")
         assert_exactly_once(ctx, ids)
-    finally:
-        worker.stop()
 
 
 @pytest.mark.slow
 def test_sigterm_to_the_supervisor_stops_an_idle_worker_quickly(redis_settings: Settings, tmp_path: Path) -> None:
-    worker = WorkerProc(redis_settings, tmp_path / "worker.log")
-    worker.start()
-    try:
+    with worker_with_horse(redis_settings, tmp_path / "worker.log") as (worker, _, horses):
         assert worker.proc is not None
-        supervisor = worker.proc.pid
-        horses = wait_for(lambda: _descendants(supervisor), 60, "the work-horse")
-        assert isinstance(horses, set)
         time.sleep(1.0)  # the work-horse is waiting for a job
         started = time.monotonic()
         worker.proc.send_signal(signal.SIGTERM)
         assert worker.proc.wait(timeout=30) == 0
         assert time.monotonic() - started < 15
         assert not any(_alive(p) for p in horses)
-    finally:
-        worker.stop()
 
 
 @pytest.mark.slow

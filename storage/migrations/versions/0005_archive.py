@@ -84,7 +84,7 @@ def upgrade() -> None:
 
 def _chain_existing_events(bind: sa.engine.Connection) -> tuple[int, str]:
     """Events written before this revision are chained now, in id order."""
-    from storage.audit import event_hash
+    from storage.audit import event_hash, stored_time
     from storage.models import AuditEvent
 
     events = sa.table("audit_events", sa.column("id"), sa.column("prev_hash"), sa.column("hash"))
@@ -93,21 +93,12 @@ def _chain_existing_events(bind: sa.engine.Connection) -> tuple[int, str]:
     last, seq = GENESIS, 0
     for r in rows:
         detail = r.detail if isinstance(r.detail, dict) else json.loads(r.detail or "{}")
-        ev = AuditEvent(id=r.id, at=_at(r.at), actor=r.actor, action=r.action, envelope_id=r.envelope_id,
+        ev = AuditEvent(id=r.id, at=stored_time(r.at), actor=r.actor, action=r.action, envelope_id=r.envelope_id,
                         document_id=r.document_id, work_item_id=r.work_item_id, detail=detail, prev_hash=last)
         h = event_hash(ev)
         bind.execute(events.update().where(events.c.id == r.id).values(prev_hash=last, hash=h))
         last, seq = h, seq + 1
     return seq, last
-
-
-def _at(value: object):  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    assert isinstance(value, datetime)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def downgrade() -> None:

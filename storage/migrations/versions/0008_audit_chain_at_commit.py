@@ -76,7 +76,7 @@ def upgrade() -> None:
 
 def _reseal(bind: sa.engine.Connection) -> tuple[int, str]:
     """Chain every existing event again, in id order, with the new link (keyset pages)."""
-    from storage.audit import content_digest, link_hash
+    from storage.audit import content_digest, link_hash, stored_time
 
     events = sa.table("audit_events", sa.column("id"), sa.column("prev_hash"), sa.column("hash"),
                       sa.column("content_hash"), sa.column("seq"))
@@ -89,7 +89,7 @@ def _reseal(bind: sa.engine.Connection) -> tuple[int, str]:
             return seq, last
         for r in rows:
             detail = r.detail if isinstance(r.detail, dict) else json.loads(r.detail or "{}")
-            content = content_digest(at=_at(r.at), actor=r.actor, action=r.action, envelope_id=r.envelope_id,
+            content = content_digest(at=stored_time(r.at), actor=r.actor, action=r.action, envelope_id=r.envelope_id,
                                      document_id=r.document_id, work_item_id=r.work_item_id, detail=detail)
             digest = link_hash(last, content)
             seq += 1
@@ -97,15 +97,6 @@ def _reseal(bind: sa.engine.Connection) -> tuple[int, str]:
                          .values(prev_hash=last, hash=digest, content_hash=content, seq=seq))
             last = digest
         last_id = rows[-1].id
-
-
-def _at(value: object):  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    assert isinstance(value, datetime)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def downgrade() -> None:
