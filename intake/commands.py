@@ -157,6 +157,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
           + (f" — {status['reason']}" if status["reason"] else ""))
     print(f"pages received: {status['pages_received'] if status['pages_received'] is not None else '?'}, "
           f"documents found: {status['documents_found']}")
+    if status["reading"]:
+        r = status["reading"]
+        print(f"reading in {r['chunks']} page chunks: {r['chunks_done']} done, "
+              f"{r['pages_read']} of {r['pages_total']} pages read")
     for n, d in enumerate(status["documents"], 1):
         item = d["work_item"]
         where = f"{item['queue']} #{item['id']} {item['state']}" if item else "no work item yet"

@@ -128,7 +128,7 @@ def _work_horse(settings: Settings, name: str, burst: bool, parent: int) -> int:
     """Body of the forked work-horse; returns its exit status."""
     from rq.serializers import JSONSerializer
 
-    from pipeline.jobs import job_queue
+    from pipeline.jobs import worker_queues
 
     _die_with_parent()
     # rq's scheduler process (and what else this process forks) dies with us. Only for forks from the main
@@ -141,8 +141,8 @@ def _work_horse(settings: Settings, name: str, burst: bool, parent: int) -> int:
         return 1
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # until rq installs its warm-shutdown handlers
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    queue = job_queue(settings)
-    worker = PipelineWorker([queue], name=name, connection=queue.connection, serializer=JSONSerializer,
+    queues = worker_queues(settings)
+    worker = PipelineWorker(queues, name=name, connection=queues[0].connection, serializer=JSONSerializer,
                             maintenance_interval=60, max_jobs=settings.worker_max_jobs,
                             max_rss_mb=settings.worker_max_rss_mb)
     worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
@@ -154,12 +154,12 @@ def _bury(settings: Settings, name: str) -> int:
     from rq import Worker
     from rq.serializers import JSONSerializer
 
-    from pipeline.jobs import job_queue
+    from pipeline.jobs import job_queue, pages_queue
     from pipeline.reconcile import requeue_abandoned
 
     queue = job_queue(settings)
     try:
-        count = requeue_abandoned(queue)
+        count = requeue_abandoned(queue) + requeue_abandoned(pages_queue(queue))
         dead = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=queue.connection,
                                   serializer=JSONSerializer)
         if dead is not None:

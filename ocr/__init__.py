@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ocr.engine import OcrEngine, OcrTimeout, TesseractEngine, load_engine
-from ocr.extract import extract, ocr_text, split_documents
+from ocr.extract import extract, ocr_text, page_count, split_documents
 from ocr.searchable import searchable_pdf
 from ocr.sniff import sniff_type
 
@@ -14,6 +14,7 @@ __all__ = [
     "extract",
     "load_engine",
     "ocr_text",
+    "page_count",
     "searchable_pdf",
     "sniff_type",
     "split_documents",

@@ -52,6 +52,7 @@ def extract(
     engine: OcrEngine | None = None,
     prep: Prep | None = None,
     workers: int | None = None,
+    pages: range | None = None,
 ) -> OcrResult:
     """Recognise the text of every page of one file.
 
@@ -59,6 +60,7 @@ def extract(
     ``prep`` chooses the page preparation steps (default: the measured best, see ocr.prepare).
     ``workers`` > 1 (default settings.ocr_workers, else 1) OCRs the pages of a multi-page file in that many
     processes, one tesseract thread each; ``engine`` is then only used in this process's own pages (none).
+    ``pages`` (0-based indices) reads only those pages of a PDF or TIFF: one chunk of a long file.
     Raises UnsupportedInput, CorruptInput, EncryptedPdf or TooLarge for files that cannot be read.
     """
     settings = settings or get_settings()
@@ -75,14 +77,15 @@ def extract(
         )
     workers = workers if workers is not None else int(getattr(settings, "ocr_workers", 1))
     if workers > 1 and engine is None and kind in (PDF, *IMAGE_TYPES):
-        count = _page_count(data, kind, settings)
-        if count > 1:
-            return OcrResult(pages=_pages_in_parallel(data, kind, count, settings, prep, workers))
+        indices = pages if pages is not None else range(page_count(data, kind, settings))
+        if len(indices) > 1:
+            return OcrResult(pages=_pages_in_parallel(data, kind, indices, settings, prep, workers))
     engine = engine or default_engine(getattr(settings, "ocr_engine", "auto"))
     if kind == PDF:
-        return OcrResult(pages=list(_pdf_pages(data, settings, engine, prep)))
+        return OcrResult(pages=list(_pdf_pages(data, settings, engine, prep, pages)))
     if kind in IMAGE_TYPES:
-        return OcrResult(pages=[_raster_page(p, settings, engine, prep) for p in iter_image_pages(data, settings)])
+        return OcrResult(pages=[_raster_page(p, settings, engine, prep)
+                                for p in iter_image_pages(data, settings, pages)])
     raise UnsupportedInput("This file is not a PDF, image, TIFF fax or e-mail; send it as one of those.")
 
 
@@ -117,7 +120,8 @@ def ocr_text(path: str | Path, *, settings: Settings | None = None, engine: OcrE
 # ---------------------------------------------------------------- steps
 
 
-def _page_count(data: bytes, kind: str, settings: Settings) -> int:
+def page_count(data: bytes, kind: str, settings: Settings) -> int:
+    """Pages of a PDF or TIFF (1 for other images), without decoding any; raises like extract() does."""
     if kind == PDF:
         pdf = open_pdf(data, settings)
         try:
@@ -139,9 +143,9 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     return pool
 
 
-def _pages_in_parallel(data: bytes, kind: str, count: int, settings: Settings, prep: Prep, workers: int
+def _pages_in_parallel(data: bytes, kind: str, indices: range, settings: Settings, prep: Prep, workers: int
                        ) -> list[PageText]:
-    jobs = [(data, kind, index, settings, prep) for index in range(count)]
+    jobs = [(data, kind, index, settings, prep) for index in indices]
     return list(_pool(workers).map(_one_page, jobs))
 
 
@@ -163,9 +167,8 @@ def _one_page(job: tuple[bytes, str, int, Settings, Prep]) -> PageText:
             if layer is not None:
                 _close_quietly(layer)
             pdf.close()
-    for page in iter_image_pages(data, settings):
-        if page.number == index + 1:
-            return _raster_page(page, settings, engine, prep)
+    for page in iter_image_pages(data, settings, range(index, index + 1)):
+        return _raster_page(page, settings, engine, prep)
     raise UnsupportedInput(f"Page {index + 1} of the image vanished between two reads.")
 
 
@@ -175,11 +178,14 @@ def default_engine(name: str = "auto") -> OcrEngine:
     return load_engine(name)
 
 
-def _pdf_pages(data: bytes, settings: Settings, engine: OcrEngine, prep: Prep) -> Iterator[PageText]:
+def _pdf_pages(data: bytes, settings: Settings, engine: OcrEngine, prep: Prep, pages: range | None = None
+               ) -> Iterator[PageText]:
     pdf = open_pdf(data, settings)
     layer = _open_text_layer(data)
     try:
-        for index in range(len(pdf)):
+        for index in pages if pages is not None else range(len(pdf)):
+            if index >= len(pdf):
+                break
             text = _page_text_layer(layer, index) if layer is not None else None
             if text is None:
                 yield _raster_page(render_pdf_page(pdf, index, settings), settings, engine, prep)

@@ -117,18 +117,19 @@ TIFF_DECODE_SECONDS = 60  # wall clock for all pages of one file
 TIFF_DECODE_MEMORY = 1536 * 1024 * 1024  # address space the decoder may add to what the worker already maps
 
 
-def iter_image_pages(data: bytes, settings: Settings) -> Iterator[PageImage]:
-    """Yield the pages of an image: every frame of a TIFF, the first frame of anything else.
+def iter_image_pages(data: bytes, settings: Settings, pages: range | None = None) -> Iterator[PageImage]:
+    """Yield the pages of an image: every frame of a TIFF (or those whose 0-based index is in ``pages``),
+    the first frame of anything else.
 
     TIFF (faxes) is decoded by libtiff, C code that has crashed on hostile files: it runs in a forked
     child under a memory (RLIMIT_AS) and time limit, so a crash becomes a CorruptInput for this item
     (quarantine) instead of killing the worker."""
     if data[:4] in TIFF_MAGIC:
-        return _iter_isolated(data, settings)
-    return _iter_in_process(data, settings)
+        return _iter_isolated(data, settings, pages)
+    return _iter_in_process(data, settings, pages)
 
 
-def _iter_isolated(data: bytes, settings: Settings) -> Iterator[PageImage]:
+def _iter_isolated(data: bytes, settings: Settings, pages: range | None) -> Iterator[PageImage]:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: decode, send page by page, exit without running the parent's cleanup
@@ -138,7 +139,7 @@ def _iter_isolated(data: bytes, settings: Settings) -> Iterator[PageImage]:
             _limit_child()
             with os.fdopen(write_fd, "wb") as out:
                 try:
-                    for page in _iter_in_process(data, settings):
+                    for page in _iter_in_process(data, settings, pages):
                         pickle.dump(("page", page.number, page.image.size, page.image.tobytes(), page.dpi,
                                      page.bilevel), out, protocol=pickle.HIGHEST_PROTOCOL)
                     pickle.dump(("done",), out)
@@ -218,7 +219,7 @@ def _crash_reason(status: int, timed_out: bool) -> str:
     return f"The TIFF file is damaged: its decoder {how}; it was stopped. Send the fax again."
 
 
-def _iter_in_process(data: bytes, settings: Settings) -> Iterator[PageImage]:
+def _iter_in_process(data: bytes, settings: Settings, pages: range | None = None) -> Iterator[PageImage]:
     try:
         with warnings.catch_warnings():
             # Sizes are checked against settings.max_pixels below; Pillow still raises past twice its limit.
@@ -242,6 +243,8 @@ def _iter_in_process(data: bytes, settings: Settings) -> Iterator[PageImage]:
                 "split it and send the parts."
             )
         for index in range(frames):
+            if pages is not None and index not in pages:
+                continue
             label = f"Page {index + 1}" if frames > 1 else "The image"
             try:
                 image.seek(index)

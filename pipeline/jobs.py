@@ -9,8 +9,10 @@ from rq.job import Job, JobStatus, get_current_job
 from rq.serializers import JSONSerializer
 
 from mailroom.settings import Settings, get_settings
+from pipeline import chunks
+from pipeline.chunks import Chunk
 from pipeline.context import get_context
-from pipeline.runner import run_read, run_route
+from pipeline.runner import assemble, run_chunk, run_read, run_route
 
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 RETRY = Retry(max=3, interval=[2, 10, 30])
@@ -28,7 +30,20 @@ def job_queue(settings: Settings | None = None, connection: Redis | None = None)
                  serializer=JSONSerializer, default_timeout=900)
 
 
-def _enqueue_once(queue: Queue, func: str, arg: str, job_id: str) -> bool:
+def pages_queue(queue: Queue) -> Queue:
+    """The queue of page chunks of long files (pipeline.chunks) next to ``queue``: workers serve it only when
+    ``queue`` is empty, so a 500-page scan does not hold up the letters that arrive while it is read."""
+    return Queue(f"{queue.name}-pages", connection=queue.connection, serializer=JSONSerializer,
+                 default_timeout=900)
+
+
+def worker_queues(settings: Settings | None = None) -> list[Queue]:
+    """What a worker serves, in order of precedence."""
+    queue = job_queue(settings)
+    return [queue, pages_queue(queue)]
+
+
+def _enqueue_once(queue: Queue, func: str, args: tuple[str | int, ...], job_id: str) -> bool:
     """Enqueue unless a live job with this id exists; False when one does."""
     try:
         job = Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer)
@@ -36,25 +51,52 @@ def _enqueue_once(queue: Queue, func: str, arg: str, job_id: str) -> bool:
             return False
     except NoSuchJobError:
         pass
-    queue.enqueue_call(func, args=(arg,), job_id=job_id, retry=RETRY, result_ttl=3600, failure_ttl=7 * 86400)
+    queue.enqueue_call(func, args=args, job_id=job_id, retry=RETRY, result_ttl=3600, failure_ttl=7 * 86400)
     return True
 
 
 def enqueue_read(queue: Queue, envelope_id: str) -> bool:
-    return _enqueue_once(queue, "pipeline.jobs.read_job", envelope_id, f"read-{envelope_id}")
+    return _enqueue_once(queue, "pipeline.jobs.read_job", (envelope_id,), f"read-{envelope_id}")
 
 
 def enqueue_route(queue: Queue, document_id: str) -> bool:
-    return _enqueue_once(queue, "pipeline.jobs.route_job", document_id, f"route-{document_id}")
+    return _enqueue_once(queue, "pipeline.jobs.route_job", (document_id,), f"route-{document_id}")
+
+
+def enqueue_chunk(queue: Queue, envelope_id: str, chunk: Chunk) -> bool:
+    """A page chunk goes on the pages queue next to ``queue``."""
+    return _enqueue_once(pages_queue(queue), "pipeline.jobs.read_chunk_job",
+                         (envelope_id, chunk.part_index, chunk.first_page),
+                         f"read-{envelope_id}-{chunk.part_index}-{chunk.first_page}")
+
+
+def _queue(settings: Settings) -> Queue:
+    job = get_current_job()  # its worker's connection: no new Redis connection per job
+    return job_queue(settings, connection=job.connection if job is not None else None)
 
 
 def read_job(envelope_id: str) -> list[str]:
     ctx = get_context()
-    ids = run_read(ctx, envelope_id)
-    job = get_current_job()  # its worker's connection: no new Redis connection per job
-    queue = job_queue(ctx.settings, connection=job.connection if job is not None else None)
+    ids = run_read(ctx, envelope_id, chunk_pages=ctx.settings.ocr_chunk_pages)
+    queue = _queue(ctx.settings)
+    if not ids:  # read in page chunks? (again, when the reconciler found it unfinished)
+        left = chunks.pending(ctx, envelope_id)
+        if left == []:  # every chunk read, but the documents were not made (the last job died)
+            ids = assemble(ctx, envelope_id)
+        for chunk in left or []:
+            enqueue_chunk(queue, envelope_id, chunk)
     for doc_id in ids:
         enqueue_route(queue, doc_id)
+    return ids
+
+
+def read_chunk_job(envelope_id: str, part_index: int, first_page: int) -> list[str]:
+    ctx = get_context()
+    ids = run_chunk(ctx, envelope_id, part_index, first_page)
+    if ids:
+        queue = _queue(ctx.settings)
+        for doc_id in ids:
+            enqueue_route(queue, doc_id)
     return ids
 
 

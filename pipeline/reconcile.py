@@ -21,7 +21,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
-from pipeline.jobs import RETRY, enqueue_read, enqueue_route
+from pipeline.jobs import RETRY, enqueue_read, enqueue_route, pages_queue
 from storage.db import session_scope
 from storage.models import Document, DocumentState, Envelope, EnvelopeState
 
@@ -78,9 +78,12 @@ def requeue_abandoned(queue: Queue, host: str | None = None) -> int:
 
 
 def reconcile(db_url: str, queue: Queue, now: datetime, grace: timedelta = timedelta(seconds=30)) -> Reconciled:
-    """Enqueue reads for envelopes and routes for documents stuck longer than ``grace``."""
+    """Enqueue reads for envelopes and routes for documents stuck longer than ``grace``.
+
+    An envelope read in page chunks stays "received" until its last chunk is read; its read job then only
+    re-enqueues the chunks that have no live job (pipeline.jobs.read_job)."""
     cutoff = now - grace
-    out = Reconciled(abandoned=requeue_abandoned(queue))
+    out = Reconciled(abandoned=requeue_abandoned(queue) + requeue_abandoned(pages_queue(queue)))
     with session_scope(db_url) as s:
         envs = s.scalars(select(Envelope.id).where(Envelope.state == EnvelopeState.RECEIVED,
                                                    Envelope.updated_at < cutoff)).all()

@@ -14,14 +14,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from intake.parts import explode
 from mailroom.errors import Disposition, MailroomError
+from mailroom.records import OcrResult
+from pipeline import chunks
 from pipeline.context import Context
-from pipeline.stages import decide, read
+from pipeline.stages import FoundDocument, decide, documents_of, read_part, read_parts
 from queues.cases import routed
 from storage.audit import record
 from storage.customers import link_customer
 from storage.db import session_scope
-from storage.models import Document, DocumentState, Envelope, EnvelopeState, WorkItem
+from storage.models import Document, DocumentState, Envelope, EnvelopeState, ReadChunk, WorkItem
 from storage.search import index_document, index_documents
 
 log = logging.getLogger(__name__)
@@ -42,12 +45,19 @@ def quarantine(ctx: Context, envelope_id: str, exc: MailroomError) -> None:
         if env is None or env.state == EnvelopeState.PROCESSED:
             return
         env.state, env.error = state, exc.reason
+        chunks.forget(s, envelope_id)
         record(s, "system", f"envelope.{state}", envelope_id=envelope_id,
                detail={"code": exc.code, "reason": exc.reason})
 
 
-def run_read(ctx: Context, envelope_id: str) -> list[str]:
-    """Recognise the text of an envelope and save its documents; returns their ids."""
+NO_PAGE = MailroomError("No readable page was found (all pages blank or separators); check the scan and re-submit.")
+
+
+def run_read(ctx: Context, envelope_id: str, chunk_pages: int = 0) -> list[str]:
+    """Recognise the text of an envelope and save its documents; returns their ids.
+
+    ``chunk_pages`` > 0: a PDF or TIFF with more pages is not read here but planned as page chunks
+    (pipeline.chunks); the ids are then [] until the job that reads the last chunk makes the documents."""
     with session_scope(ctx.db_url) as s:
         env = s.get(Envelope, envelope_id)
         if env is None:
@@ -57,6 +67,8 @@ def run_read(ctx: Context, envelope_id: str) -> list[str]:
         existing = [d.id for d in env.documents]
         if env.state == EnvelopeState.PROCESSED or existing:
             return existing
+        if chunk_pages and chunks.planned(s, envelope_id):
+            return []  # read in page chunks: read_job enqueues those left
         env.attempts += 1
         sha, ctype, name = env.sha256, env.content_type, env.source_name
         attempts = env.attempts
@@ -67,7 +79,10 @@ def run_read(ctx: Context, envelope_id: str) -> list[str]:
         return []
     data = ctx.blobs.get(sha)
     try:
-        found = list(read(data, ctype, name, ctx.settings))
+        parts = explode(data, ctype, name)
+        if chunk_pages and chunks.plan(ctx, envelope_id, parts, chunk_pages):
+            return []
+        found = list(read_parts(parts, ctx.settings))
     except MailroomError as exc:
         quarantine(ctx, envelope_id, exc)
         return []
@@ -78,12 +93,21 @@ def run_read(ctx: Context, envelope_id: str) -> list[str]:
                 "the original is kept, re-run it after fixing the cause."))
             return []
         raise
+    return save_documents(ctx, envelope_id, sha, found)
+
+
+def save_documents(ctx: Context, envelope_id: str, sha: str, found: list[FoundDocument],
+                   chunked: bool = False) -> list[str]:
+    """Store the documents read from an envelope (and index them); returns their ids.
+
+    ``chunked``: the pages came from page chunks (pipeline.chunks), whose rows go with the same commit."""
     if not found:
-        quarantine(ctx, envelope_id, MailroomError(
-            "No readable page was found (all pages blank or separators); check the scan and re-submit."))
+        quarantine(ctx, envelope_id, NO_PAGE)
         return []
     ids: list[str] = []
     with session_scope(ctx.db_url) as s:
+        if chunked:
+            chunks.forget(s, envelope_id)
         for f in found:
             doc_id = document_id(sha, f.part_index, f.doc_index)
             ids.append(doc_id)
@@ -103,6 +127,71 @@ def run_read(ctx: Context, envelope_id: str) -> list[str]:
                            "flags": sorted({fl for p in f.ocr.pages for fl in p.flags})})
         index_documents(s, ids)  # archive search (storage/search.py)
     return ids
+
+
+def run_chunk(ctx: Context, envelope_id: str, part_index: int, first_page: int) -> list[str]:
+    """Read one page chunk of a long file (pipeline.chunks); returns the document ids once the last chunk
+    of the envelope is read (by this job or an earlier one), else []."""
+    with session_scope(ctx.db_url) as s:
+        env = s.get(Envelope, envelope_id)
+        if env is None:
+            raise LookupError(f"envelope {envelope_id} does not exist")
+        if env.state != EnvelopeState.RECEIVED:
+            return [d.id for d in env.documents]
+        row = s.get(ReadChunk, (envelope_id, part_index, first_page))
+        if row is None:  # the documents were made (or a duplicate delivery of a chunk job)
+            return [d.id for d in env.documents]
+        done, stop = row.done, row.stop_page
+        if not done:
+            row.attempts += 1
+        attempts = row.attempts
+        sha, ctype, name = env.sha256, env.content_type, env.source_name
+    if not done:
+        where = f"pages {first_page + 1}-{stop}" + (f" of part {part_index + 1}" if part_index else "")
+        if attempts > MAX_STARTS:
+            quarantine(ctx, envelope_id, MailroomError(
+                f"Reading {where} was interrupted {attempts - 1} times (the worker process died while reading "
+                "them); the original is kept, check the file and re-run it."))
+            return []
+        parts = explode(ctx.blobs.get(sha), ctype, name)
+        try:
+            pages = read_part(parts[part_index], ctx.settings, range(first_page, stop))
+        except MailroomError as exc:
+            quarantine(ctx, envelope_id, exc)
+            return []
+        except Exception as exc:  # noqa: BLE001 - as in run_read: a crashing reader must not lose the item
+            if attempts >= MAX_ATTEMPTS:
+                quarantine(ctx, envelope_id, MailroomError(
+                    f"Reading {where} failed {attempts} times ({type(exc).__name__}: {exc}); "
+                    "the original is kept, re-run it after fixing the cause."))
+                return []
+            raise
+        with session_scope(ctx.db_url) as s:
+            row = s.get(ReadChunk, (envelope_id, part_index, first_page))
+            if row is None:
+                return []  # quarantined meanwhile, or made by a duplicate of this job
+            chunks.store(s, row, pages.pages)
+    return assemble(ctx, envelope_id)
+
+
+def assemble(ctx: Context, envelope_id: str) -> list[str]:
+    """Make the documents of a chunked envelope once every chunk is read; [] while some are not."""
+    with session_scope(ctx.db_url) as s:
+        env = s.get(Envelope, envelope_id)
+        if env is None or env.state != EnvelopeState.RECEIVED or env.documents:
+            return [d.id for d in env.documents] if env is not None else []
+        pages = chunks.pages_read(s, envelope_id)
+        if pages is None:
+            return []
+        sha, ctype, name = env.sha256, env.content_type, env.source_name
+    parts = explode(ctx.blobs.get(sha), ctype, name)
+    found = [doc for index, part in enumerate(parts)
+             for doc in documents_of(index, part, OcrResult(pages=pages.get(index, [])))]
+    try:
+        return save_documents(ctx, envelope_id, sha, found, chunked=True)
+    except IntegrityError:  # the job of another chunk made them at the same moment
+        with session_scope(ctx.db_url) as s:
+            return [d.id for d in s.scalars(select(Document).where(Document.envelope_id == envelope_id))]
 
 
 def run_route(ctx: Context, doc_id: str) -> int | None:

@@ -36,15 +36,26 @@ class Decision:
 
 def read(data: bytes, content_type: str, name: str, settings: Settings) -> Iterator[FoundDocument]:
     """Every document of an arrival: e-mail body and attachments, batches split at separators."""
-    for part_index, part in enumerate(explode(data, content_type, name)):
-        if part.content_type == "text/plain":
-            text = part.data.decode("utf-8", errors="replace")
-            result = OcrResult(pages=[PageText(number=1, text=text, method="email-body")])
-            docs = [result] if text.strip() else []
-        else:
-            docs = ocr.split_documents(ocr.extract(part.data, part.content_type, settings=settings))
-        for doc_index, doc in enumerate(docs):
-            yield FoundDocument(part_index=part_index, doc_index=doc_index, part=part, ocr=doc)
+    return read_parts(explode(data, content_type, name), settings)
+
+
+def read_parts(parts: list[Part], settings: Settings) -> Iterator[FoundDocument]:
+    for part_index, part in enumerate(parts):
+        yield from documents_of(part_index, part, read_part(part, settings))
+
+
+def read_part(part: Part, settings: Settings, pages: range | None = None) -> OcrResult:
+    """The pages of one part, not yet split into documents; ``pages``: only those (0-based) of a PDF or TIFF."""
+    if part.content_type == "text/plain":
+        text = part.data.decode("utf-8", errors="replace")
+        return OcrResult(pages=[PageText(number=1, text=text, method="email-body")] if text.strip() else [])
+    return ocr.extract(part.data, part.content_type, settings=settings, pages=pages)
+
+
+def documents_of(part_index: int, part: Part, pages: OcrResult) -> Iterator[FoundDocument]:
+    """The documents in the pages of a part: split at separator sheets, blank pages dropped."""
+    for doc_index, doc in enumerate(ocr.split_documents(pages)):
+        yield FoundDocument(part_index=part_index, doc_index=doc_index, part=part, ocr=doc)
 
 
 # Page flags meaning part of the letter may be unread: a person must look before it is routed.

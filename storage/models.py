@@ -339,3 +339,22 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)  # events chained so far
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class ReadChunk(Base):
+    """A run of pages of a long file, read by one job (0010).
+
+    A long scan is read as page chunks that any worker can take, so it neither runs into a job timeout
+    nor holds one worker for minutes. The pages read are kept here until the last chunk is done; the
+    documents are then made from all of them, and the rows deleted."""
+
+    __tablename__ = "read_chunks"
+
+    envelope_id: Mapped[str] = mapped_column(ForeignKey("envelopes.id"), primary_key=True)
+    part_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_page: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0-based index of its first page
+    stop_page: Mapped[int] = mapped_column(Integer)  # 0-based index after its last page
+    done: Mapped[bool] = mapped_column(default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    pages: Mapped[list[Any]] = mapped_column(default=list)  # PageText records as dicts, once done
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

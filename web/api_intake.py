@@ -39,6 +39,13 @@ class BatchDocument(BaseModel):
     work_item: WorkItemRef | None
 
 
+class ChunkProgress(BaseModel):
+    chunks: int
+    chunks_done: int
+    pages_read: int
+    pages_total: int
+
+
 class BatchStatus(BaseModel):
     envelope_id: str
     state: str
@@ -50,6 +57,7 @@ class BatchStatus(BaseModel):
     pages_received: int | None
     documents_found: int
     documents: list[BatchDocument]
+    reading: ChunkProgress | None = None  # while a long file is read in page chunks
 
 
 class HeldEnvelope(BaseModel):

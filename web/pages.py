@@ -412,7 +412,7 @@ def render_page_png(ctx: Any, doc: Document, n: int) -> bytes:
             finally:
                 pdf.close()
     elif ctype.startswith("image/"):
-        page = next((p for p in iter_image_pages(data, ctx.settings) if p.number == number), None)
+        page = next(iter_image_pages(data, ctx.settings, range(number - 1, number)), None)
         if page is None:
             raise HTTPException(404, "Not found.")
         image = page.image
