@@ -54,9 +54,9 @@ def test_a_good_fax_is_decoded_in_a_child_with_the_same_pages(tmp_path) -> None:
     real = ocr.pages._iter_in_process
     mark = tmp_path / "decoder-pid"
 
-    def spy(data: bytes, s: Settings):  # type: ignore[no-untyped-def]
+    def spy(data: bytes, s: Settings, pages: range | None = None):  # type: ignore[no-untyped-def]
         mark.write_text(str(os.getpid()))  # written by whichever process decodes
-        return real(data, s)
+        return real(data, s, pages)
 
     ocr.pages._iter_in_process = spy  # type: ignore[assignment]
     try:
