@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -19,6 +20,8 @@ _MIN_CONTRAST = 60  # ink must be at least this much darker than the paper (0..2
 _MIN_SPECK = 3  # connected ink blobs smaller than this (in work pixels) are dust, not ink
 _SEPARATOR_FIND_SIZE = 800  # longest side of the copy searched for a QR code (1 mm modules stay ≈ 2.7 px)
 _MIN_QR_SIDE = 0.04  # a printed separator code is ≥ 4% of the page's long side (≈ 12 mm on A4)
+_QR_BLOB = _MIN_QR_SIDE / 2  # a blob this big (of the long side) may be (most of) a QR code
+_MARGIN_INK_FOR_CODE = 0.25 * _MIN_QR_SIDE**2  # margin ink (× long side²) that could be a code's dark modules
 BLANK_INK_RATIO = 0.0003  # ≈ ten characters of 10-pt text on an A4 page
 
 _CID = re.compile(r"\(cid:\d+\)")
@@ -36,39 +39,66 @@ def work_copy(image: Image.Image) -> np.ndarray:
     return np.asarray(small)
 
 
-def ink_ratio(gray: np.ndarray) -> float:
-    """Share of the page inside the margins covered by ink.
+@dataclass(frozen=True)
+class Ink:
+    """What the ink of a page looks like, from one pass over its work copy."""
+
+    ratio: float  # share of the page inside the margins covered by ink
+    code_like: bool  # a blob big, square and dense enough to be part of a separator's QR code, or margin ink
+
+
+def ink(gray: np.ndarray) -> Ink:
+    """The page's ink: its ratio (blank pages) and whether a QR code may be on it (separator sheets).
 
     Ink is what Otsu's threshold separates from the paper, but never less than _MIN_CONTRAST darker
-    than the paper: on a nearly empty page Otsu alone splits the paper's own noise.
+    than the paper: on a nearly empty page Otsu alone splits the paper's own noise. A printed QR code's
+    dark modules touch one another, so it shows as one blob of about the code's size (measured: ≥ 5.7%
+    of the page's long side for separator sheets, ≤ 1.4% for letters); the margins are not searched for
+    blobs, so any ink there also counts as code-like, and the QR detector then looks.
     """
     height, width = gray.shape
     dy, dx = int(height * _MARGIN_Y), int(width * _MARGIN_X)
     inner = gray[dy : height - dy, dx : width - dx]
     if inner.size == 0:
-        return 0.0
+        return Ink(0.0, True)
     paper = float(np.percentile(inner, 90))
     otsu, _ = cv2.threshold(inner, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     cutoff = min(otsu, paper - _MIN_CONTRAST)
     if cutoff <= 0:
-        return 0.0
+        return Ink(0.0, True)
     mask = (inner < cutoff).astype(np.uint8)
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    areas = stats[1:count, cv2.CC_STAT_AREA]
-    return float(areas[areas >= _MIN_SPECK].sum()) / inner.size
+    stats = stats[1:count]
+    areas = stats[:, cv2.CC_STAT_AREA]
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    side = np.minimum(w, h)
+    long_side = max(height, width)
+    code = (side >= _QR_BLOB * long_side) & (np.maximum(w, h) <= 1.5 * side) & (areas >= 0.2 * w * h)
+    margin_ink = int(np.count_nonzero(gray < cutoff)) - int(np.count_nonzero(mask))
+    code_like = bool(code.any()) or margin_ink >= _MARGIN_INK_FOR_CODE * long_side**2
+    return Ink(float(areas[areas >= _MIN_SPECK].sum()) / inner.size, code_like)
+
+
+def ink_ratio(gray: np.ndarray) -> float:
+    """Share of the page inside the margins covered by ink."""
+    return ink(gray).ratio
 
 
 def is_blank(gray: np.ndarray) -> bool:
     return ink_ratio(gray) < BLANK_INK_RATIO
 
 
-def is_separator(gray: np.ndarray, full: Image.Image | None = None, payload: str = SEPARATOR_PAYLOAD) -> bool:
+def is_separator(gray: np.ndarray, full: Image.Image | None = None, payload: str = SEPARATOR_PAYLOAD,
+                 page_ink: Ink | None = None) -> bool:
     """True if the page carries a QR code whose payload is exactly ``payload``.
 
-    Finds the code on a coarse copy; a find smaller than a printed separator code is fax or scan noise
-    and is not decoded. The decode runs on the code's neighbourhood only (work copy first, then the
-    full-resolution page), not on the whole page.
+    With the page's ``page_ink``, a page without a code-like blob is answered at once (the QR detector
+    costs as much as the ink pass). Else finds the code on a coarse copy; a find smaller than a printed
+    separator code is fax or scan noise and is not decoded. The decode runs on the code's neighbourhood
+    only (work copy first, then the full-resolution page), not on the whole page.
     """
+    if page_ink is not None and not page_ink.code_like:
+        return False
     detector = cv2.QRCodeDetector()
     h, w = gray.shape
     f = _SEPARATOR_FIND_SIZE / max(h, w)

@@ -31,7 +31,7 @@ from mailroom.settings import Settings
 from ocr import extract, ocr_text, sniff_type, split_documents
 from ocr.engine import OcrTimeout, TesseractEngine
 from ocr.pages import iter_image_pages
-from ocr.triage import SEPARATOR_PAYLOAD, is_blank, is_separator, usable_text_layer, work_copy
+from ocr.triage import SEPARATOR_PAYLOAD, ink, is_blank, is_separator, usable_text_layer, work_copy
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 SETTINGS = Settings(ocr_page_timeout=30)
@@ -480,6 +480,27 @@ def test_blank_and_separator_detection_on_their_own() -> None:
     code.save(buf, kind="png", scale=10, border=4)
     other_qr.paste(Image.open(buf).convert("L"), (420, 700))
     assert not is_separator(work_copy(other_qr), other_qr)
+
+
+def test_only_pages_with_code_like_ink_are_searched_for_a_separator_code() -> None:
+    """The ink pass that finds blank pages also tells which pages may carry a QR code at all."""
+    letter = Image.new("L", (2480, 3508), 255)
+    draw = ImageDraw.Draw(letter)
+    for n, line in enumerate([*LETTER_PL, *LETTER_CS, "Z poważaniem", "Jan Kowalski"] * 4):
+        draw.text((300, 400 + 64 * n), line, font=ImageFont.truetype(FONT, 42), fill=0)
+    draw.text((300, 200), "REKLAMACJA", font=ImageFont.truetype(FONT, 90), fill=0)  # a big bold title
+    assert not ink(work_copy(letter)).code_like
+    assert not is_separator(work_copy(letter), letter, page_ink=ink(work_copy(letter)))
+    sheet = separator_page()
+    assert ink(work_copy(sheet)).code_like
+    assert is_separator(work_copy(sheet), sheet, page_ink=ink(work_copy(sheet)))
+    # a code in the margin, where blobs are not looked at, still sends the page to the QR detector
+    corner = letter.copy()
+    code = segno.make(SEPARATOR_PAYLOAD, error="m", micro=False)
+    buf = io.BytesIO()
+    code.save(buf, kind="png", scale=7, border=1)
+    corner.paste(Image.open(buf).convert("L"), (10, 10))
+    assert ink(work_copy(corner)).code_like
 
 
 def test_hanging_engine_leaves_the_page_empty_and_flagged() -> None:
