@@ -36,12 +36,29 @@ class Chunk:
 
 
 def page_counts(parts: list[Part], settings: Settings) -> list[int]:
-    """Pages of each part: PDFs and TIFFs counted without decoding a page, anything else 1."""
+    """Pages of each part: PDFs and TIFFs counted without decoding a page, anything else 1.
+
+    A damaged PDF raises what reading it would (CorruptInput, EncryptedPdf, TooLarge). A TIFF that cannot
+    be counted, or has more pages than allowed, counts 1: the one-job read then decodes it in its isolated
+    child and says what is wrong (ocr.pages)."""
     counts = []
     for part in parts:
         kind = sniff_type(part.data) if part.content_type != TEXT else TEXT
-        counts.append(ocr.page_count(part.data, kind, settings) if kind in (PDF, TIFF) else 1)
+        if kind == PDF:
+            counts.append(ocr.page_count(part.data, kind, settings))
+        elif kind == TIFF:
+            counts.append(_tiff_pages(part.data, settings))
+        else:
+            counts.append(1)
     return counts
+
+
+def _tiff_pages(data: bytes, settings: Settings) -> int:
+    try:
+        frames = ocr.page_count(data, TIFF, settings)
+    except Exception:  # noqa: BLE001 - Pillow answers a hostile TIFF with many error types; see above
+        return 1
+    return frames if 0 < frames <= settings.max_pages else 1
 
 
 def split(counts: list[int], size: int) -> list[Chunk]:

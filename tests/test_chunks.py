@@ -24,7 +24,16 @@ from pipeline.runner import run_chunk, run_read
 from pipeline.stages import read
 from storage.db import session_scope
 from storage.models import AuditEvent, Document, Envelope, ReadChunk, WorkItem
-from tests.test_ocr import LETTER_CS, LETTER_PL, LETTER_RU, blank_page, image_pdf, separator_page, text_page
+from tests.test_ocr import (
+    LETTER_CS,
+    LETTER_PL,
+    LETTER_RU,
+    blank_page,
+    fax_tiff,
+    image_pdf,
+    separator_page,
+    text_page,
+)
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -100,6 +109,19 @@ def test_chunked_read_makes_the_same_documents_as_one_read(ctx: Context, capsys:
         reads = s.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.envelope_id == env_id, AuditEvent.action == "document.read"))
         assert reads == 3
+
+
+def test_long_fax_is_read_in_chunks_with_its_pages_in_order(ctx: Context) -> None:
+    env_id = _accept(ctx, fax_tiff(3), "fax.tif", "image/tiff", channel=Channel.FAX)
+    assert run_read(ctx, env_id, chunk_pages=1) == []
+    assert chunks.pending(ctx, env_id) == [Chunk(0, 0, 1), Chunk(0, 1, 2), Chunk(0, 2, 3)]
+    assert run_chunk(ctx, env_id, 0, 2) == [] and run_chunk(ctx, env_id, 0, 0) == []
+    [doc_id] = run_chunk(ctx, env_id, 0, 1)
+    with session_scope(ctx.db_url) as s:
+        doc = s.get(Document, doc_id)
+        assert doc is not None and doc.pages == 3 and [f["page"] for f in doc.page_flags] == [1, 2, 3]
+        assert [doc.text.index(f"strona {n}") for n in (1, 2, 3)] == sorted(doc.text.index(f"strona {n}")
+                                                                            for n in (1, 2, 3))
 
 
 @pytest.mark.slow
