@@ -109,7 +109,7 @@ def pages_read(s: Session, envelope_id: str) -> dict[int, list[PageText]] | None
     return pages
 
 
-def store(s: Session, row: ReadChunk, pages: list[PageText]) -> None:
+def store(row: ReadChunk, pages: list[PageText]) -> None:
     row.pages = [asdict(p) for p in pages]
     row.done = True
 

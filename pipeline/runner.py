@@ -50,7 +50,7 @@ def quarantine(ctx: Context, envelope_id: str, exc: MailroomError) -> None:
                detail={"code": exc.code, "reason": exc.reason})
 
 
-NO_PAGE = MailroomError("No readable page was found (all pages blank or separators); check the scan and re-submit.")
+NO_PAGE = "No readable page was found (all pages blank or separators); check the scan and re-submit."
 
 
 def run_read(ctx: Context, envelope_id: str, chunk_pages: int = 0) -> list[str]:
@@ -102,7 +102,7 @@ def save_documents(ctx: Context, envelope_id: str, sha: str, found: list[FoundDo
 
     ``chunked``: the pages came from page chunks (pipeline.chunks), whose rows go with the same commit."""
     if not found:
-        quarantine(ctx, envelope_id, NO_PAGE)
+        quarantine(ctx, envelope_id, MailroomError(NO_PAGE))
         return []
     ids: list[str] = []
     with session_scope(ctx.db_url) as s:
@@ -170,7 +170,7 @@ def run_chunk(ctx: Context, envelope_id: str, part_index: int, first_page: int) 
             row = s.get(ReadChunk, (envelope_id, part_index, first_page))
             if row is None:
                 return []  # quarantined meanwhile, or made by a duplicate of this job
-            chunks.store(s, row, pages.pages)
+            chunks.store(row, pages.pages)
     return assemble(ctx, envelope_id)
 
 
