@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # Each stage contributes its own sub-commands: a module with ``register(subparsers)``.
 COMMAND_MODULES: list[str] = ["web.commands", "intake.commands", "storage.commands", "classifiers.commands",
-                              "queues.commands"]
+                              "queues.commands", "pipeline.commands"]
 
 
 def cmd_process(args: argparse.Namespace) -> int:

@@ -24,7 +24,8 @@ from web.deps import CtxDep, SessionDep, guard, require
 log = logging.getLogger(__name__)
 
 # Routers contributed by other parts (queues, archive, pages): modules exposing ``router``.
-ROUTERS: list[str] = ["web.pages", "web.api_intake", "web.api_queues", "web.api_archive", "web.ops"]
+ROUTERS: list[str] = ["web.pages", "web.api_intake", "web.api_queues", "web.api_archive", "web.ops",
+                     "web.api_jobs"]
 
 Scanner = Annotated[User, require(Role.SCANNER, Role.SUPERVISOR)]
 Viewer = Annotated[User, require(Role.SCANNER, Role.SUPERVISOR, Role.AUDITOR)]

@@ -104,6 +104,11 @@ ACCESS: dict[tuple[str, str], Roles | str] = {
     ("GET", "/api/archive/documents/{document_id}/trail"): _r(V, AU),
     ("GET", "/api/archive/envelopes/{envelope_id}/original"): _r(V, AU),
     ("POST", "/api/archive/envelopes/{envelope_id}/legal-hold"): _r(V, AU),
+    # failed pipeline jobs (web/api_jobs.py)
+    ("GET", "/api/jobs/failed"): _r(V, AU),
+    ("GET", "/api/jobs/failed/{job_id}"): _r(V, AU),
+    ("POST", "/api/jobs/failed/{job_id}/retry"): SUPERVISORS,
+    ("POST", "/api/jobs/failed/{job_id}/discard"): SUPERVISORS,
     # pages (web/pages.py)
     ("GET", "/static/{path:path}"): PUBLIC,
     ("GET", "/"): SIGNED_IN,
