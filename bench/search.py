@@ -311,6 +311,7 @@ def main() -> None:
         short = "sqlite" if b == "sqlite" else "pg"
         parts += [f"{short}_build_docs_per_s={r['build']:.0f}", f"{short}_index_document_per_s={r['doc_rate']:.0f}",
                   f"{short}_p50_ms={r['p50']:.1f}", f"{short}_p95_ms={r['p95']:.1f}"]
+    parts.append(f"load={os.getloadavg()[0]:.1f}")  # 1-minute load average at the end (2 shared cores)
     print("bench search: " + " ".join(parts))
 
 

@@ -7,7 +7,8 @@ database, gives both backends the same words (PostgreSQL's ``unaccent`` extensio
 and lets a query typed without diacritics ("zazalenie") find the letter ("zażalenie").
 
 - SQLite: an external-content FTS5 table ``search_fts`` over ``folded``, kept in sync by triggers.
-- PostgreSQL: a generated ``tsv = to_tsvector('simple', folded)`` column with a GIN index.
+- PostgreSQL: a generated ``tsv`` column with a GIN index: ``to_tsvector('simple', folded)`` plus the
+  receipt month and day as lexemes no query word can reach (``search_tsv``, migration 0009).
 
 Both are created by migration 0005, so ``index_document`` is the same upsert on both. Queue and
 work-item status change after indexing, so they are filtered live against ``work_items``.
@@ -17,10 +18,13 @@ Speed at 1,000,000 documents (docs/benchmarks.md, "Archive search"):
 - SQLite: an entry's id (the FTS5 rowid) is :func:`date_key` of its receipt time (migration 0007), so
   "newest first" / "oldest first" is FTS5's own rowid order and a date range is a rowid range: a date
   sort or the relevance candidates (the RANK_CANDIDATES newest matches) stop after what they need.
-- PostgreSQL: relevance reads the GIN bitmap ANDed with a ``received_at`` window sized from the
-  planner's estimate of the rarest word (widened by the density actually found), ranks only the
-  candidates after the LIMIT, and gets the total from the same scan; counts above the cap come from
-  the estimate. A date sort walks ``received_at`` newest first and stops at the page.
+- PostgreSQL: relevance reads the matches in a window of the newest receipt times sized from the
+  planner's estimate of the rarest word (widened by the density actually found). A narrow window is
+  part of the GIN query as receipt-day/month lexemes (``'@2026-11'``, migration 0009), so GIN walks
+  the window's postings instead of a bitmap of every match; a wide one is a ``received_at`` range.
+  Only the candidates' ctids go through the top-N sort; they are ranked after the LIMIT, and the
+  total comes from the same scan; counts above the cap come from the estimate. A date sort walks
+  ``received_at`` newest first and stops at the page.
 - Both: entity and customer filters are resolved to their few entries first and drive the query.
 
 Query language: words (all must occur), ``"a phrase"``, prefixes ``wypow*``, ``OR`` between two
@@ -58,6 +62,7 @@ RANK_CANDIDATES = 5_000  # relevance ranks at most this many matches: the most r
 RANK_WORK_MEM = "64MB"  # PostgreSQL, for the relevance candidates query only
 WINDOW_MARGIN = 1.5  # PostgreSQL: a relevance window is sized for this many times RANK_CANDIDATES matches
 WINDOW_MAX = 0.8  # a wider window saves little (and loses the free total): read every match instead
+LEXEME_WINDOW_MAX = 0.3  # PostgreSQL: narrower relevance windows are receipt-time lexemes in the GIN query
 WINDOW_MAX_PHRASE = 0.35  # phrases are under-estimated, so the window is a filter on every match, not a bitmap
 
 
@@ -349,7 +354,7 @@ class _Base:
                 if not window or candidates >= RANK_CANDIDATES:
                     break
                 window = self._widen(session, f, matched)  # it held too few: a wider one, or all matches
-            rows = [(r[0], r[1]) for r in result]
+            rows = [(r[0], r._mapping["score"]) for r in result]  # PostgreSQL rows also carry "matched"
             if window:
                 self.window_matched = int(matched or 0)
             elif matched is not None:
@@ -439,6 +444,27 @@ class SqliteFts5Index(_Base):
         return self._key(fts).in_(ids)
 
 
+def time_lexemes(start: datetime, end: datetime) -> str:
+    """A tsquery matching every PostgreSQL entry received from ``start`` (a UTC midnight) on (migration 0009).
+
+    Days up to the end of ``start``'s month, then whole months up to the month after ``end``'s (an entry
+    received while the query runs still counts). The lexemes start with ``@``: no query word reaches them.
+    """
+    day, parts = start.astimezone(UTC).date(), []
+    while day.day != 1:
+        parts.append(f"'@{day:%Y-%m-%d}'")
+        day += timedelta(days=1)
+    month, last = day, _next_month(end.astimezone(UTC).date())
+    while month <= last:
+        parts.append(f"'@{month:%Y-%m}'")
+        month = _next_month(month)
+    return " | ".join(parts)
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+
+
 def _rank_fn(tsv: Any, tsq: Any) -> Any:
     """``ts_rank`` (frequency of the query's words, with diminishing returns).
 
@@ -477,25 +503,41 @@ class PostgresFtsIndex(_Base):
         return self._window_conditions(session, f)
 
     def _window_conditions(self, session: Session, f: Filters) -> list[Any]:
+        """The window's condition: receipt-time lexemes if it is narrow (migration 0009), else a received_at range.
+
+        Lexemes (whole UTC days from its start, then whole months) are part of the GIN query: GIN walks
+        the window's postings and skips through a common word's posting tree, where a ``received_at``
+        range is a second bitmap ANDed with a bitmap of every match. Their start is aligned down to a UTC
+        day, so the rest (older matches, for the count) is exactly ``received_at < window_start``.
+        """
         fraction = self.window_fraction
         if fraction > (WINDOW_MAX_PHRASE if self._phrase else WINDOW_MAX):
             self.window_fraction = 1.0
             return []
         e = SearchEntry
-        lo = (datetime.combine(f.date_from, time(), UTC) if f.date_from
-              else session.scalar(select(func.min(e.received_at))))
-        hi = (datetime.combine(f.date_to + timedelta(days=1), time(), UTC) if f.date_to
-              else session.scalar(select(func.max(e.received_at))))
-        if lo is None or hi is None:
+        lo, hi = (None, None) if f.date_from and f.date_to else session.execute(  # one round trip
+            select(func.min(e.received_at), func.max(e.received_at))).one()
+        lo = datetime.combine(f.date_from, time(), UTC) if f.date_from else lo
+        hi = datetime.combine(f.date_to + timedelta(days=1), time(), UTC) if f.date_to else hi
+        if lo is None or hi is None or hi <= lo:
             self.window_fraction = 1.0
             return []
-        self.window_start = hi - (hi - lo) * fraction
-        return [e.received_at >= self.window_start]
+        start = hi - (hi - lo) * fraction
+        if fraction > LEXEME_WINDOW_MAX:
+            # wide: GIN would advance every window lexeme (one a day, then a month) past every match of
+            # the rarer word; a received_at range (bitmap or heap filter, the planner's choice) is cheaper
+            self.window_start = start
+            return [e.received_at >= start]
+        start = datetime.combine(start.astimezone(UTC).date(), time(), UTC)
+        self.window_start = start
+        self.window_fraction = min(1.0, (hi - start) / (hi - lo))
+        return [literal_column("search_entries.tsv").op("@@")(cast(literal(time_lexemes(start, hi)), TSQUERY))]
 
     def _candidates(self, session: Session, stmt: Select[Any], windowed: bool) -> list[Any]:
         # The planner would walk received_at newest first and test every row until the LIMIT: for
         # relevance the GIN bitmap (and the window's received_at bitmap) reads only the matches.
         # work_mem: a common word's GIN bitmap stays exact (a lossy one re-checks whole heap pages).
+        # (jit: these plans are estimated at 8,000-50,000, under jit_above_cost; no JIT compile happens.)
         before = session.execute(text(
             "SELECT current_setting('enable_indexscan'), current_setting('work_mem'), "
             "set_config('enable_indexscan', 'off', true), set_config('work_mem', :mem, true)"),
@@ -539,13 +581,20 @@ class PostgresFtsIndex(_Base):
         return stmt, -_rank_fn(tsv, tsq)  # negated: ascending order is best first, as in SQLite
 
     def _rank_inputs(self, score: Any) -> list[Any]:
-        # tsv is carried through the top-N sort and ranked after the LIMIT: ranking every match read
-        # (12,000 for a common phrase) cost more (~3 us a row in the plan). The window count sees
-        # every match before the LIMIT: the total comes with the candidates.
-        return [literal_column("search_entries.tsv").label("tsv"), func.count().over().label("matched")]
+        # Ranked after the LIMIT: ranking every match read (12,000 for a common phrase) cost more (~3 us a
+        # row in the plan). Only the row's ctid goes through the window count and the top-N sort (tsv,
+        # ~1.3 kB a row, was copied into both); the candidates' tsv is fetched again by ctid (a TID scan
+        # of pages just read, in the same statement's snapshot). The window count sees every match
+        # before the LIMIT: the total comes with the candidates.
+        return [literal_column("search_entries.ctid").label("row_ctid"), func.count().over().label("matched")]
 
     def _rank(self, cand: Any) -> tuple[Select[Any], Any]:
-        return select(cand.c.document_id, cand.c.matched), -_rank_fn(cand.c.tsv, self._tsq)
+        row = _ENTRY_TSV.alias("ranked_entry")
+        base = select(cand.c.document_id, cand.c.matched).select_from(cand.join(row, row.c.ctid == cand.c.row_ctid))
+        return base, -_rank_fn(row.c.tsv, self._tsq)
+
+
+_ENTRY_TSV = table("search_entries", column("ctid"), column("tsv"))
 
 
 def _loose(query: Query) -> list[Query]:
