@@ -1,6 +1,6 @@
 """Long scans and the letters behind them: page chunks (``MAILROOM_OCR_CHUNK_PAGES``) against one job per file.
 
-    .venv/bin/python -m bench.bigscan                      # 2 scans of 100 pages, 20 e-mails, 2 workers
+    .venv/bin/python -m bench.bigscan                      # 2 scans of 100 pages, 20 e-mails, 2 workers, chunks of 10
     .venv/bin/python -m bench.bigscan --pages 500 --scans 1
 
 For each mode (chunks of ``--chunk`` pages, then 0 = one job per file) a fresh data directory, an embedded
@@ -132,7 +132,7 @@ def main() -> None:
     ap.add_argument("--scans", type=int, default=2)
     ap.add_argument("--letters", type=int, default=20, help="e-mails enqueued one second after the scans")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--chunk", type=int, default=20, help="pages per chunk in the chunked run")
+    ap.add_argument("--chunk", type=int, default=10, help="pages per chunk in the chunked run")
     ap.add_argument("--seed", type=int, default=5)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-bigscan-") as tmp:

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     ocr_engine: str = "auto"  # "auto" (tesserocr if installed, else the tesseract CLI) | "tesseract" | "tesserocr"
     # A PDF or TIFF with more pages than this is read as chunks of this many pages, each a job any rq worker
     # can take (0: read every file in one job). `mailroom process` reads inline and ignores it.
-    ocr_chunk_pages: int = 20
+    ocr_chunk_pages: int = 10
     ocr_workers: int = 1  # processes per file for multi-page OCR; keep 1 when several rq workers share the cores
     worker_max_jobs: int = 2000  # a worker's long-lived work-horse is replaced after this many jobs ...
     worker_max_rss_mb: int = 1024  # ... or once its resident memory passes this (mailroom/services.py)
