@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 from intake.receive import describe
 from mailroom.errors import Conflict, MailroomError, NotFound
 from ocr import sniff_type
+from pipeline import chunks
 from pipeline.context import Context
 from storage.audit import record
 from storage.db import session_scope
-from storage.models import AuditEvent, Envelope, EnvelopeState, ReadChunk
+from storage.models import AuditEvent, Envelope, EnvelopeState
 
 HELD = (EnvelopeState.QUARANTINED, EnvelopeState.NEEDS_HUMAN)
 
@@ -86,12 +87,7 @@ def batch_status(session: Session, envelope_id: str) -> dict[str, Any]:
                                                              "state": item.state,
                                                              "sla_due": item.sla_due.isoformat()}})
     pages = (env.meta or {}).get("pages_received")
-    rows = session.execute(select(ReadChunk.done, ReadChunk.first_page, ReadChunk.stop_page)
-                           .where(ReadChunk.envelope_id == env.id)).all()
-    reading = None if not rows else {  # a long file read in page chunks (pipeline.chunks), not finished
-        "chunks": len(rows), "chunks_done": sum(r.done for r in rows),
-        "pages_read": sum(r.stop_page - r.first_page for r in rows if r.done),
-        "pages_total": sum(r.stop_page - r.first_page for r in rows)}
+    reading = chunks.progress(session, env.id)  # a long file read in page chunks, not finished
     return {"envelope_id": env.id, "state": env.state, "reason": env.error, "channel": env.channel,
             "source_name": env.source_name, "submitted_by": env.submitted_by,
             "received_at": env.received_at.isoformat(), "pages_received": pages,

@@ -108,7 +108,7 @@ class PipelineWorker(SimpleWorker):
     """rq worker that runs every job in this process (the long-lived work-horse) and asks to be replaced
     after ``max_jobs`` jobs or when its resident memory passes ``max_rss_mb``."""
 
-    def __init__(self, *args: object, max_jobs: int = 2000, max_rss_mb: int = 1024, **kwargs: object) -> None:
+    def __init__(self, *args: object, max_jobs: int, max_rss_mb: int, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.max_jobs, self.max_rss_mb = max_jobs, max_rss_mb
         self.jobs_done = 0
@@ -154,12 +154,12 @@ def _bury(settings: Settings, name: str) -> int:
     from rq import Worker
     from rq.serializers import JSONSerializer
 
-    from pipeline.jobs import job_queue, pages_queue
+    from pipeline.jobs import job_queue
     from pipeline.reconcile import requeue_abandoned
 
     queue = job_queue(settings)
     try:
-        count = requeue_abandoned(queue) + requeue_abandoned(pages_queue(queue))
+        count = requeue_abandoned(queue)
         dead = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=queue.connection,
                                   serializer=JSONSerializer)
         if dead is not None:

@@ -28,7 +28,7 @@ from ocr.engine import OcrEngine, OcrFailed, OcrTimeout, Reading, Word, load_eng
 from ocr.pages import PageImage, iter_image_pages, open_pdf, render_pdf_page
 from ocr.prepare import Prep
 from ocr.sniff import EMAIL, IMAGE_TYPES, OUTLOOK, PDF, TEXT, sniff_type
-from ocr.triage import BLANK_INK_RATIO, SEPARATOR_PAYLOAD, ink, is_separator, usable_text_layer, work_copy
+from ocr.triage import SEPARATOR_PAYLOAD, ink, is_separator, usable_text_layer, work_copy
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ def _raster_page(page: PageImage, settings: Settings, engine: OcrEngine, prep: P
     found = ink(gray)
     if is_separator(gray, page.image, settings.separator_payload, found):
         return PageText(number=page.number, text="", method="ocr", flags=[SEPARATOR])
-    if found.ratio < BLANK_INK_RATIO:
+    if found.blank:
         return PageText(number=page.number, text="", method="ocr", blank=True)
     try:
         reading = read_prepared(prepared(page, settings, engine, prep, gray), settings, engine, prep)

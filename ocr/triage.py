@@ -46,6 +46,10 @@ class Ink:
     ratio: float  # share of the page inside the margins covered by ink
     code_like: bool  # a blob big, square and dense enough to be part of a separator's QR code, or margin ink
 
+    @property
+    def blank(self) -> bool:
+        return self.ratio < BLANK_INK_RATIO
+
 
 def ink(gray: np.ndarray) -> Ink:
     """The page's ink: its ratio (blank pages) and whether a QR code may be on it (separator sheets).
@@ -79,13 +83,8 @@ def ink(gray: np.ndarray) -> Ink:
     return Ink(float(areas[areas >= _MIN_SPECK].sum()) / inner.size, code_like)
 
 
-def ink_ratio(gray: np.ndarray) -> float:
-    """Share of the page inside the margins covered by ink."""
-    return ink(gray).ratio
-
-
 def is_blank(gray: np.ndarray) -> bool:
-    return ink_ratio(gray) < BLANK_INK_RATIO
+    return ink(gray).blank
 
 
 def is_separator(gray: np.ndarray, full: Image.Image | None = None, payload: str = SEPARATOR_PAYLOAD,

@@ -87,25 +87,41 @@ def planned(s: Session, envelope_id: str) -> bool:
     return s.scalar(select(ReadChunk.envelope_id).where(ReadChunk.envelope_id == envelope_id).limit(1)) is not None
 
 
+def _planned_chunks(s: Session, envelope_id: str) -> list[tuple[Chunk, bool]]:
+    """The envelope's chunks in page order, each with whether it is read (without the pages read)."""
+    rows = s.execute(select(ReadChunk.part_index, ReadChunk.first_page, ReadChunk.stop_page, ReadChunk.done)
+                     .where(ReadChunk.envelope_id == envelope_id)
+                     .order_by(ReadChunk.part_index, ReadChunk.first_page)).all()
+    return [(Chunk(r.part_index, r.first_page, r.stop_page), r.done) for r in rows]
+
+
 def pending(ctx: Context, envelope_id: str) -> list[Chunk] | None:
     """The chunks of the envelope not read yet ([] when all are), or None when it is not read in chunks."""
     with session_scope(ctx.db_url) as s:
-        rows = s.scalars(select(ReadChunk).where(ReadChunk.envelope_id == envelope_id)
-                         .order_by(ReadChunk.part_index, ReadChunk.first_page)).all()
-        if not rows:
-            return None
-        return [Chunk(r.part_index, r.first_page, r.stop_page) for r in rows if not r.done]
+        plan = _planned_chunks(s, envelope_id)
+    return [chunk for chunk, done in plan if not done] if plan else None
+
+
+def progress(s: Session, envelope_id: str) -> dict[str, int] | None:
+    """Chunks and pages read so far (batch status), or None when the envelope is not being read in chunks."""
+    plan = _planned_chunks(s, envelope_id)
+    if not plan:
+        return None
+    return {"chunks": len(plan), "chunks_done": sum(done for _, done in plan),
+            "pages_read": sum(c.stop_page - c.first_page for c, done in plan if done),
+            "pages_total": sum(c.stop_page - c.first_page for c, _ in plan)}
 
 
 def pages_read(s: Session, envelope_id: str) -> dict[int, list[PageText]] | None:
     """Every page read, per part in page order; None unless the envelope is planned and every chunk is done."""
-    rows = s.scalars(select(ReadChunk).where(ReadChunk.envelope_id == envelope_id)
-                     .order_by(ReadChunk.part_index, ReadChunk.first_page)).all()
-    if not rows or not all(r.done for r in rows):
+    plan = _planned_chunks(s, envelope_id)
+    if not plan or not all(done for _, done in plan):
         return None
     pages: dict[int, list[PageText]] = {}
-    for row in rows:
-        pages.setdefault(row.part_index, []).extend(PageText(**p) for p in row.pages)
+    for part_index, stored in s.execute(select(ReadChunk.part_index, ReadChunk.pages)
+                                        .where(ReadChunk.envelope_id == envelope_id)
+                                        .order_by(ReadChunk.part_index, ReadChunk.first_page)):
+        pages.setdefault(part_index, []).extend(PageText(**p) for p in stored)
     return pages
 
 

@@ -19,16 +19,14 @@ def _queues() -> Iterator[list[Any]]:
     """The worker's queues; Redis that does not answer is a one-line error, not a traceback."""
     from redis.exceptions import RedisError
 
-    from pipeline.jobs import worker_queues
+    from pipeline.jobs import open_worker_queues
 
-    queues = worker_queues()
     try:
-        yield queues
+        with open_worker_queues() as queues:
+            yield queues
     except RedisError as exc:
         raise StorageError(f"Redis is not reachable ({exc}); is `mailroom serve` running, or "
                            "MAILROOM_REDIS_URL set?") from exc
-    finally:
-        queues[0].connection.close()
 
 
 def _json(value: Any) -> str:

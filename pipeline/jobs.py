@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
@@ -41,6 +44,16 @@ def worker_queues(settings: Settings | None = None) -> list[Queue]:
     """What a worker serves, in order of precedence."""
     queue = job_queue(settings)
     return [queue, pages_queue(queue)]
+
+
+@contextmanager
+def open_worker_queues(settings: Settings | None = None) -> Iterator[list[Queue]]:
+    """``worker_queues`` on one Redis connection that is closed afterwards (a request, a CLI command)."""
+    queues = worker_queues(settings)
+    try:
+        yield queues
+    finally:
+        queues[0].connection.close()
 
 
 def _enqueue_once(queue: Queue, func: str, args: tuple[str | int, ...], job_id: str) -> bool:

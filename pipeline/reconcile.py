@@ -57,23 +57,25 @@ def _worker_dead(queue: Queue, name: str | None, host: str) -> bool:
 
 
 def requeue_abandoned(queue: Queue, host: str | None = None) -> int:
-    """Put back on the queue the started jobs whose worker died (SIGKILL, OOM, power loss)."""
+    """Put back on their queue the started jobs whose worker died (SIGKILL, OOM, power loss): those of
+    ``queue`` and of its pages queue (page chunks of long files), the two every worker serves."""
     host = host or socket.gethostname()
-    registry = queue.started_job_registry
     count = 0
-    for job_id in registry.get_job_ids():  # also runs rq's own cleanup of expired heartbeats
-        try:
-            job = Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer)
-        except NoSuchJobError:
-            registry.remove(job_id)
-            continue
-        if job.get_status(refresh=False) != JobStatus.STARTED or not _worker_dead(queue, job.worker_name, host):
-            continue
-        registry.remove_executions(job)
-        queue.enqueue_call(job.func_name, args=job.args, job_id=job.id, retry=RETRY, result_ttl=3600,
+    for q in (queue, pages_queue(queue)):
+        registry = q.started_job_registry
+        for job_id in registry.get_job_ids():  # also runs rq's own cleanup of expired heartbeats
+            try:
+                job = Job.fetch(job_id, connection=q.connection, serializer=JSONSerializer)
+            except NoSuchJobError:
+                registry.remove(job_id)
+                continue
+            if job.get_status(refresh=False) != JobStatus.STARTED or not _worker_dead(q, job.worker_name, host):
+                continue
+            registry.remove_executions(job)
+            q.enqueue_call(job.func_name, args=job.args, job_id=job.id, retry=RETRY, result_ttl=3600,
                            failure_ttl=7 * 86400)
-        log.warning("job %s was abandoned by dead worker %s; re-enqueued", job.id, job.worker_name)
-        count += 1
+            log.warning("job %s was abandoned by dead worker %s; re-enqueued", job.id, job.worker_name)
+            count += 1
     return count
 
 
@@ -83,7 +85,7 @@ def reconcile(db_url: str, queue: Queue, now: datetime, grace: timedelta = timed
     An envelope read in page chunks stays "received" until its last chunk is read; its read job then only
     re-enqueues the chunks that have no live job (pipeline.jobs.read_job)."""
     cutoff = now - grace
-    out = Reconciled(abandoned=requeue_abandoned(queue) + requeue_abandoned(pages_queue(queue)))
+    out = Reconciled(abandoned=requeue_abandoned(queue))
     with session_scope(db_url) as s:
         envs = s.scalars(select(Envelope.id).where(Envelope.state == EnvelopeState.RECEIVED,
                                                    Envelope.updated_at < cutoff)).all()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from intake.parts import explode
 from mailroom.errors import Disposition, MailroomError
-from mailroom.records import OcrResult
+from mailroom.records import OcrResult, Part
 from pipeline import chunks
 from pipeline.context import Context
 from pipeline.stages import FoundDocument, decide, documents_of, read_part, read_parts
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 DOC_NAMESPACE = uuid.UUID("5b0f8a8e-7c2e-4a51-9d0e-6d61696c726f")
 MAX_ATTEMPTS = 3
 MAX_STARTS = 6  # reads started (a killed worker leaves no exception behind)
+T = TypeVar("T")
 
 
 def document_id(envelope_sha256: str, part_index: int, doc_index: int) -> str:
@@ -72,28 +75,47 @@ def run_read(ctx: Context, envelope_id: str, chunk_pages: int = 0) -> list[str]:
         env.attempts += 1
         sha, ctype, name = env.sha256, env.content_type, env.source_name
         attempts = env.attempts
-    if attempts > MAX_STARTS:  # every earlier read died with its process (OOM, segfault): a poison pill
-        quarantine(ctx, envelope_id, MailroomError(
-            f"Reading was interrupted {attempts - 1} times (the worker process died while reading it); "
-            "the original is kept, check the file and re-run it."))
+    if _poison_pill(ctx, envelope_id, attempts, "Reading"):
         return []
     data = ctx.blobs.get(sha)
-    try:
+
+    def read_or_plan() -> list[FoundDocument] | None:
         parts = explode(data, ctype, name)
         if chunk_pages and chunks.plan(ctx, envelope_id, parts, chunk_pages):
-            return []
-        found = list(read_parts(parts, ctx.settings))
+            return None
+        return list(read_parts(parts, ctx.settings))
+
+    found = _guarded(ctx, envelope_id, attempts, "Reading", read_or_plan)
+    if found is None:  # planned as page chunks, or quarantined
+        return []
+    return save_documents(ctx, envelope_id, sha, found)
+
+
+def _poison_pill(ctx: Context, envelope_id: str, attempts: int, what: str) -> bool:
+    """True (and quarantined) when every earlier read died with its process (OOM, segfault)."""
+    if attempts <= MAX_STARTS:
+        return False
+    quarantine(ctx, envelope_id, MailroomError(
+        f"{what} was interrupted {attempts - 1} times (the worker process died while reading it); "
+        "the original is kept, check the file and re-run it."))
+    return True
+
+
+def _guarded(ctx: Context, envelope_id: str, attempts: int, what: str, read: Callable[[], T]) -> T | None:
+    """``read()``; None when it failed and the envelope went to quarantine: at once for a file it cannot
+    read (MailroomError), after MAX_ATTEMPTS for any other crash (raised before that, for rq's retry)."""
+    try:
+        return read()
     except MailroomError as exc:
         quarantine(ctx, envelope_id, exc)
-        return []
+        return None
     except Exception as exc:  # noqa: BLE001 - any crash of a reader must not lose the item
         if attempts >= MAX_ATTEMPTS:
             quarantine(ctx, envelope_id, MailroomError(
-                f"Reading failed {attempts} times ({type(exc).__name__}: {exc}); "
+                f"{what} failed {attempts} times ({type(exc).__name__}: {exc}); "
                 "the original is kept, re-run it after fixing the cause."))
-            return []
+            return None
         raise
-    return save_documents(ctx, envelope_id, sha, found)
 
 
 def save_documents(ctx: Context, envelope_id: str, sha: str, found: list[FoundDocument],
@@ -146,36 +168,27 @@ def run_chunk(ctx: Context, envelope_id: str, part_index: int, first_page: int) 
             row.attempts += 1
         attempts = row.attempts
         sha, ctype, name = env.sha256, env.content_type, env.source_name
-    if not done:
-        where = f"pages {first_page + 1}-{stop}" + (f" of part {part_index + 1}" if part_index else "")
-        if attempts > MAX_STARTS:
-            quarantine(ctx, envelope_id, MailroomError(
-                f"Reading {where} was interrupted {attempts - 1} times (the worker process died while reading "
-                "them); the original is kept, check the file and re-run it."))
-            return []
-        parts = explode(ctx.blobs.get(sha), ctype, name)
-        try:
-            pages = read_part(parts[part_index], ctx.settings, range(first_page, stop))
-        except MailroomError as exc:
-            quarantine(ctx, envelope_id, exc)
-            return []
-        except Exception as exc:  # noqa: BLE001 - as in run_read: a crashing reader must not lose the item
-            if attempts >= MAX_ATTEMPTS:
-                quarantine(ctx, envelope_id, MailroomError(
-                    f"Reading {where} failed {attempts} times ({type(exc).__name__}: {exc}); "
-                    "the original is kept, re-run it after fixing the cause."))
-                return []
-            raise
-        with session_scope(ctx.db_url) as s:
-            row = s.get(ReadChunk, (envelope_id, part_index, first_page))
-            if row is None:
-                return []  # quarantined meanwhile, or made by a duplicate of this job
-            chunks.store(row, pages.pages)
-    return assemble(ctx, envelope_id)
+    if done:
+        return assemble(ctx, envelope_id)
+    what = f"Reading pages {first_page + 1}-{stop}" + (f" of part {part_index + 1}" if part_index else "")
+    if _poison_pill(ctx, envelope_id, attempts, what):
+        return []
+    parts = explode(ctx.blobs.get(sha), ctype, name)
+    pages = _guarded(ctx, envelope_id, attempts, what,
+                     lambda: read_part(parts[part_index], ctx.settings, range(first_page, stop)))
+    if pages is None:
+        return []
+    with session_scope(ctx.db_url) as s:
+        row = s.get(ReadChunk, (envelope_id, part_index, first_page))
+        if row is None:
+            return []  # quarantined meanwhile, or made by a duplicate of this job
+        chunks.store(row, pages.pages)
+    return assemble(ctx, envelope_id, parts)
 
 
-def assemble(ctx: Context, envelope_id: str) -> list[str]:
-    """Make the documents of a chunked envelope once every chunk is read; [] while some are not."""
+def assemble(ctx: Context, envelope_id: str, parts: list[Part] | None = None) -> list[str]:
+    """Make the documents of a chunked envelope once every chunk is read; [] while some are not.
+    ``parts``: the envelope's parts when the caller has them (else its original is read again)."""
     with session_scope(ctx.db_url) as s:
         env = s.get(Envelope, envelope_id)
         if env is None or env.state != EnvelopeState.RECEIVED or env.documents:
@@ -184,7 +197,8 @@ def assemble(ctx: Context, envelope_id: str) -> list[str]:
         if pages is None:
             return []
         sha, ctype, name = env.sha256, env.content_type, env.source_name
-    parts = explode(ctx.blobs.get(sha), ctype, name)
+    if parts is None:
+        parts = explode(ctx.blobs.get(sha), ctype, name)
     found = [doc for index, part in enumerate(parts)
              for doc in documents_of(index, part, OcrResult(pages=pages.get(index, [])))]
     try:

@@ -4,19 +4,15 @@ Supervisors act; auditors may read. Redis down is a 503 (web/errors.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
-from rq import Queue
 
 from pipeline import failed_jobs as fj
-from pipeline.context import Context
-from pipeline.jobs import worker_queues
+from pipeline.jobs import open_worker_queues
 from storage.models import Role, User
 from web.deps import CtxDep, require
 
@@ -25,16 +21,6 @@ router = APIRouter(tags=["jobs"])
 Supervisor = Annotated[User, require(Role.SUPERVISOR)]
 Overseer = Annotated[User, require(Role.SUPERVISOR, Role.AUDITOR)]
 JobId = Annotated[str, Path(max_length=200)]
-
-
-@contextmanager
-def _queues(ctx: Context) -> Iterator[list[Queue]]:
-    """The main and the pages queue on one Redis connection, closed after the request."""
-    queues = worker_queues(ctx.settings)
-    try:
-        yield queues
-    finally:
-        queues[0].connection.close()
 
 
 class FailedJobOut(BaseModel):
@@ -72,21 +58,21 @@ class JobActionOut(BaseModel):
 def failed_list(user: Overseer, ctx: CtxDep, limit: Annotated[int, Query(ge=1, le=500)] = 100,
                 offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
     """Jobs rq gave up on after its retries, newest failure first, on the main and the pages queue."""
-    with _queues(ctx) as queues:
+    with open_worker_queues(ctx.settings) as queues:
         total, items = fj.list_failed(queues, limit, offset)
     return {"total": total, "items": [asdict(i) for i in items]}
 
 
 @router.get("/api/jobs/failed/{job_id}", response_model=FailedJobDetailOut)
 def failed_show(job_id: JobId, user: Overseer, ctx: CtxDep) -> dict[str, Any]:
-    with _queues(ctx) as queues:
+    with open_worker_queues(ctx.settings) as queues:
         return asdict(fj.show(queues, job_id))
 
 
 @router.post("/api/jobs/failed/{job_id}/retry", response_model=JobActionOut, status_code=202)
 def failed_retry(job_id: JobId, user: Supervisor, ctx: CtxDep) -> JobActionOut:
     """Back on its queue for one more run (404 when it is not a failed job, 409 when it is queued or running)."""
-    with _queues(ctx) as queues:
+    with open_worker_queues(ctx.settings) as queues:
         job = fj.retry(queues, job_id, db_url=ctx.db_url, actor=user.username)
     return JobActionOut(job_id=job.job_id, queue=job.queue, state="queued")
 
@@ -94,6 +80,6 @@ def failed_retry(job_id: JobId, user: Supervisor, ctx: CtxDep) -> JobActionOut:
 @router.post("/api/jobs/failed/{job_id}/discard", response_model=JobActionOut)
 def failed_discard(job_id: JobId, user: Supervisor, ctx: CtxDep) -> JobActionOut:
     """Removed for good, with its traceback (the audit event keeps what it was and why it failed)."""
-    with _queues(ctx) as queues:
+    with open_worker_queues(ctx.settings) as queues:
         job = fj.discard(queues, job_id, db_url=ctx.db_url, actor=user.username)
     return JobActionOut(job_id=job.job_id, queue=job.queue, state="discarded")
