@@ -19,6 +19,7 @@ run: install
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 install: apt $(STAMP) web/static/vendor/htmx.min.js
@@ -49,6 +50,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python -m bench.pipeline

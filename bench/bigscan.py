@@ -41,7 +41,7 @@ def scan_pdf(pages: int, seed: int) -> bytes:
     from corpus import render
     from corpus.letters import compose
     from corpus.pools import LANGUAGES
-    from mailroom.records import CATEGORIES
+    from ground.records import CATEGORIES
 
     rng = random.Random(seed)
     distinct = []
@@ -64,10 +64,10 @@ def letters(count: int, seed: int, work: Path) -> list[bytes]:
 def run(mode_chunk: int, scans: list[bytes], mails: list[bytes], workers: int, work: Path) -> Run:
     from sqlalchemy import select
 
+    from ground.records import Channel
+    from ground.settings import Settings
     from intake import Accepted, Arrival, accept
-    from mailroom.records import Channel
     from mailroom.services import start_redis
-    from mailroom.settings import Settings
     from pipeline.context import get_context
     from pipeline.jobs import enqueue_read, job_queue
     from storage.db import session_scope

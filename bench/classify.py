@@ -28,9 +28,9 @@ from classifiers import classify_with
 from classifiers.model import CategoryModel, default_model
 from classifiers.training import build_model, expected_calibration_error
 from corpus.generate import generate
-from mailroom.errors import MailroomError
-from mailroom.records import CATEGORIES, ENTITY_NAMES
-from mailroom.settings import Settings
+from ground.errors import MailroomError
+from ground.records import CATEGORIES, ENTITY_NAMES
+from ground.settings import Settings
 from ocr.sniff import sniff_type
 from pipeline.stages import read
 
@@ -91,7 +91,7 @@ def _f1(p: float, r: float) -> float:
 def _threshold() -> float:
     import yaml
 
-    from mailroom.settings import CONFIG_DIR
+    from ground.settings import CONFIG_DIR
 
     return float(yaml.safe_load((CONFIG_DIR / "routing.yaml").read_text(encoding="utf-8"))["confidence_threshold"])
 

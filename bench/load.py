@@ -150,7 +150,8 @@ def run_once(docs: list[tuple[str, bytes]], workers: int, work: Path, timeout: f
     port = _free_port()
     env = dict(os.environ, MAILROOM_DATA=str(data), MAILROOM_PORT=str(port), MAILROOM_SECRET_KEY="b" * 40,
                OMP_THREAD_LIMIT="1")
-    subprocess.run([sys.executable, "-m", "mailroom.cli", "user", USER, "--role", "scanner", "--password", PASSWORD],
+    subprocess.run([sys.executable, "-m", "mailroom.cli", "users", "add", USER, "--role", "scanner",
+                    "--password", PASSWORD],
                    cwd=ROOT, env=env, check=True, capture_output=True)
     if auth == "token":
         token = subprocess.run([sys.executable, "-m", "mailroom.cli", "users", "token", USER, "--name", "bench load"],

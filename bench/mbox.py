@@ -23,11 +23,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from channels.importer import import_paths
 from corpus.letters import OPERATOR_MAIL, compose
 from corpus.pools import LANGUAGES
-from intake.importer import import_paths
-from mailroom.records import CATEGORIES
-from mailroom.settings import Settings
+from ground.records import CATEGORIES
+from ground.settings import Settings
 from pipeline.context import get_context
 from pipeline.runner import run_inline
 from storage.db import session_scope

@@ -51,7 +51,7 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 from corpus import render  # noqa: E402
 from corpus.letters import compose  # noqa: E402
 from corpus.pools import LANGUAGES  # noqa: E402
-from mailroom.records import CATEGORIES  # noqa: E402
+from ground.records import CATEGORIES  # noqa: E402
 
 FORMS: tuple[str, ...] = ("clean", "skew", "rot90", "rot180", "noisy", "fax_std", "fax_fine", "text_pdf")
 RASTER_FORMS = tuple(f for f in FORMS if f != "text_pdf")
@@ -156,7 +156,7 @@ _worker: dict[str, Any] = {}
 
 
 def _pipeline_init(data_root: str, barrier: Any) -> None:
-    from mailroom.settings import Settings
+    from ground.settings import Settings
     from pipeline.context import get_context
 
     settings = Settings(data=Path(data_root) / f"w{os.getpid()}")

@@ -15,8 +15,8 @@ from collections import Counter
 from pathlib import Path
 
 from corpus.generate import generate
+from ground.settings import Settings
 from mailroom.process import process_path
-from mailroom.settings import Settings
 from pipeline.context import get_context
 
 

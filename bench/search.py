@@ -39,7 +39,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, text
 
 from corpus.letters import compose
-from mailroom.records import CATEGORIES
+from ground.records import CATEGORIES
 from storage.db import get_engine, migrate, session_scope
 from storage.models import Document, Envelope, SearchEntityValue, SearchEntry, WorkItem
 from storage.search import Filters, date_key, entity_rows, fold, index_document, search

@@ -1,6 +1,6 @@
 """Classifiers: language, category, entities and segment of a recognised letter.
 
-``classify(text)`` composes them into a :class:`mailroom.records.Classification`; each part is a
+``classify(text)`` composes them into a :class:`ground.records.Classification`; each part is a
 plain function that can be replaced on its own (the category lexicon is the first to go).
 """
 
@@ -11,7 +11,7 @@ from classifiers.entities import extract_entities
 from classifiers.language import detect_language
 from classifiers.model import CategoryModel, default_model
 from classifiers.segment import detect_segment
-from mailroom.records import Classification
+from ground.records import Classification
 
 MODEL_VERSION = "lexicon-1"  # the version recorded when no trained model is shipped
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from classifiers.lexicon import LEXICON
 from classifiers.text import category_view
-from mailroom.records import CATEGORIES
+from ground.records import CATEGORIES
 
 OTHER = "other"
 OTHER_BASELINE = 1.0

@@ -21,7 +21,7 @@ from stdnum.pl import pesel as pl_pesel
 from stdnum.ru import inn as ru_inn
 
 from classifiers.text import digit_view, fold
-from mailroom.records import ENTITY_NAMES
+from ground.records import ENTITY_NAMES
 
 PHONE_REGION = {"pl": "PL", "cs": "CZ", "ru": "RU", "en": "GB"}
 MAX_CHARS = 100000  # bound the work on very long documents

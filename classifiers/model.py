@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from classifiers.text import category_view
-from mailroom.errors import ConfigError
-from mailroom.records import CATEGORIES
+from ground.errors import ConfigError
+from ground.records import CATEGORIES
 
 if TYPE_CHECKING:
     from spacy.language import Language

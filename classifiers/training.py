@@ -30,8 +30,8 @@ from classifiers.category import classify_category
 from classifiers.model import CategoryModel, combine, feature_view
 from classifiers.phrases import PHRASES
 from classifiers.text import fold
-from mailroom.errors import MailroomError, NotFound
-from mailroom.records import CATEGORIES
+from ground.errors import MailroomError, NotFound
+from ground.records import CATEGORIES
 
 if TYPE_CHECKING:
     from spacy.language import Language

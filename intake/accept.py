@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mailroom.records import Channel
+from ground.records import Channel
 from storage.audit import record
 from storage.blobs import BlobStore, sha256_hex
 from storage.models import Envelope, EnvelopeState

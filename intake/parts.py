@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from typing import Any
 
-from mailroom.errors import CorruptInput, TooLarge, UnsupportedInput
-from mailroom.records import Channel, Part
+from ground.errors import CorruptInput, TooLarge, UnsupportedInput
+from ground.records import Channel, Part
 from ocr import sniff_type
 
 MAX_PARTS = 200

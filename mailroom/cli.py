@@ -1,10 +1,11 @@
-"""The ``mailroom`` command: process, ocr, serve, worker, corpus, user."""
+"""The ``mailroom`` command: process, ocr, serve, api, worker, corpus, and the areas' sub-commands."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import os
+import secrets
 import signal
 import sys
 from collections.abc import Sequence
@@ -12,16 +13,20 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from mailroom.errors import MailroomError
-from mailroom.logging import configure as configure_logging
-from mailroom.settings import Settings, get_settings
+from pydantic import ValidationError
+
+from ground.errors import MailroomError
+from ground.logging import configure as configure_logging
+from ground.settings import MAKE_SECRET, Settings, get_settings
+from mailroom.commands import archive, intake, jobs, model, routing, users
 
 if TYPE_CHECKING:
     from pipeline.context import Context
 
-# Each stage contributes its own sub-commands: a module with ``register(subparsers)``.
-COMMAND_MODULES: list[str] = ["web.commands", "intake.commands", "storage.commands", "classifiers.commands",
-                              "queues.commands", "pipeline.commands"]
+NO_SECRET = ("mailroom: MAILROOM_SECRET_KEY is not set. It signs the session cookies of the web pages and "
+             "must be a long random value kept secret and the same on every API process, e.g.\n"
+             f"  {MAKE_SECRET}\n"
+             "(`mailroom serve --demo` makes one for its data directory by itself.)")
 
 
 def cmd_process(args: argparse.Namespace) -> int:
@@ -123,13 +128,42 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def demo_secret(settings: Settings) -> str:
+    """A per-data-directory key for ``serve --demo``, created once (mode 0600) and reused."""
+    path = Path(settings.data) / "demo-secret-key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def _settings_with_secret(demo: bool) -> Settings | None:
+    """The settings for ``serve``/``api``: a weak key was refused by their validation, a missing one is here
+    (``serve --demo`` makes one for its data directory)."""
     settings = get_settings()
+    if not settings.secret_key:
+        if not demo:
+            print(NO_SECRET, file=sys.stderr)
+            return None
+        settings.secret_key = demo_secret(settings)
+    return settings
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings_with_secret(args.demo)
+    if settings is None:
+        return 2
     return _run_api(settings, args.port or settings.port, embedded=True, demo=args.demo, workers=args.workers)
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    settings = get_settings()
+    settings = _settings_with_secret(demo=False)
+    if settings is None:
+        return 2
     return _run_api(settings, args.port or settings.port, embedded=False, demo=False)
 
 
@@ -138,24 +172,6 @@ def cmd_corpus(args: argparse.Namespace) -> int:
 
     truth = generate(Path(args.out), seed=args.seed, count=args.count, holdout=args.holdout)
     print(f"{len(truth)} files written to {args.out}")
-    return 0
-
-
-def cmd_user(args: argparse.Namespace) -> int:
-    import getpass
-
-    from pipeline.context import get_context
-    from storage.db import session_scope
-    from storage.models import Role
-    from storage.users import upsert_user
-
-    password = args.password or getpass.getpass(f"Password for {args.username}: ")
-    if len(password) < 8:
-        print("The password must have at least 8 characters.", file=sys.stderr)
-        return 2
-    with session_scope(get_context().db_url) as s:
-        upsert_user(s, args.username, password, Role(args.role), args.name or args.username)
-    print(f"user {args.username} ({args.role}) saved")
     return 0
 
 
@@ -195,14 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     gp.add_argument("--holdout", action="store_true", help="use the held-out sentence pools")
     gp.set_defaults(func=cmd_corpus)
 
-    sp = sub.add_parser("user", help="create or update a user")
-    sp.add_argument("username")
-    sp.add_argument("--role", required=True, choices=["scanner", "agent", "supervisor", "auditor", "admin"])
-    sp.add_argument("--name", default="")
-    sp.add_argument("--password", default="", help="prompted for when omitted")
-    sp.set_defaults(func=cmd_user)
-    for module in COMMAND_MODULES:
-        importlib.import_module(module).register(sub)
+    for module in (users, intake, archive, model, routing, jobs):
+        module.register(sub)
     return p
 
 
@@ -213,6 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except MailroomError as exc:
         print(f"mailroom: {exc.reason}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # a MAILROOM_* setting has a value it may not have
+        for error in exc.errors():
+            print(f"mailroom: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         return 2
 
 

@@ -6,7 +6,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from intake.receive import receive
+from channels.receive import receive
 from pipeline.context import Context
 from storage.db import session_scope
 from storage.models import Role
@@ -20,7 +20,7 @@ DEMO_USERS = [
     ("supervisor", Role.SUPERVISOR, "Zofia Kierownik"),
     ("auditor", Role.AUDITOR, "Igor Auditor"),
 ]
-DEMO_PASSWORD = "demo"  # only with --demo; a real deployment creates users with `mailroom user add`
+DEMO_PASSWORD = "demo"  # only with --demo; a real deployment creates users with `mailroom users add`
 
 
 def create_demo_users(ctx: Context) -> None:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from intake.receive import receive
+from channels.receive import receive
+from ground.errors import MailroomError, TooLarge
 from mailroom.contract import document_line, error_line
-from mailroom.errors import MailroomError, TooLarge
 from pipeline.context import Context
 from pipeline.runner import run_inline
 from storage.db import session_scope

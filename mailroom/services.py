@@ -40,8 +40,8 @@ from rq import SimpleWorker
 from rq.job import Job
 from rq.queue import Queue
 
-from mailroom.errors import ConfigError
-from mailroom.settings import Settings
+from ground.errors import ConfigError
+from ground.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -269,8 +269,10 @@ class Scheduler(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
+        from pipeline.context import get_context
         from pipeline.jobs import job_queue
         from pipeline.reconcile import reconcile
+        from queues.sweep import run_scheduled
 
         while not self.stopped.wait(self.interval):
             try:
@@ -279,9 +281,8 @@ class Scheduler(threading.Thread):
                     log.info("reconciler re-enqueued %s envelopes, %s documents", done.envelopes, done.documents)
             except (RedisError, OSError) as exc:
                 log.warning("reconciler skipped a round: %s", exc)
-            from queues.sweep import run_scheduled
-
-            run_scheduled(self.settings, datetime.now(UTC))  # expired leases, SLA warnings, escalations
+            ctx = get_context(self.settings)  # expired leases, SLA warnings, escalations:
+            run_scheduled(ctx.db_url, ctx.policies, ctx.rules, datetime.now(UTC))
 
     def stop(self) -> None:
         self.stopped.set()

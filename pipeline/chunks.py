@@ -20,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import ocr
-from mailroom.records import PageText, Part
-from mailroom.settings import Settings
+from ground.records import PageText, Part
+from ground.settings import Settings
 from ocr.sniff import PDF, TEXT, TIFF, sniff_type
 from pipeline.context import Context
 from storage.db import session_scope

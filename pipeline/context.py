@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from mailroom.settings import Settings, get_settings
+from ground.settings import Settings, get_settings
 from queues.routing import RuleSet, load_rules
 from queues.sla import SlaPolicies, load_policies
 from storage.blobs import BlobStore, blob_store

@@ -21,7 +21,7 @@ from rq.job import JOB_ID_PATTERN, Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.results import Result
 
-from mailroom.errors import Conflict, NotFound
+from ground.errors import Conflict, NotFound
 from storage.audit import record
 from storage.db import session_scope
 

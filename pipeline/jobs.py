@@ -11,7 +11,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus, get_current_job
 from rq.serializers import JSONSerializer
 
-from mailroom.settings import Settings, get_settings
+from ground.settings import Settings, get_settings
 from pipeline import chunks
 from pipeline.chunks import Chunk
 from pipeline.context import get_context

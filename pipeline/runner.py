@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ground.errors import Disposition, MailroomError
+from ground.records import OcrResult, Part
 from intake.parts import explode
-from mailroom.errors import Disposition, MailroomError
-from mailroom.records import OcrResult, Part
 from pipeline import chunks
 from pipeline.context import Context
 from pipeline.stages import FoundDocument, decide, documents_of, read_part, read_parts

@@ -12,9 +12,9 @@ from datetime import datetime
 
 import classifiers
 import ocr
+from ground.records import Classification, OcrResult, PageText, Part, Routing, SlaTarget
+from ground.settings import Settings
 from intake.parts import explode
-from mailroom.records import Classification, OcrResult, PageText, Part, Routing, SlaTarget
-from mailroom.settings import Settings
 from queues.routing import RoutingDecision, RuleSet, route
 from queues.sla import SlaPolicies, compute_sla
 

@@ -1,6 +1,6 @@
 """Routing: a classified document → the queue and priority of its work item.
 
-Rules live in ``config/routing.yaml`` so a supervisor can change them without a release. The
+Rules live in ``ground/config/routing.yaml`` so a supervisor can change them without a release. The
 first rule whose every condition holds wins; items whose category confidence is below the
 threshold go to triage before any rule is tried, because a person must look at them.
 """
@@ -15,8 +15,8 @@ import regex
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from mailroom.errors import ConfigError
-from mailroom.records import CATEGORIES, ENTITY_NAMES, Channel, Classification, Routing
+from ground.errors import ConfigError
+from ground.records import CATEGORIES, ENTITY_NAMES, Channel, Classification, Routing
 
 CHANNELS: tuple[str, ...] = tuple(c.value for c in Channel)
 SEGMENTS: tuple[str, ...] = ("business", "individual")

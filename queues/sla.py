@@ -1,6 +1,6 @@
 """SLA targets: internal clocks on business calendars and statutory deadlines.
 
-Two clocks run for every item (``config/sla.yaml``):
+Two clocks run for every item (``ground/config/sla.yaml``):
 
 * the **internal target** of its category/queue: first response and resolution spans of open
   time on a business calendar (or 24x7), paused while waiting for the customer;
@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from mailroom.records import CATEGORIES, SlaTarget
+from ground.records import CATEGORIES, SlaTarget
 from queues.calendar import BusinessCalendar, add_business_time, add_days, add_months, end_of_day
 from queues.routing import check_members, load_yaml_model, one_or_many
 

@@ -23,11 +23,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from mailroom.errors import Conflict
-from mailroom.settings import Settings
+from ground.errors import Conflict
 from queues.routing import RuleSet
 from queues.sla import SlaPolicies
-from queues.work import _transition, emit, escalate, expire_leases
+from queues.work import emit, escalate, expire_leases, transition
 from storage.db import session_scope
 from storage.models import WorkItem, WorkItemState
 
@@ -49,21 +48,15 @@ def _deemed(policies: SlaPolicies, rule_name: str | None) -> bool:
     return any(r.name == rule_name and r.deemed_accepted for r in policies.statutory)
 
 
-def sweep_sla(session: Session, now: datetime, policies: SlaPolicies | None = None,
-              rules: RuleSet | None = None) -> SweepResult:
+def sweep_sla(session: Session, now: datetime, policies: SlaPolicies, rules: RuleSet) -> SweepResult:
     """One pass over the clocks (see the module doc); returns what it changed."""
-    if policies is None or rules is None:
-        from pipeline.context import get_context
-
-        ctx = get_context()
-        policies, rules = policies or ctx.policies, rules or ctx.rules
     out = SweepResult()
 
     warn_q = select(WorkItem.id).where(WorkItem.state.in_(ACTIVE), WorkItem.sla_state == "ok",
                                        WorkItem.warn_at <= now, WorkItem.sla_due > now)
     for item_id in list(session.scalars(warn_q)):
         try:
-            item = _transition(session, item_id, ACTIVE, "system", "sla_warning", now, sla_state="warned")
+            item = transition(session, item_id, ACTIVE, "system", "sla_warning", now, sla_state="warned")
         except Conflict:
             continue
         emit(session, "sla.warning", item, now, recipient=item.assignee, due=item.sla_due, policy=item.sla_policy)
@@ -77,7 +70,7 @@ def sweep_sla(session: Session, now: datetime, policies: SlaPolicies | None = No
             assert item is not None
             reason = f"{item.sla_policy} deadline {item.sla_due.isoformat()} passed"
             item = escalate(session, item_id, "system", now, policies, rules, reason, action="sla_breached")
-            item = _transition(session, item_id, ACTIVE, "system", "sla_state", now, sla_state="breached")
+            item = transition(session, item_id, ACTIVE, "system", "sla_state", now, sla_state="breached")
         except Conflict:
             continue
         emit(session, "sla.breached", item, now, recipient=item.assignee, policy=item.sla_policy)
@@ -95,7 +88,7 @@ def sweep_sla(session: Session, now: datetime, policies: SlaPolicies | None = No
         try:
             if item.statutory_due <= now and "statutory_breached" not in flags:
                 new = flags | {"statutory_breached", "statutory_risk"} | ({"deemed_accepted"} if deemed else set())
-                item = _transition(session, item_id, any_state, "system", "statutory_breached", now,
+                item = transition(session, item_id, any_state, "system", "statutory_breached", now,
                                    detail={"rule": item.statutory_rule, "due": item.statutory_due.isoformat(),
                                            "deemed_accepted": deemed}, flags=sorted(new))
                 if item.state in ACTIVE and item.queue != policies.escalation.queue:
@@ -104,7 +97,7 @@ def sweep_sla(session: Session, now: datetime, policies: SlaPolicies | None = No
                 out.statutory_breached.append(item_id)
             elif "statutory_risk" not in flags and item.statutory_due > now:
                 new = flags | {"statutory_risk"} | ({"deemed_accepted_risk"} if deemed else set())
-                item = _transition(session, item_id, any_state, "system", "statutory_risk", now,
+                item = transition(session, item_id, any_state, "system", "statutory_risk", now,
                                    detail={"rule": item.statutory_rule, "due": item.statutory_due.isoformat(),
                                            "deemed_accepted_risk": deemed}, flags=sorted(new))
                 emit(session, "sla.warning", item, now, recipient=item.assignee, due=item.statutory_due,
@@ -115,8 +108,7 @@ def sweep_sla(session: Session, now: datetime, policies: SlaPolicies | None = No
     return out
 
 
-def sweep_all(session: Session, now: datetime, policies: SlaPolicies | None = None,
-              rules: RuleSet | None = None) -> SweepResult:
+def sweep_all(session: Session, now: datetime, policies: SlaPolicies, rules: RuleSet) -> SweepResult:
     """What the scheduler runs: leases first (an expired claim returns to the queue), then clocks."""
     expired = expire_leases(session, now)
     result = sweep_sla(session, now, policies, rules)
@@ -124,14 +116,11 @@ def sweep_all(session: Session, now: datetime, policies: SlaPolicies | None = No
     return result
 
 
-def run_scheduled(settings: Settings, now: datetime) -> SweepResult | None:
+def run_scheduled(db_url: str, policies: SlaPolicies, rules: RuleSet, now: datetime) -> SweepResult | None:
     """One scheduler round in its own transaction; a database hiccup skips the round (logged)."""
-    from pipeline.context import get_context
-
-    ctx = get_context(settings)
     try:
-        with session_scope(ctx.db_url) as s:
-            result = sweep_all(s, now, ctx.policies, ctx.rules)
+        with session_scope(db_url) as s:
+            result = sweep_all(s, now, policies, rules)
     except SQLAlchemyError as exc:
         log.warning("queue sweep skipped a round: %s", exc)
         return None

@@ -10,25 +10,22 @@ binding deadline (the earlier of the internal target and the statutory deadline)
 
 from __future__ import annotations
 
-import fcntl
-import inspect
 import logging
-import os
-import threading
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, event, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from mailroom.errors import Conflict, MailroomError, NotFound
-from mailroom.records import CATEGORIES, Classification
+from classifiers.training import record_correction
+from ground.errors import Conflict, MailroomError, NotFound
+from ground.records import CATEGORIES, Classification
 from queues.routing import RuleSet, route
 from queues.sla import SlaPolicies, clocks
 from storage.audit import record
+from storage.db import begin_write
 from storage.models import (
     AgentSkill,
     Case,
@@ -91,14 +88,14 @@ def queue_counts(session: Session) -> dict[str, dict[str, int]]:
 
 
 def _get(session: Session, item_id: int) -> WorkItem:
-    _begin_write(session)  # every caller goes on to write: SQLite takes the write lock up front
+    begin_write(session)  # every caller goes on to write: SQLite takes the write lock up front
     item = session.get(WorkItem, item_id)
     if item is None:
         raise NotFound(f"work item {item_id} does not exist")
     return item
 
 
-def _transition(session: Session, item_id: int, expected: tuple[WorkItemState, ...], actor: str,
+def transition(session: Session, item_id: int, expected: tuple[WorkItemState, ...], actor: str,
                 action: str, now: datetime, *, detail: dict[str, Any] | None = None, **values: object) -> WorkItem:
     item = _get(session, item_id)
     if item.state not in expected:
@@ -164,7 +161,7 @@ def sla_values(session: Session, item: WorkItem, policies: SlaPolicies, now: dat
 
 
 def claim(session: Session, item_id: int, agent: str, now: datetime, lease: timedelta = LEASE) -> WorkItem:
-    item = _transition(session, item_id, (WorkItemState.NEW,), agent, "claimed", now,
+    item = transition(session, item_id, (WorkItemState.NEW,), agent, "claimed", now,
                        state=WorkItemState.CLAIMED, assignee=agent, claimed_until=now + lease)
     emit(session, "item.taken", item, now, actor=agent, assignee=agent)
     return item
@@ -175,14 +172,14 @@ def renew(session: Session, item_id: int, agent: str, now: datetime, lease: time
     item = _owned(session, item_id, agent, "renew")
     if item.state == WorkItemState.CLAIMED and item.claimed_until is not None and item.claimed_until < now:
         raise Conflict(f"the lease on work item {item_id} expired at {_iso(item.claimed_until)}; claim it again")
-    return _transition(session, item_id, (WorkItemState.CLAIMED,), agent, "lease_renewed", now,
+    return transition(session, item_id, (WorkItemState.CLAIMED,), agent, "lease_renewed", now,
                        claimed_until=now + lease)
 
 
 def release(session: Session, item_id: int, agent: str, now: datetime) -> WorkItem:
     """The agent gives the item back to its queue."""
     _owned(session, item_id, agent, "release")
-    item = _transition(session, item_id, (WorkItemState.CLAIMED,), agent, "released", now,
+    item = transition(session, item_id, (WorkItemState.CLAIMED,), agent, "released", now,
                        state=WorkItemState.NEW, assignee=None, claimed_until=None)
     emit(session, "item.new", item, now, actor=agent)
     return item
@@ -196,7 +193,7 @@ def expire_leases(session: Session, now: datetime) -> list[int]:
     for item_id in ids:
         item = _get(session, item_id)
         try:
-            item = _transition(session, item_id, (WorkItemState.CLAIMED,), "system", "lease_expired", now,
+            item = transition(session, item_id, (WorkItemState.CLAIMED,), "system", "lease_expired", now,
                                detail={"was_assignee": item.assignee}, state=WorkItemState.NEW,
                                assignee=None, claimed_until=None)
         except Conflict:  # renewed or completed meanwhile
@@ -210,7 +207,7 @@ def complete(session: Session, item_id: int, agent: str, now: datetime, outcome:
     """Close an item the agent holds: one conditional UPDATE; the precise error only when it misses."""
     if outcome not in OUTCOMES:
         raise InvalidRequest(f"unknown outcome {outcome!r}; use one of: {', '.join(OUTCOMES)}")
-    _begin_write(session)
+    begin_write(session)
     row = session.execute(
         update(_T).where(_T.c.id == item_id, _T.c.state == WorkItemState.CLAIMED.value, _T.c.assignee == agent)
         .values(state=WorkItemState.DONE.value, outcome=outcome, claimed_until=None, version=_T.c.version + 1,
@@ -233,7 +230,7 @@ def hold(session: Session, item_id: int, agent: str, now: datetime, reason: str 
     """Waiting for the customer: the internal SLA clock pauses from ``now``."""
     item = _owned(session, item_id, agent, "put on hold")
     holds = [*item.holds, [_iso(now), None]]
-    return _transition(session, item_id, (WorkItemState.CLAIMED,), agent, "on_hold", now,
+    return transition(session, item_id, (WorkItemState.CLAIMED,), agent, "on_hold", now,
                        detail={"reason": reason, "sla": "paused"}, state=WorkItemState.ON_HOLD,
                        claimed_until=None, holds=holds)
 
@@ -248,7 +245,7 @@ def resume(session: Session, item_id: int, actor: str, now: datetime, policies: 
         holds[-1][1] = _iso(now)
     values = sla_values(session, item, policies, now, holds=holds)
     state = WorkItemState.CLAIMED if item.assignee else WorkItemState.NEW
-    item = _transition(session, item_id, (WorkItemState.ON_HOLD,), actor, "resumed", now,
+    item = transition(session, item_id, (WorkItemState.ON_HOLD,), actor, "resumed", now,
                        detail={"sla": "resumed"}, state=state, holds=holds,
                        claimed_until=now + lease if item.assignee else None, **values)
     if state == WorkItemState.NEW:
@@ -272,26 +269,12 @@ def transfer(session: Session, item_id: int, actor: str, now: datetime, to_queue
     if holds and holds[-1][1] is None:
         holds[-1][1] = _iso(now)
     values = sla_values(session, item, policies, now, queue=to_queue, holds=holds)
-    item = _transition(session, item_id, OPEN, actor, action, now,
+    item = transition(session, item_id, OPEN, actor, action, now,
                        detail={"from_queue": item.queue, "reason": reason}, queue=to_queue,
                        priority=item.priority if priority is None else priority, state=WorkItemState.NEW,
                        assignee=None, claimed_until=None, holds=holds, **values)
     emit(session, "item.new", item, now, actor=actor)
     return item
-
-
-def _record_correction(**kw: Any) -> bool:
-    """Feed the correction to training when ``classifiers.training`` exists (built separately)."""
-    try:
-        from classifiers.training import record_correction  # type: ignore[import-not-found]
-    except ImportError:
-        return False
-    params = inspect.signature(record_correction).parameters
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        record_correction(**kw)
-    else:
-        record_correction(**{k: v for k, v in kw.items() if k in params})
-    return True
 
 
 def reclassify(session: Session, item_id: int, actor: str, now: datetime, category: str, rules: RuleSet,
@@ -314,11 +297,9 @@ def reclassify(session: Session, item_id: int, actor: str, now: datetime, catego
                     action="reclassified")
     session.execute(update(WorkItem).where(WorkItem.id == item_id).values(routing_rule=decision.rule)
                     .execution_options(synchronize_session=False))
-    fed = _record_correction(session=session, document_id=doc.id, text=doc.text, language=doc.language,
-                             old_category=old, new_category=category, category=category, actor=actor,
-                             now=now)
+    record_correction(session, doc.id, category, actor, now)  # a training example for the next model
     record(session, actor, "document.reclassified", document_id=doc.id, work_item_id=item_id,
-           detail={"from": old, "to": category, "rule": decision.rule, "training": fed})
+           detail={"from": old, "to": category, "rule": decision.rule, "training": True})
     session.refresh(item)
     return item
 
@@ -330,13 +311,13 @@ def escalate(session: Session, item_id: int, actor: str, now: datetime, policies
     esc = policies.escalation
     flags = sorted({*item.flags, "escalated"})
     if item.queue == esc.queue:
-        return _transition(session, item_id, OPEN, actor, action, now, detail={"reason": reason}, flags=flags)
+        return transition(session, item_id, OPEN, actor, action, now, detail={"reason": reason}, flags=flags)
     try:
         rules.queue(esc.queue)
     except KeyError:
         raise InvalidRequest(f"the escalation queue {esc.queue!r} of sla.yaml is not in routing.yaml") from None
     values = sla_values(session, item, policies, now, queue=esc.queue)
-    item = _transition(session, item_id, OPEN, actor, action, now,
+    item = transition(session, item_id, OPEN, actor, action, now,
                        detail={"from_queue": item.queue, "reason": reason}, queue=esc.queue,
                        priority=item.priority + esc.raise_priority, flags=flags, **values)
     emit(session, "item.new", item, now, actor=actor, escalated=True)
@@ -363,7 +344,7 @@ def dispatch(session: Session, item_id: int, actor: str, now: datetime, policies
     for t in targets:
         met = t.statutory_due is None or sent <= t.statutory_due
         values = sla_values(session, t, policies, now, dispatched=True)
-        _transition(session, t.id, (*OPEN, WorkItemState.DONE), actor, "dispatched", now,
+        transition(session, t.id, (*OPEN, WorkItemState.DONE), actor, "dispatched", now,
                     detail={"channel": channel, "tracking_number": tracking_number, "at": _iso(sent),
                             "statutory_met": met, "case_id": t.case_id},
                     dispatched_at=sent, dispatch={"channel": channel, "tracking_number": tracking_number,
@@ -398,84 +379,6 @@ def agent_scope(session: Session, agent: str) -> AgentScope:
     return scope
 
 
-_LOCK_KEY = "mailroom_write_lock"
-_FD_KEY = "mailroom_write_lock_fd"
-_engine_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_locks_guard = threading.Lock()
-
-
-def _release(info: dict[str, Any]) -> None:
-    held = info.pop(_LOCK_KEY, None)
-    if held is None:
-        return
-    if isinstance(held, int):
-        fcntl.flock(held, fcntl.LOCK_UN)
-    else:
-        held.release()
-
-
-def _close_fd(info: dict[str, Any]) -> None:
-    _release(info)
-    fd = info.pop(_FD_KEY, None)
-    if fd is not None:
-        os.close(fd)
-
-
-def _lock_path(engine: Engine) -> str | None:
-    db = engine.url.database
-    return None if not db or db == ":memory:" or db.startswith("file:") else f"{db}-writer.lock"
-
-
-def _writer_lock(engine: Engine) -> threading.Lock:
-    """The in-process queue of writers of an in-memory database (file databases use a lock file,
-    see ``_begin_write``). Released when the transaction ends (commit, rollback, or checkin)."""
-    with _locks_guard:
-        lock = _engine_locks.get(engine)
-        if lock is None:
-            lock = _engine_locks[engine] = threading.Lock()
-            event.listen(engine, "commit", lambda conn: _release(conn.info))
-            event.listen(engine, "rollback", lambda conn: _release(conn.info))
-            event.listen(engine.pool, "checkin", lambda _dbapi, rec: _release(rec.info))
-            event.listen(engine.pool, "close", lambda _dbapi, rec: _close_fd(rec.info))
-        return lock
-
-
-def _begin_write(session: Session) -> None:
-    """SQLite: take the write lock before reading (``BEGIN IMMEDIATE``), so the pick and the claim
-    are one serialised step; other databases lock the picked row instead (SKIP LOCKED).
-
-    Writers first queue on an exclusive ``flock`` of ``<db>-writer.lock`` (one open file per
-    connection, so threads and processes alike): the kernel wakes a waiter as soon as the holder
-    commits, whereas SQLite's busy handler polls with growing sleeps and lets some writers starve
-    for seconds under 50 contending agents. The lock is released at commit/rollback/checkin and by
-    the kernel if the process dies.
-    """
-    conn = session.connection()
-    if conn.dialect.name != "sqlite":
-        return
-    raw = conn.connection.driver_connection
-    if raw is None or raw.in_transaction:
-        return
-    lock = _writer_lock(conn.engine)
-    info = conn.info
-    if _LOCK_KEY not in info:
-        path = _lock_path(conn.engine)
-        if path is None:
-            if lock.acquire(timeout=60):
-                info[_LOCK_KEY] = lock
-        else:
-            fd = info.get(_FD_KEY)
-            if fd is None:
-                fd = info[_FD_KEY] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            info[_LOCK_KEY] = fd
-    try:
-        raw.execute("BEGIN IMMEDIATE")
-    except BaseException:
-        _release(info)
-        raise
-
-
 @dataclass(frozen=True)
 class Claimed:
     """What a claim returns without loading the ORM object (the bench and hot paths use this)."""
@@ -507,7 +410,7 @@ def claim_next(session: Session, agent: str, now: datetime, *, queues: Sequence[
     Order: priority (higher first), then the binding deadline (``sla_due``: the earlier of internal
     and statutory, so the least time left first), then age.
     """
-    _begin_write(session)
+    begin_write(session)
     scope = agent_scope(session, agent) if use_scope else AgentScope(queues=None)
     allowed = scope.queues
     if queues is not None:

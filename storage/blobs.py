@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mailroom.errors import Disposition, NotFound, StorageError
-from mailroom.settings import Settings
+from ground.errors import Disposition, NotFound, StorageError
+from ground.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -23,6 +27,85 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+# ---------------------------------------------------------------- the SQLite writers' queue
+_LOCK_KEY = "mailroom_write_lock"
+_FD_KEY = "mailroom_write_lock_fd"
+_engine_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+def _release(info: dict[str, Any]) -> None:
+    held = info.pop(_LOCK_KEY, None)
+    if held is None:
+        return
+    if isinstance(held, int):
+        fcntl.flock(held, fcntl.LOCK_UN)
+    else:
+        held.release()
+
+
+def _close_fd(info: dict[str, Any]) -> None:
+    _release(info)
+    fd = info.pop(_FD_KEY, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def _lock_path(engine: Engine) -> str | None:
+    db = engine.url.database
+    return None if not db or db == ":memory:" or db.startswith("file:") else f"{db}-writer.lock"
+
+
+def _writer_lock(engine: Engine) -> threading.Lock:
+    """The in-process queue of writers of an in-memory database (file databases use a lock file,
+    see ``begin_write``). Released when the transaction ends (commit, rollback, or checkin)."""
+    with _locks_guard:
+        lock = _engine_locks.get(engine)
+        if lock is None:
+            lock = _engine_locks[engine] = threading.Lock()
+            event.listen(engine, "commit", lambda conn: _release(conn.info))
+            event.listen(engine, "rollback", lambda conn: _release(conn.info))
+            event.listen(engine.pool, "checkin", lambda _dbapi, rec: _release(rec.info))
+            event.listen(engine.pool, "close", lambda _dbapi, rec: _close_fd(rec.info))
+        return lock
+
+
+def begin_write(session: Session) -> None:
+    """SQLite: take the write lock before reading (``BEGIN IMMEDIATE``), so the pick and the claim
+    are one serialised step; other databases lock the picked row instead (SKIP LOCKED).
+
+    Writers first queue on an exclusive ``flock`` of ``<db>-writer.lock`` (one open file per
+    connection, so threads and processes alike): the kernel wakes a waiter as soon as the holder
+    commits, whereas SQLite's busy handler polls with growing sleeps and lets some writers starve
+    for seconds under 50 contending agents. The lock is released at commit/rollback/checkin and by
+    the kernel if the process dies.
+    """
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        return
+    raw = conn.connection.driver_connection
+    if raw is None or raw.in_transaction:
+        return
+    lock = _writer_lock(conn.engine)
+    info = conn.info
+    if _LOCK_KEY not in info:
+        path = _lock_path(conn.engine)
+        if path is None:
+            if lock.acquire(timeout=60):
+                info[_LOCK_KEY] = lock
+        else:
+            fd = info.get(_FD_KEY)
+            if fd is None:
+                fd = info[_FD_KEY] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            info[_LOCK_KEY] = fd
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    except BaseException:
+        _release(info)
+        raise
 
 
 @lru_cache(maxsize=8)

@@ -1,7 +1,7 @@
 """Retention and legal hold: delete originals and text after their period, never under hold.
 
 An envelope is due when ``received_at + period`` has passed, the period being the longest of its
-documents' categories (``config/retention.yaml``). Purging deletes the blobs nobody else refers to
+documents' categories (``ground/config/retention.yaml``). Purging deletes the blobs nobody else refers to
 (content-addressed blobs can be shared: the same attachment in two e-mails), clears the text and
 entities of the documents and their search rows, sets ``purged_at`` and records an audit event.
 Each envelope is committed before its blobs are deleted, so a crash leaves at worst an orphan blob
@@ -20,9 +20,9 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailroom.errors import ConfigError, Conflict, MailroomError, NotFound
-from mailroom.records import CATEGORIES
-from mailroom.settings import CONFIG_DIR
+from ground.errors import ConfigError, Conflict, MailroomError, NotFound
+from ground.records import CATEGORIES
+from ground.settings import CONFIG_DIR
 from storage.audit import record
 from storage.blobs import BlobStore
 from storage.models import Document, Envelope, WorkItem, WorkItemState

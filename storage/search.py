@@ -49,7 +49,7 @@ from sqlalchemy import Select, and_, cast, column, delete, func, literal, litera
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
-from mailroom.errors import MailroomError
+from ground.errors import MailroomError
 from storage.models import Document, Envelope, SearchEntityValue, SearchEntry, WorkItem
 
 TOKEN = re.compile(r"[^\W_]+")

@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from mailroom.errors import MailroomError, NotFound
+from ground.errors import MailroomError, NotFound
 from storage.models import ApiToken, LoginFailure, Role, User
 
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)  # argon2id, OWASP minimum

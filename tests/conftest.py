@@ -11,7 +11,7 @@ import pytest
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
-from mailroom.settings import Settings, get_settings  # noqa: E402
+from ground.settings import Settings, get_settings  # noqa: E402
 from pipeline.context import Context, get_context  # noqa: E402
 
 

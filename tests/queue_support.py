@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from mailroom.records import Classification
+from ground.records import Classification
 from queues.cases import routed
 from queues.routing import RuleSet, route
 from queues.sla import SlaPolicies, compute_sla

@@ -14,8 +14,8 @@ from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from ground.records import Channel
 from intake import Arrival, accept
-from mailroom.records import Channel
 from pipeline.context import Context
 from pipeline.runner import run_inline
 from storage.db import session_scope

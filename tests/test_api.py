@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from mailroom.settings import Settings
+from ground.settings import Settings
 from pipeline.context import Context, get_context
 from pipeline.jobs import job_queue
 from storage.blobs import sha256_hex

@@ -12,9 +12,9 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, select, text
 
+from ground.records import Channel
+from ground.settings import Settings, get_settings
 from intake import Accepted, Arrival, accept
-from mailroom.records import Channel
-from mailroom.settings import Settings, get_settings
 from pipeline.context import get_context
 from pipeline.runner import run_inline
 from storage.audit import trail, verify

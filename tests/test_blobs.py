@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from ground.errors import Disposition, NotFound, StorageError
 from mailroom.cli import main
-from mailroom.errors import Disposition, NotFound, StorageError
 from pipeline.context import Context
 from storage.blobs import BlobCorrupted, FsBlobStore, MinioBlobStore, migrate_blobs, scrub, sha256_hex
 from storage.db import session_scope

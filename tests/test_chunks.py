@@ -10,15 +10,15 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlalchemy import func, select
 
+from ground.records import Channel
+from ground.settings import Settings, get_settings
 from intake import Accepted, Arrival, accept
-from intake.quarantine import batch_status
 from mailroom.cli import main
-from mailroom.records import Channel
-from mailroom.settings import Settings, get_settings
 from pipeline import chunks
 from pipeline.chunks import Chunk, split
 from pipeline.context import Context, get_context
 from pipeline.jobs import enqueue_read, job_queue, pages_queue, read_job, worker_queues
+from pipeline.quarantine import batch_status
 from pipeline.reconcile import reconcile
 from pipeline.runner import run_chunk, run_read
 from pipeline.stages import read

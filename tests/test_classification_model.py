@@ -23,8 +23,8 @@ from classifiers.training import (
     record_correction,
     train_textcat,
 )
-from mailroom.errors import MailroomError, NotFound
-from mailroom.settings import CONFIG_DIR, Settings
+from ground.errors import MailroomError, NotFound
+from ground.settings import CONFIG_DIR, Settings
 from queues.routing import load_rules, route
 from storage.customers import earlier_correspondence, link_customer, seed_demo_customers
 from storage.db import get_engine, migrate, session_scope

@@ -14,7 +14,7 @@ from classifiers.language import detect_language
 from classifiers.model import default_model
 from classifiers.segment import detect_segment
 from classifiers.text import fold
-from mailroom.records import CATEGORIES, ENTITY_NAMES
+from ground.records import CATEGORIES, ENTITY_NAMES
 
 LETTERS: dict[tuple[str, str], str] = {
     # ------------------------------------------------------------------ Polish

@@ -29,7 +29,7 @@ from stdnum.ru import inn as std_inn
 from corpus.generate import FORMS, generate, main
 from corpus.pools import LANGUAGES, POOLS, half
 from corpus.render import SEPARATOR_PAYLOAD
-from mailroom.records import CATEGORIES, ENTITY_NAMES
+from ground.records import CATEGORIES, ENTITY_NAMES
 
 SEED = 7
 REGION = {"pl": "PL", "cs": "CZ", "ru": "RU", "en": "GB"}

@@ -15,9 +15,9 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
+from ground.errors import Conflict, NotFound
+from ground.settings import Settings
 from mailroom.cli import main
-from mailroom.errors import Conflict, NotFound
-from mailroom.settings import Settings
 from pipeline import failed_jobs as fj
 from pipeline.context import Context, get_context
 from pipeline.jobs import job_queue, pages_queue

@@ -13,10 +13,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ground.errors import ConfigError, MailroomError
+from ground.records import Part
+from ground.settings import CONFIG_DIR
 from intake.parts import explode
-from mailroom.errors import ConfigError, MailroomError
-from mailroom.records import Part
-from mailroom.settings import CONFIG_DIR
 from ocr import sniff_type
 from queues.routing import RuleSet, load_rules
 from queues.sla import SlaPolicies, load_policies

@@ -9,7 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-from mailroom.settings import Settings
+from ground.settings import Settings
 from pipeline.context import get_context
 from storage.db import session_scope
 from storage.models import Role

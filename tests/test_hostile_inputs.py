@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from ground.errors import MailroomError
+from ground.records import Channel
+from ground.settings import Settings
 from intake import Accepted, Arrival, Duplicate, accept, guess_channel
-from mailroom.errors import MailroomError
-from mailroom.records import Channel
-from mailroom.settings import Settings
 from ocr import sniff_type
 from pipeline.context import get_context
 from pipeline.jobs import enqueue_read, job_queue

@@ -22,14 +22,14 @@ import pytest
 from imap_tools import MailBoxUnencrypted
 from sqlalchemy import func, select
 
+from channels.mailbox import MailboxConfig, poll_once, store_message
+from channels.receive import inline, receive
+from channels.smtp import start_endpoint
 from corpus import render
 from corpus.letters import compose
-from intake.mailbox import MailboxConfig, poll_once, store_message
+from ground.errors import StorageError
 from intake.parts import decode_text, email_summary, explode
-from intake.receive import inline, receive
-from intake.smtp import start_endpoint
 from mailroom.cli import main
-from mailroom.errors import StorageError
 from pipeline.context import Context
 from storage.db import session_scope
 from storage.models import AuditEvent, Document, Envelope, EnvelopeState

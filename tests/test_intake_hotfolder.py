@@ -13,10 +13,10 @@ from pathlib import Path
 from PIL import Image
 from sqlalchemy import select
 
+from channels.hotfolder import HotFolder, scan_once, watch
 from corpus import render
 from corpus.letters import compose
-from intake.hotfolder import HotFolder, scan_once, watch
-from mailroom.records import Channel
+from ground.records import Channel
 from pipeline.context import Context
 from storage.db import session_scope
 from storage.models import Envelope, EnvelopeState

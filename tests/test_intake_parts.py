@@ -4,9 +4,9 @@ from email.message import EmailMessage
 
 import pytest
 
+from ground.errors import CorruptInput, TooLarge
+from ground.records import Channel
 from intake.parts import MAX_PARTS, explode, guess_channel
-from mailroom.errors import CorruptInput, TooLarge
-from mailroom.records import Channel
 
 
 def _mail(body: str, attachments: list[tuple[str, bytes, str, str]] = ()) -> bytes:  # type: ignore[assignment]

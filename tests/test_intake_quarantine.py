@@ -17,12 +17,12 @@ from reportlab.pdfgen import canvas
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
+from channels.receive import enqueue, inline, receive
 from corpus import render
 from corpus.letters import compose
-from intake.receive import enqueue, inline, receive
+from ground.errors import MailroomError
+from ground.settings import Settings
 from mailroom.cli import main
-from mailroom.errors import MailroomError
-from mailroom.settings import Settings
 from pipeline.context import Context, get_context
 from pipeline.jobs import job_queue
 from pipeline.runner import quarantine

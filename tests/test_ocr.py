@@ -25,9 +25,9 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
-from mailroom.errors import CorruptInput, Disposition, EncryptedPdf, MailroomError, TooLarge, UnsupportedInput
-from mailroom.records import OcrResult, PageText
-from mailroom.settings import Settings
+from ground.errors import CorruptInput, Disposition, EncryptedPdf, MailroomError, TooLarge, UnsupportedInput
+from ground.records import OcrResult, PageText
+from ground.settings import Settings
 from ocr import extract, ocr_text, sniff_type, split_documents
 from ocr.engine import OcrTimeout, TesseractEngine
 from ocr.pages import iter_image_pages

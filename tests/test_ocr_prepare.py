@@ -14,7 +14,7 @@ from PIL import Image
 
 from corpus import render
 from corpus.letters import compose
-from mailroom.settings import Settings
+from ground.settings import Settings
 from ocr import extract, prepare, searchable_pdf, split_documents
 from ocr.engine import TesseractEngine, TesserocrEngine, Word
 from ocr.extract import LOW_CONFIDENCE, pick_languages, prepared, read_prepared, script_languages

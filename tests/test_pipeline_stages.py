@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
-from mailroom.settings import Settings
+from ground.settings import Settings
 from pipeline.context import Context
 from pipeline.stages import decide, read
 

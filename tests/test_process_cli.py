@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mailroom.records import CATEGORIES, ENTITY_NAMES
+from ground.records import CATEGORIES, ENTITY_NAMES
 
 FIELDS = {"source": str, "document_id": str, "channel": str, "pages": int, "language": str, "category": str,
           "confidence": float, "queue": str, "priority": int, "sla_due": str, "entities": dict, "text": str}

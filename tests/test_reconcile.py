@@ -10,8 +10,8 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlalchemy import func, select
 
+from ground.settings import Settings
 from intake import Accepted, Arrival, accept, guess_channel
-from mailroom.settings import Settings
 from ocr import sniff_type
 from pipeline.context import Context, get_context
 from pipeline.jobs import enqueue_read, job_queue

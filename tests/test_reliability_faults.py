@@ -18,9 +18,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import func, select
 
+from ground.settings import Settings
 from intake import Accepted, Arrival, accept, guess_channel
 from mailroom.services import start_redis
-from mailroom.settings import Settings
 from ocr import sniff_type
 from pipeline.context import Context, get_context
 from pipeline.jobs import enqueue_read, job_queue

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import ocr.pages
+from ground.errors import CorruptInput, MailroomError, TooLarge
+from ground.records import Channel
+from ground.settings import Settings
 from intake import Arrival, accept
-from mailroom.errors import CorruptInput, MailroomError, TooLarge
-from mailroom.records import Channel
-from mailroom.settings import Settings
 from ocr.pages import iter_image_pages
 from pipeline.context import Context
 from pipeline.runner import run_inline

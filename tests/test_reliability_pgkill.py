@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
 from bench.claim import fresh_database, populate
-from mailroom.errors import Conflict
+from ground.errors import Conflict
 from queues import work
 from storage.models import AuditEvent, WorkItem, WorkItemState
 from tests.support.servers import _pg_bin, postgres_server

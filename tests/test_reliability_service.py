@@ -20,8 +20,8 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
-from mailroom.logging import configure, mask
-from mailroom.settings import Settings
+from ground.logging import configure, mask
+from ground.settings import Settings
 from pipeline.context import get_context
 from pipeline.jobs import job_queue
 from storage.db import session_scope
@@ -169,7 +169,7 @@ def test_serve_with_two_workers_ready_restarts_dead_workers_and_routes(tmp_path:
     data = tmp_path / "data"
     env = dict(os.environ, MAILROOM_DATA=str(data), MAILROOM_PORT=str(port), MAILROOM_SECRET_KEY="k" * 40,
                OMP_THREAD_LIMIT="1")
-    subprocess.run([sys.executable, "-m", "mailroom.cli", "user", "ops", "--role", "admin", "--password",
+    subprocess.run([sys.executable, "-m", "mailroom.cli", "users", "add", "ops", "--role", "admin", "--password",
                     "ops-password"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
     server = subprocess.Popen([sys.executable, "-m", "mailroom.cli", "serve", "--workers", "2"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from ground.settings import Settings
 from mailroom.services import start_redis
-from mailroom.settings import Settings
 from storage.db import migrate, session_scope
 from storage.models import Envelope, Role
 from storage.users import upsert_user

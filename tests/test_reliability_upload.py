@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
-from mailroom.settings import Settings, get_settings
+from ground.settings import Settings, get_settings
 from pipeline.context import Context, get_context
 from storage.blobs import sha256_hex
 from storage.db import get_engine, session_scope

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from ground.errors import ConfigError, Conflict
 from mailroom.cli import main
-from mailroom.errors import ConfigError, Conflict
 from pipeline.context import Context
 from storage.audit import verify
 from storage.db import session_scope

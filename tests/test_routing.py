@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from mailroom.errors import ConfigError
-from mailroom.records import CATEGORIES, Classification
+from ground.errors import ConfigError
+from ground.records import CATEGORIES, Classification
 from queues.routing import RuleSet, load_rules, route
 
 SHIPPED = Path(__file__).resolve().parent.parent / "config" / "routing.yaml"

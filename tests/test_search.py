@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from mailroom.errors import MailroomError
+from ground.errors import MailroomError
 from storage.db import migrate, session_scope
 from storage.models import Document, DocumentState, Envelope, WorkItem
 from storage.search import BadQuery, Filters, fold, index_document, parse_query, search, snippet

@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from ground.records import Channel
 from intake import Arrival, accept
-from mailroom.records import Channel
 from pipeline.context import Context
 from pipeline.runner import run_inline
 from queues.work import set_members

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ground.settings import MIN_SECRET_LENGTH, secret_problem
 from tests.support.servers import free_port
-from web.commands import MIN_SECRET_LENGTH, secret_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailroom.errors import ConfigError
-from mailroom.records import CATEGORIES
+from ground.errors import ConfigError
+from ground.records import CATEGORIES
 from queues.calendar import (
     BusinessCalendar,
     add_business_time,

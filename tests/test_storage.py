@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, select
 
+from ground.errors import NotFound, StorageError
+from ground.records import Channel
 from intake import Accepted, Arrival, Duplicate, accept
-from mailroom.errors import NotFound, StorageError
-from mailroom.records import Channel
 from pipeline.context import Context
 from storage.blobs import FsBlobStore, sha256_hex
 from storage.db import get_engine, migrate, session_scope

@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import select
 
+from ground.records import Channel
 from intake import Arrival, accept
 from mailroom.cli import main
-from mailroom.records import Channel
 from pipeline.context import Context
 from pipeline.runner import run_inline
 from queues.work import set_members

@@ -90,7 +90,7 @@ def test_an_email_reply_joins_the_case_of_the_message_it_answers(ctx: Context) -
     """In-Reply-To links a customer's reply to the open case of the first e-mail, even with other words."""
     from email.message import EmailMessage
 
-    from intake.receive import inline, receive
+    from channels.receive import inline, receive
 
     first = EmailMessage()
     first["From"], first["Subject"] = "jan@example.pl", "Reklamacja faktury"

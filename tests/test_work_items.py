@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mailroom.errors import Conflict, NotFound
+from ground.errors import Conflict, NotFound
 from pipeline.context import Context
 from queues import work
 from storage.db import session_scope
@@ -63,7 +63,7 @@ def test_stale_version_loses(ctx: Context) -> None:
         work.claim(s1, item_id, "anna", NOW)
         s1.commit()
         with pytest.raises(Conflict):
-            work._transition(s2, item_id, (WorkItemState.NEW,), "petr", "claimed", NOW,
+            work.transition(s2, item_id, (WorkItemState.NEW,), "petr", "claimed", NOW,
                              state=WorkItemState.CLAIMED, assignee="petr")
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from mailroom.errors import Conflict
+from ground.errors import Conflict
 from pipeline.context import Context
 from queues import work
 from queues.calendar import add_business_time

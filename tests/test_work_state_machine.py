@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 from sqlalchemy import update
 
-from mailroom.errors import Conflict
+from ground.errors import Conflict
 from pipeline.context import Context
 from queues import work
 from storage.db import session_scope

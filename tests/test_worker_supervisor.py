@@ -18,7 +18,7 @@ import pytest
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from mailroom.settings import Settings
+from ground.settings import Settings
 from pipeline.context import get_context
 from pipeline.jobs import job_queue
 from tests.test_reliability_faults import (

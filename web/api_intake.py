@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from intake import quarantine as q
-from intake.receive import enqueue
+from channels.receive import enqueue
+from pipeline import quarantine as q
 from storage.models import Envelope, Role, User
 from web.deps import CtxDep, SessionDep, require
 

@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from sqlalchemy import text
 
-from intake.receive import enqueue, receive
-from mailroom.errors import MailroomError
-from mailroom.records import Channel
+from channels.receive import enqueue, receive
+from ground.errors import MailroomError
+from ground.records import Channel
 from pipeline.context import Context
 from pipeline.jobs import job_queue
 from storage.models import Envelope, Role, User, WorkItem

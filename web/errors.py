@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from mailroom.errors import StorageError
+from ground.errors import StorageError
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from mailroom.errors import ConfigError, MailroomError
-from mailroom.records import CATEGORIES
+from ground.errors import ConfigError, MailroomError
+from ground.records import CATEGORIES
 from queues import work
 from storage.audit import record
 from storage.db import session_scope
@@ -229,7 +229,7 @@ def mailroom_retry(envelope_id: str, request: Request, user: CurrentUser, sessio
             user.role == Role.SCANNER.value and env_.submitted_by != user.username):
         raise HTTPException(404, "Not found.")
     session.commit()
-    retry = _optional("intake.quarantine", "retry")
+    retry = _optional("pipeline.quarantine", "retry")
     if retry is not None:  # intake/quarantine.py: back to received, type sniffed again, audited
         retry(ctx, envelope_id, user.username, datetime.now(UTC))
     else:

@@ -20,8 +20,8 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from intake.receive import Dispatch, receive
-from mailroom.records import Channel
+from channels.receive import Dispatch, receive
+from ground.records import Channel
 from pipeline.context import Context
 
 log = logging.getLogger(__name__)

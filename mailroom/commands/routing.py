@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mailroom.errors import MailroomError
+from ground.errors import MailroomError
 
 CHANNEL_BY_SUFFIX = {".eml": "email", ".msg": "email", ".tif": "fax", ".tiff": "fax"}
 
@@ -76,7 +76,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from queues.sweep import run_scheduled
 
     ctx = get_context()
-    result = run_scheduled(ctx.settings, datetime.now(UTC))
+    result = run_scheduled(ctx.db_url, ctx.policies, ctx.rules, datetime.now(UTC))
     if result is None:
         return 1
     print(f"leases expired {len(result.leases_expired)}, warned {len(result.warned)}, breached "

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
-from mailroom.errors import StorageError
+from ground.errors import StorageError
 
 CLI_ACTOR = "cli"  # as `mailroom quarantine retry` records it
 

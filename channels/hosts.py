@@ -18,7 +18,7 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mailroom.errors import Disposition, MailroomError
+from ground.errors import Disposition, MailroomError
 
 ALLOW_ENV = "MAILROOM_ALLOW_PRIVATE_HOSTS"
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -3,13 +3,37 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+MIN_SECRET_LENGTH = 32
+# Values people paste from examples and framework defaults: a key anyone can guess signs anyone's cookie.
+KNOWN_SECRETS = frozenset({
+    "changeme", "change-me", "change_me", "changeit", "secret", "secretkey", "secret-key", "secret_key", "password",
+    "mailroom", "default", "test", "dev", "development", "insecure", "notsecret", "your-secret-key",
+    "your_secret_key", "yoursecretkey", "replace-me", "replaceme", "please-change-me", "supersecret",
+    "super-secret-key", "django-insecure", "mysecretkey", "my-secret-key", "xxx", "12345678", "0123456789",
+})
+MAKE_SECRET = "export MAILROOM_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+
+
+def secret_problem(key: str) -> str | None:
+    """Why ``key`` may not sign cookies (a known example/default value, or too short), or None."""
+    plain = key.strip().lower()
+    if plain in KNOWN_SECRETS or any(plain.startswith(k) and len(set(plain[len(k):])) <= 2 for k in KNOWN_SECRETS
+                                     if len(k) >= 6):
+        return "is a well-known default or example value"
+    if len(key) < MIN_SECRET_LENGTH:
+        return f"is {len(key)} characters long; use at least {MIN_SECRET_LENGTH}"
+    return None
+
+
+# The shipped defaults are package data (they travel in the wheel); MAILROOM_* paths override them.
+CONFIG_DIR = Path(str(resources.files("ground") / "config"))
 
 
 class Settings(BaseSettings):
@@ -46,6 +70,15 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: str | None = None  # signs session cookies; no default: `serve`/`api` refuse to start without
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_is_strong(cls, key: str | None) -> str | None:
+        problem = None if key is None else secret_problem(key)
+        if problem is not None:
+            raise ValueError(f"MAILROOM_SECRET_KEY {problem}: anyone who guesses it can forge a signed-in "
+                             f"session. Set a long random value, e.g.\n  {MAKE_SECRET}")
+        return key
 
     @property
     def db_url(self) -> str:

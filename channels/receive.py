@@ -9,18 +9,17 @@ all (empty, unknown type) is still stored, and quarantined with its reason at on
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ground.errors import MailroomError
+from ground.records import Channel
 from intake.accept import Accepted, Arrival, accept
-from intake.fax import fax_meta
-from intake.parts import email_summary, guess_channel
-from mailroom.errors import MailroomError
-from mailroom.records import Channel
+from intake.describe import describe
+from intake.parts import guess_channel
 from ocr import sniff_type
 from pipeline.context import Context
 from pipeline.runner import quarantine, run_inline
@@ -29,7 +28,6 @@ from storage.db import session_scope
 log = logging.getLogger(__name__)
 
 Dispatch = Callable[[str], None]
-EMAIL_TYPES = ("message/rfc822", "application/vnd.ms-outlook")
 
 
 @dataclass(frozen=True)
@@ -43,42 +41,6 @@ class Received:
     @property
     def ok(self) -> bool:
         return self.problem is None
-
-
-def describe(data: bytes, content_type: str) -> dict[str, Any]:
-    """Channel metadata worth keeping with the envelope; never raises for bad input."""
-    meta: dict[str, Any] = {}
-    if content_type in EMAIL_TYPES:
-        try:
-            meta["email"] = email_summary(data, content_type)
-        except MailroomError as exc:  # the read stage quarantines it with the same reason
-            meta["email_error"] = exc.reason
-    elif content_type == "image/tiff":
-        fax = fax_meta(data)
-        if fax:
-            meta["fax"] = fax
-            meta["pages_received"] = fax.get("pages")
-    elif content_type == "application/pdf":
-        meta["pages_received"] = _pdf_pages(data)
-    elif content_type.startswith("image/"):
-        meta["pages_received"] = 1
-    return meta
-
-
-def _pdf_pages(data: bytes) -> int | None:
-    import pypdfium2 as pdfium
-
-    from ocr.pages import PDFIUM_LOCK
-
-    with PDFIUM_LOCK:  # receive runs in the web app's thread pool
-        try:
-            pdf = pdfium.PdfDocument(io.BytesIO(data))
-        except pdfium.PdfiumError:
-            return None  # encrypted or damaged: the read stage says which
-        try:
-            return len(pdf)
-        finally:
-            pdf.close()
 
 
 def receive(ctx: Context, data: bytes, name: str, now: datetime, *, channel: Channel | None = None,

@@ -1,77 +1,13 @@
-"""``mailroom users add|list|disable|token`` for admins, and the secret-key check of ``serve``/``api``."""
+"""``mailroom users add|list|disable|token`` for admins."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
-import os
-import secrets
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-
-from mailroom.settings import Settings, get_settings
 
 ROLES = ["scanner", "agent", "supervisor", "auditor", "admin"]
-NO_SECRET = ("mailroom: MAILROOM_SECRET_KEY is not set. It signs the session cookies of the web pages and "
-             "must be a long random value kept secret and the same on every API process, e.g.\n"
-             "  export MAILROOM_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')\n"
-             "(`mailroom serve --demo` makes one for its data directory by itself.)")
-
-
-MIN_SECRET_LENGTH = 32
-# Values people paste from examples and framework defaults: a key anyone can guess signs anyone's cookie.
-KNOWN_SECRETS = frozenset({
-    "changeme", "change-me", "change_me", "changeit", "secret", "secretkey", "secret-key", "secret_key", "password",
-    "mailroom", "default", "test", "dev", "development", "insecure", "notsecret", "your-secret-key",
-    "your_secret_key", "yoursecretkey", "replace-me", "replaceme", "please-change-me", "supersecret",
-    "super-secret-key", "django-insecure", "mysecretkey", "my-secret-key", "xxx", "12345678", "0123456789",
-})
-
-
-def secret_problem(key: str) -> str | None:
-    """Why ``key`` may not sign cookies (a known example/default value, or too short), or None."""
-    plain = key.strip().lower()
-    if plain in KNOWN_SECRETS or any(plain.startswith(k) and len(set(plain[len(k):])) <= 2 for k in KNOWN_SECRETS
-                                     if len(k) >= 6):
-        return "is a well-known default or example value"
-    if len(key) < MIN_SECRET_LENGTH:
-        return f"is {len(key)} characters long; use at least {MIN_SECRET_LENGTH}"
-    return None
-
-
-def demo_secret(settings: Settings) -> str:
-    """A per-data-directory key for ``serve --demo``, created once (mode 0600) and reused."""
-    path = Path(settings.data) / "demo-secret-key"
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
-    return key
-
-
-def _with_secret(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        settings = get_settings()
-        if not settings.secret_key:
-            if not getattr(args, "demo", False):
-                print(NO_SECRET, file=sys.stderr)
-                return 2
-            settings.secret_key = demo_secret(settings)
-        problem = secret_problem(settings.secret_key)
-        if problem is not None:
-            print(f"mailroom: MAILROOM_SECRET_KEY {problem}: anyone who guesses it can forge a signed-in session. "
-                  "Set a long random value, e.g.\n"
-                  "  export MAILROOM_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')",
-                  file=sys.stderr)
-            return 2
-        return func(args)
-
-    return run
 
 
 def _ctx():  # type: ignore[no-untyped-def]
@@ -138,11 +74,6 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    for name in ("serve", "api"):  # refuse to start without MAILROOM_SECRET_KEY (except serve --demo)
-        parser = sub.choices.get(name)
-        if parser is not None:
-            parser.set_defaults(func=_with_secret(parser.get_default("func")))
-
     sp = sub.add_parser("users", help="manage users and API tokens (admins)")
     usub = sp.add_subparsers(dest="users_command", required=True)
     p = usub.add_parser("add", help="create a user or update its role and password")

@@ -16,7 +16,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     corrections: list[Example] = []
     if not args.no_corrections:
-        from mailroom.settings import get_settings
+        from ground.settings import get_settings
         from storage.db import migrate, session_scope
 
         settings = get_settings()

@@ -190,7 +190,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rsub = sp.add_subparsers(dest="retention_command", required=True)
     rp = rsub.add_parser("run", help="delete originals and text past their retention period")
     rp.add_argument("--dry-run", action="store_true", help="report only, change nothing")
-    rp.add_argument("--config", help="retention YAML (default: config/retention.yaml)")
+    rp.add_argument("--config", help="retention YAML (default: ground/config/retention.yaml)")
     rp.set_defaults(func=cmd_retention_run)
     for name, hold in (("hold", True), ("release", False)):
         rp = rsub.add_parser(name, help=f"{'set' if hold else 'release'} a legal hold on an envelope")

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from intake.receive import Dispatch, receive
-from mailroom.records import Channel
+from channels.receive import Dispatch, receive
+from ground.records import Channel
 from pipeline.context import Context
 
 

@@ -18,9 +18,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from intake.receive import Dispatch, Received, receive
-from mailroom.errors import MailroomError
-from mailroom.records import Channel
+from channels.receive import Dispatch, Received, receive
+from ground.errors import MailroomError
+from ground.records import Channel
 from pipeline.context import Context
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from intake.receive import describe
-from mailroom.errors import Conflict, MailroomError, NotFound
+from ground.errors import Conflict, MailroomError, NotFound
+from intake.describe import describe
 from ocr import sniff_type
 from pipeline import chunks
 from pipeline.context import Context

@@ -12,7 +12,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mailroom.records import Channel
+from ground.records import Channel
 
 
 def _now() -> datetime:
@@ -20,8 +20,8 @@ def _now() -> datetime:
 
 
 def _dispatch(ctx, enqueue: bool):  # type: ignore[no-untyped-def]
-    from intake.receive import enqueue as enqueue_dispatch
-    from intake.receive import inline
+    from channels.receive import enqueue as enqueue_dispatch
+    from channels.receive import inline
 
     return enqueue_dispatch(ctx) if enqueue else inline(ctx)
 
@@ -36,7 +36,7 @@ def _stop_on_signals() -> threading.Event:
 def cmd_import(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from intake.importer import count_items, import_paths
+    from channels.importer import count_items, import_paths
     from pipeline.context import get_context
 
     paths = [Path(p) for p in args.paths]
@@ -56,7 +56,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_imap(args: argparse.Namespace) -> int:
-    from intake.mailbox import MailboxConfig, poll_forever, poll_once
+    from channels.mailbox import MailboxConfig, poll_forever, poll_once
     from pipeline.context import get_context
 
     password = os.environ.get(args.password_env, "")
@@ -78,7 +78,7 @@ def cmd_imap(args: argparse.Namespace) -> int:
 
 
 def cmd_smtp(args: argparse.Namespace) -> int:
-    from intake.smtp import start_endpoint
+    from channels.smtp import start_endpoint
     from pipeline.context import get_context
 
     ctx = get_context()
@@ -93,7 +93,7 @@ def cmd_smtp(args: argparse.Namespace) -> int:
 
 
 def cmd_hotfolder(args: argparse.Namespace) -> int:
-    from intake.hotfolder import HotFolder, scan_once, watch
+    from channels.hotfolder import HotFolder, scan_once, watch
     from pipeline.context import get_context
 
     ctx = get_context()
@@ -111,7 +111,7 @@ def cmd_hotfolder(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
-    from intake import quarantine as q
+    from pipeline import quarantine as q
     from pipeline.context import get_context
     from storage.db import session_scope
 
@@ -144,8 +144,8 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from intake.quarantine import batch_status
     from pipeline.context import get_context
+    from pipeline.quarantine import batch_status
     from storage.db import session_scope
 
     with session_scope(get_context().db_url) as s:

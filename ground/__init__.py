@@ -1,0 +1,1 @@
+"""Ground floor of Mailroom: settings, typed records, errors and logging. Imports nothing of ours."""

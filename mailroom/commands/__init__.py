@@ -1,0 +1,1 @@
+"""Sub-commands of ``mailroom``, one module per area; each has ``register(subparsers)``."""
