@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailroom.errors import MailroomError
+from ground.errors import MailroomError
 
 
 class CorpusError(MailroomError):

@@ -25,7 +25,7 @@ from corpus import render
 from corpus.errors import CorpusError
 from corpus.letters import OPERATOR_MAIL, Letter, compose
 from corpus.pools import LANGUAGES, POOLS
-from mailroom.records import CATEGORIES
+from ground.records import CATEGORIES
 
 FORMS: tuple[str, ...] = ("scan_png", "scan_pdf", "text_pdf", "fax_tiff", "eml", "batch_pdf")
 CHANNEL = {"scan_png": "scan", "scan_pdf": "scan", "text_pdf": "upload", "fax_tiff": "fax", "eml": "email",

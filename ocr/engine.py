@@ -13,7 +13,7 @@ import numpy as np
 import pytesseract
 from PIL import Image
 
-from mailroom.errors import ConfigError
+from ground.errors import ConfigError
 
 # Tesseract's OpenMP threads fight each other when several workers OCR at once; one thread per
 # process is faster overall. Set before any tesseract subprocess starts; an operator's value wins.

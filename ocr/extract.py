@@ -20,9 +20,9 @@ import pdfplumber
 import pypdfium2 as pdfium
 from PIL import Image
 
-from mailroom.errors import UnsupportedInput
-from mailroom.records import OcrResult, PageText
-from mailroom.settings import Settings, get_settings
+from ground.errors import UnsupportedInput
+from ground.records import OcrResult, PageText
+from ground.settings import Settings, get_settings
 from ocr import prepare
 from ocr.engine import OcrEngine, OcrFailed, OcrTimeout, Reading, Word, load_engine, read_page, read_with_deadline
 from ocr.pages import PageImage, iter_image_pages, open_pdf, render_pdf_page

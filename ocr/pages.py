@@ -21,8 +21,8 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageOps
 
-from mailroom.errors import CorruptInput, EncryptedPdf, MailroomError, TooLarge
-from mailroom.settings import Settings, get_settings
+from ground.errors import CorruptInput, EncryptedPdf, MailroomError, TooLarge
+from ground.settings import Settings, get_settings
 
 # Pillow's own bomb guard, set at import so that it holds in every worker process, not only the API.
 Image.MAX_IMAGE_PIXELS = get_settings().max_pixels

@@ -22,8 +22,8 @@ import pikepdf
 import pytesseract
 from PIL import Image
 
-from mailroom.errors import ConfigError, UnsupportedInput
-from mailroom.settings import Settings, get_settings
+from ground.errors import ConfigError, UnsupportedInput
+from ground.settings import Settings, get_settings
 from ocr.engine import OcrEngine, OcrFailed, OcrTimeout, Word, _check_languages, _dpi, _tessdata_dir
 from ocr.extract import _open_text_layer, _page_text_layer, default_engine, prepared, read_prepared
 from ocr.pages import PageImage, iter_image_pages, open_pdf, render_pdf_page

@@ -7,7 +7,7 @@ import unicodedata
 
 from PIL import features
 
-from mailroom.errors import CorruptInput, UnsupportedInput
+from ground.errors import CorruptInput, UnsupportedInput
 
 PDF = "application/pdf"
 PNG = "image/png"
