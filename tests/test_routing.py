@@ -7,9 +7,10 @@ import pytest
 
 from ground.errors import ConfigError
 from ground.records import CATEGORIES, Classification
+from ground.settings import CONFIG_DIR
 from queues.routing import RuleSet, load_rules, route
 
-SHIPPED = Path(__file__).resolve().parent.parent / "config" / "routing.yaml"
+SHIPPED = CONFIG_DIR / "routing.yaml"
 
 BASE = """
 default_queue: triage

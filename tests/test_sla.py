@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ground.errors import ConfigError
 from ground.records import CATEGORIES
+from ground.settings import CONFIG_DIR
 from queues.calendar import (
     BusinessCalendar,
     add_business_time,
@@ -21,7 +22,7 @@ from queues.calendar import (
 )
 from queues.sla import SlaPolicies, compute_sla, load_policies
 
-SHIPPED = Path(__file__).resolve().parent.parent / "config" / "sla.yaml"
+SHIPPED = CONFIG_DIR / "sla.yaml"
 WAW, PRG, MSK = ZoneInfo("Europe/Warsaw"), ZoneInfo("Europe/Prague"), ZoneInfo("Europe/Moscow")
 H = timedelta(hours=1)
 WEEKDAYS_8_18 = {d: (time(8), time(18)) for d in range(5)}

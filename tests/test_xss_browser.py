@@ -16,12 +16,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from ground.settings import CONFIG_DIR
 from storage.db import migrate, session_scope
 from storage.models import Document, Role
 from storage.users import upsert_user
@@ -75,7 +75,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     data = root / "data"
     data.mkdir()
     rules = root / "routing.yaml"  # every queue's display name is a payload
-    src = (Path(__file__).resolve().parents[1] / "config" / "routing.yaml").read_text()
+    src = (CONFIG_DIR / "routing.yaml").read_text()
     rules.write_text(re.sub(r"(?m)^    name: .*$", lambda m: "    name: " + json.dumps(QUEUE), src))
     db_url = f"sqlite:///{data / 'mailroom.db'}"
     migrate(db_url)
