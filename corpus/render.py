@@ -29,7 +29,7 @@ FONTS = {
 }
 PAGE_W, PAGE_H = A4  # points
 MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 72.0, 62.0, 64.0, 64.0
-SEPARATOR_PAYLOAD = "MAILROOM:SEPARATOR"
+SEPARATOR_PAYLOAD = "MAILROOM-SEPARATOR"  # the intake specification's default payload
 
 
 @dataclass(frozen=True)

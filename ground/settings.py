@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Annotated
 
 from platformdirs import user_data_dir
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 32
 # Values people paste from examples and framework defaults: a key anyone can guess signs anyone's cookie.
@@ -51,6 +53,7 @@ class Settings(BaseSettings):
     minio_sse: str = ""  # server-side encryption: "" (bucket default) | "s3" (SSE-S3) | "kms:<key-id>" (SSE-KMS)
     routing_rules: Path = CONFIG_DIR / "routing.yaml"
     sla_policies: Path = CONFIG_DIR / "sla.yaml"
+    entities: Path = CONFIG_DIR / "entities.yaml"  # labels and shapes of customer, contract and invoice numbers
     ocr_languages: str = "pol+ces+rus+eng"
     ocr_dpi: int = 300
     ocr_page_timeout: float = 120.0
@@ -64,12 +67,31 @@ class Settings(BaseSettings):
     max_pages: int = 500
     max_pixels: int = 200_000_000
     max_upload_bytes: int = 200 * 1024 * 1024
-    separator_payload: str = "MAILROOM:SEPARATOR"  # QR payload of a batch separator sheet
+    # E-mail images smaller than this (width x height) are decoration (logos, icons, tracking pixels): not read.
+    min_attachment_image_pixels: int = 160_000
+    # Parsing what arrived (MIME, .msg, TNEF, page counts) runs in a child process with these bounds.
+    parse_timeout: float = 20.0  # seconds; 0: parse in the calling process, unbounded
+    parse_memory_mb: int = 1024
+    # Payloads of a batch separator sheet's QR code or Code 128 / Code 39 barcode: a JSON list or comma-separated.
+    separator_payloads: Annotated[list[str], NoDecode] = ["MAILROOM-SEPARATOR", "PATCHT"]
     timezone: str = "Europe/Warsaw"
     queue_name: str = "mailroom"
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: str | None = None  # signs session cookies; no default: `serve`/`api` refuse to start without
+
+    @field_validator("separator_payloads", mode="before")
+    @classmethod
+    def _payload_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else [p for p in text.split(",")]
+        if isinstance(value, list | tuple):
+            payloads = [str(p).strip() for p in value if str(p).strip()]
+            if not payloads:
+                raise ValueError("MAILROOM_SEPARATOR_PAYLOADS is empty; give at least one separator payload")
+            return payloads
+        return value
 
     @field_validator("secret_key")
     @classmethod

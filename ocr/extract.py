@@ -28,7 +28,7 @@ from ocr.engine import OcrEngine, OcrFailed, OcrTimeout, Reading, Word, load_eng
 from ocr.pages import PageImage, iter_image_pages, open_pdf, render_pdf_page
 from ocr.prepare import Prep
 from ocr.sniff import EMAIL, IMAGE_TYPES, OUTLOOK, PDF, TEXT, sniff_type
-from ocr.triage import SEPARATOR_PAYLOAD, ink, is_separator, usable_text_layer, work_copy
+from ocr.triage import SEPARATOR_PAYLOADS, ink, is_separator, usable_text_layer, work_copy
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def _one_page(job: tuple[bytes, str, int, Settings, Prep]) -> PageText:
             text = _page_text_layer(layer, index) if layer is not None else None
             if text is None:
                 return _raster_page(render_pdf_page(pdf, index, settings), settings, engine, prep)
-            if "SEPARATOR" in text.upper() and _pdf_page_is_separator(pdf, index, settings):
+            if _may_be_separator(text, settings) and _pdf_page_is_separator(pdf, index, settings):
                 return PageText(number=index + 1, text="", method="text-layer", flags=[SEPARATOR])
             return PageText(number=index + 1, text=text, method="text-layer")
         finally:
@@ -189,7 +189,7 @@ def _pdf_pages(data: bytes, settings: Settings, engine: OcrEngine, prep: Prep, p
             text = _page_text_layer(layer, index) if layer is not None else None
             if text is None:
                 yield _raster_page(render_pdf_page(pdf, index, settings), settings, engine, prep)
-            elif "SEPARATOR" in text.upper() and _pdf_page_is_separator(pdf, index, settings):
+            elif _may_be_separator(text, settings) and _pdf_page_is_separator(pdf, index, settings):
                 yield PageText(number=index + 1, text="", method="text-layer", flags=[SEPARATOR])
             else:
                 yield PageText(number=index + 1, text=text, method="text-layer")
@@ -248,16 +248,27 @@ def _image_coverage(page: pdfplumber.page.Page) -> float:
     return min(1.0, covered / area)
 
 
+_SEPARATOR_TEXT_MAX = 300  # a born-digital separator sheet carries a code and at most a line or two of text
+
+
+def _may_be_separator(text: str, settings: Settings) -> bool:
+    """Whether a text-layer page is worth rendering to look for a separator code: little text, or text that
+    names the sheet or a payload (printed under the code)."""
+    upper = text.upper()
+    return (len(text.strip()) <= _SEPARATOR_TEXT_MAX or "SEPARATOR" in upper
+            or any(p.upper() in upper for p in settings.separator_payloads))
+
+
 def _pdf_page_is_separator(pdf: pdfium.PdfDocument, index: int, settings: Settings) -> bool:
     """A separator sheet that went through a scanner's own OCR has a text layer; check its QR code."""
     page = render_pdf_page(pdf, index, settings, dpi=_SEPARATOR_CHECK_DPI)
-    return is_separator(work_copy(page.image), page.image, settings.separator_payload)
+    return is_separator(work_copy(page.image), page.image, settings.separator_payloads)
 
 
 def _raster_page(page: PageImage, settings: Settings, engine: OcrEngine, prep: Prep) -> PageText:
     gray = work_copy(page.image)
     found = ink(gray)
-    if is_separator(gray, page.image, settings.separator_payload, found):
+    if is_separator(gray, page.image, settings.separator_payloads, found):
         return PageText(number=page.number, text="", method="ocr", flags=[SEPARATOR])
     if found.blank:
         return PageText(number=page.number, text="", method="ocr", blank=True)
@@ -474,4 +485,4 @@ def _decode_text(data: bytes, content_type: str) -> str:
         return data.decode("utf-8", errors="replace").strip()
 
 
-__all__ = ["SEPARATOR_PAYLOAD", "extract", "ocr_text", "split_documents"]
+__all__ = ["SEPARATOR_PAYLOADS", "extract", "ocr_text", "split_documents"]

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import zxingcpp
 from PIL import Image
 
 from ocr.prepare import ANALYSIS_SIZE  # the copy the checks look at (≈100 dpi for A4) is the line-finding copy
 
-SEPARATOR_PAYLOAD = "MAILROOM:SEPARATOR"
+# The separator sheets users already print: the intake specification's own, and Paperless-ngx's "PATCH T".
+SEPARATOR_PAYLOADS: tuple[str, ...] = ("MAILROOM-SEPARATOR", "PATCHT")
+_CODE_FORMATS = (zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.Code128, zxingcpp.BarcodeFormat.Code39)
 
 _MARGIN_X = 0.08  # ignored left/right: punch holes, scanner shadows
 _MARGIN_Y = 0.06  # ignored top/bottom: fax header lines ("From +48… Page 1/2"), scanner edges
@@ -22,6 +25,9 @@ _SEPARATOR_FIND_SIZE = 800  # longest side of the copy searched for a QR code (1
 _MIN_QR_SIDE = 0.04  # a printed separator code is ≥ 4% of the page's long side (≈ 12 mm on A4)
 _QR_BLOB = _MIN_QR_SIDE / 2  # a blob this big (of the long side) may be (most of) a QR code
 _MARGIN_INK_FOR_CODE = 0.25 * _MIN_QR_SIDE**2  # margin ink (× long side²) that could be a code's dark modules
+_BAR_HEIGHT = 0.02  # a 1-D barcode's bar is at least this tall (of the long side: ≈ 6 mm on A4) ...
+_BAR_SLENDER = 4  # ... and this many times taller than wide
+_MIN_BARS = 10  # a Code 128 or Code 39 symbol has far more bars than this; a letter's text has none
 BLANK_INK_RATIO = 0.0003  # ≈ ten characters of 10-pt text on an A4 page
 
 _CID = re.compile(r"\(cid:\d+\)")
@@ -78,8 +84,10 @@ def ink(gray: np.ndarray) -> Ink:
     side = np.minimum(w, h)
     long_side = max(height, width)
     code = (side >= _QR_BLOB * long_side) & (np.maximum(w, h) <= 1.5 * side) & (areas >= 0.2 * w * h)
+    bars = (np.maximum(w, h) >= _BAR_HEIGHT * long_side) & (np.maximum(w, h) >= _BAR_SLENDER * side)
     margin_ink = int(np.count_nonzero(gray < cutoff)) - int(np.count_nonzero(mask))
-    code_like = bool(code.any()) or margin_ink >= _MARGIN_INK_FOR_CODE * long_side**2
+    code_like = (bool(code.any()) or int(np.count_nonzero(bars)) >= _MIN_BARS
+                 or margin_ink >= _MARGIN_INK_FOR_CODE * long_side**2)
     return Ink(float(areas[areas >= _MIN_SPECK].sum()) / inner.size, code_like)
 
 
@@ -87,45 +95,55 @@ def is_blank(gray: np.ndarray) -> bool:
     return ink(gray).blank
 
 
-def is_separator(gray: np.ndarray, full: Image.Image | None = None, payload: str = SEPARATOR_PAYLOAD,
-                 page_ink: Ink | None = None) -> bool:
-    """True if the page carries a QR code whose payload is exactly ``payload``.
+_CODE39 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-. $/+%"
 
-    With the page's ``page_ink``, a page without a code-like blob is answered at once (the QR detector
-    costs as much as the ink pass). Else finds the code on a coarse copy; a find smaller than a printed
-    separator code is fax or scan noise and is not decoded. The decode runs on the code's neighbourhood
-    only (work copy first, then the full-resolution page), not on the whole page.
+
+def _without_code39_check(text: str) -> str | None:
+    """``text`` without its last character when that is the optional modulo-43 check character of Code 39
+    (printers and label software add it; the reader cannot tell it from data)."""
+    if len(text) < 2 or any(ch not in _CODE39 for ch in text):
+        return None
+    return text[:-1] if _CODE39[sum(_CODE39.index(ch) for ch in text[:-1]) % 43] == text[-1] else None
+
+
+def read_codes(gray: np.ndarray) -> list[str]:
+    """The payloads of the QR codes and Code 128 / Code 39 barcodes zxing-cpp finds on a grey page; a Code 39
+    payload is also given without its check character when it has one."""
+    try:
+        found = zxingcpp.read_barcodes(np.ascontiguousarray(gray), formats=_CODE_FORMATS)
+    except (ValueError, RuntimeError):  # an image zxing-cpp cannot take: no readable code there
+        return []
+    texts = []
+    for code in found:
+        if not code.valid:
+            continue
+        texts.append(code.text.strip())
+        if code.format == zxingcpp.BarcodeFormat.Code39:
+            bare = _without_code39_check(texts[-1])
+            if bare:
+                texts.append(bare)
+    return texts
+
+
+def is_separator(gray: np.ndarray, full: Image.Image | None = None,
+                 payloads: tuple[str, ...] | list[str] = SEPARATOR_PAYLOADS, page_ink: Ink | None = None) -> bool:
+    """True if the page carries a QR code or a 1-D barcode (Code 128, Code 39) whose payload is one of
+    ``payloads``.
+
+    With the page's ``page_ink``, a page without code-like ink (a square blob, a row of bars, or ink in
+    the margins) is answered at once, so letters pay nothing for the search. Codes are read on the work
+    copy first and, when no payload is found there, on the full-resolution page (thin bars of a 1-D code
+    may vanish at the work copy's ≈ 100 dpi). zxing-cpp checks each symbol's checksum, so fax or scan noise
+    does not decode as a payload.
     """
     if page_ink is not None and not page_ink.code_like:
         return False
-    detector = cv2.QRCodeDetector()
-    h, w = gray.shape
-    f = _SEPARATOR_FIND_SIZE / max(h, w)
-    coarse = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else gray
-    try:
-        found, points = detector.detect(coarse)  # 2× cheaper than on the work copy, fewer false finds in fax noise
-    except cv2.error:  # OpenCV's detector asserts on some noise patterns; no readable code there
+    wanted = {p.strip() for p in payloads}
+    if wanted & set(read_codes(gray)):
+        return True
+    if full is None:
         return False
-    if not found or points is None:
-        return False
-    quad = points.reshape(-1, 2) / min(f, 1.0)  # corners in work-copy pixels
-    sides = [float(np.linalg.norm(quad[i] - quad[(i + 1) % 4])) for i in range(4)]
-    side = min(sides)
-    if side < _MIN_QR_SIDE * max(h, w) or max(sides) > 1.3 * side:  # small or not square: noise, not a code
-        return False
-    for image, k in ((gray, 1.0), (np.asarray(full.convert("L")) if full is not None else None, None)):
-        if image is None:
-            continue
-        k = k or image.shape[0] / h
-        x0, y0 = np.maximum((quad.min(axis=0) - side * 0.3) * k, 0).astype(int)
-        x1, y1 = ((quad.max(axis=0) + side * 0.3) * k).astype(int)
-        try:
-            text, _, _ = detector.detectAndDecode(np.ascontiguousarray(image[y0:y1, x0:x1]))
-        except cv2.error:
-            continue
-        if text:
-            return text == payload
-    return False
+    return bool(wanted & set(read_codes(np.asarray(full.convert("L")))))
 
 
 def usable_text_layer(text: str) -> bool:

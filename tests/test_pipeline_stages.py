@@ -55,12 +55,12 @@ def test_separator_payload_is_configurable() -> None:
 
     sheet = separator_page(random.Random(3))
     assert is_separator(work_copy(sheet), sheet)
-    assert not is_separator(work_copy(sheet), sheet, payload="ACME-SEP")
+    assert not is_separator(work_copy(sheet), sheet, payloads=["ACME-SEP"])
     other = Image.new("L", sheet.size, 255)
     matrix = np.array([list(r) for r in segno.make_qr("ACME-SEP", error="m").matrix], dtype=np.uint8)
     code = Image.fromarray(np.where(matrix == 1, 0, 255).astype(np.uint8), "L")
     other.paste(code.resize((code.width * 22, code.height * 22), Image.Resampling.NEAREST), (800, 800))
-    assert is_separator(work_copy(other), other, payload="ACME-SEP")
+    assert is_separator(work_copy(other), other, payloads=["ACME-SEP"])
     assert not is_separator(work_copy(other), other)
 
 
