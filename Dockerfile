@@ -15,13 +15,15 @@ RUN apt-get update \
 
 RUN useradd --create-home --uid 10001 mailroom
 WORKDIR /app
+# Runtime packages only (requirements.lock: what `pip install .` needs); the test tools are in
+# requirements-test.lock and never enter the image.
 COPY requirements.lock ./
 RUN pip install --no-cache-dir -r requirements.lock
 COPY . .
 COPY --from=web /build/web/static/vendor web/static/vendor
 RUN pip install --no-cache-dir --no-deps . && chown -R mailroom /app
 
-USER mailroom
+USER 10001
 ENV MAILROOM_DATA=/home/mailroom/data OMP_THREAD_LIMIT=1
 EXPOSE 8000
 CMD ["mailroom", "serve"]

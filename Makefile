@@ -2,27 +2,33 @@
 #   make run   installs what is missing, then starts Mailroom with demo users and letters
 #   make test  installs the same, then runs the linter and the whole test suite
 # Both are idempotent: a second run installs nothing.
+# Python packages: requirements.lock is what `pip install .` needs (the service, the image);
+# requirements-test.lock is the rest of the `test` extra. `make run` installs the first, `make test` both.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := tesseract-ocr tesseract-ocr-osd tesseract-ocr-pol tesseract-ocr-ces tesseract-ocr-rus \
                 tesseract-ocr-eng redis-server fonts-dejavu-core python3-venv postgresql dovecot-imapd chromium
 PYTEST_ARGS ?=
 
-.PHONY: run test install apt lint bench lock clean
+.PHONY: run test install install-test apt lint hadolint bench lock clean
 
 run: install
 	$(BIN)/mailroom serve --demo
 
-test: install
+test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/hadolint Dockerfile
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 install: apt $(STAMP) web/static/vendor/htmx.min.js
+
+install-test: install $(TEST_STAMP)
 
 # Front-end libraries come from the npm registry (package.json + lock), copied into web/static.
 web/static/vendor/htmx.min.js: package.json package-lock.json
@@ -41,6 +47,7 @@ apt:
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends npm; }
 
+# Runtime packages. A changed lock re-installs; so does a changed pyproject.toml (the editable install).
 $(STAMP): requirements.lock pyproject.toml
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -48,17 +55,41 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-lint: install
+# Test tools on top, pinned together with the runtime lock; redone when either lock changes
+# (the runtime stamp is a prerequisite, so a re-installed runtime re-checks the test packages too).
+$(TEST_STAMP): requirements-test.lock requirements.lock $(STAMP)
+	$(BIN)/python -m pip install -q -r requirements.lock -r requirements-test.lock
+	touch $(TEST_STAMP)
+
+lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/hadolint Dockerfile
+
+hadolint: install-test
+	$(BIN)/hadolint Dockerfile
 
 bench: install
 	$(BIN)/python -m bench.pipeline
 
-# Re-pin after changing dependencies in pyproject.toml.
+# Re-pin after changing dependencies in pyproject.toml. Resolved in a scratch venv, so requirements.lock
+# holds exactly what `pip install .` pulls in and requirements-test.lock what `.[test]` adds to it.
+# Today's pins are kept (constraints); `make lock UPGRADE=1` resolves everything afresh.
+LOCK_VENV := $(VENV)/lock-venv
+LOCK_PINS  = $(if $(UPGRADE),,$(foreach f,$(wildcard requirements.lock requirements-test.lock),-c $(f)))
 lock:
-	$(BIN)/python -m pip install -q -e '.[test]'
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install -q $(LOCK_PINS) .
+	$(LOCK_VENV)/bin/python -m pip freeze --exclude mailroom > $(LOCK_VENV)/runtime.lock
+	$(LOCK_VENV)/bin/python -m pip install -q $(LOCK_PINS) -c $(LOCK_VENV)/runtime.lock '.[test]'
+	$(LOCK_VENV)/bin/python -m pip freeze --exclude mailroom | grep -vxFf $(LOCK_VENV)/runtime.lock \
+	  > $(LOCK_VENV)/test.lock || true
+	$(LOCK_VENV)/bin/python -m pip check
+	mv $(LOCK_VENV)/runtime.lock requirements.lock
+	mv $(LOCK_VENV)/test.lock requirements-test.lock
+	rm -rf $(LOCK_VENV)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

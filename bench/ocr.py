@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.ocr [--pages 48] [--seed 7] [--workers 2] [--rounds 3] [--ablate]
 
 Renders ``--pages`` one-page files from the corpus generator's letters in eight forms (clean 300 dpi,
-skewed ±5°, rotated 90° and 180°, noisy scan, fax 204×98 and 204×196, born-digital PDF), then on the
-same files:
+skewed ±5°, rotated 90° and 180°, noisy scan, fax 204×98 and 204×196, born-digital PDF), plus as many phone
+photos as each of those forms gets (``photo``: the page on a table in perspective under uneven light, 12-MP
+JPEG, see bench.photos; languages in turn), then on the same files:
 
 * the full ``mailroom process`` path (pipeline.context + mailroom.process.process_path) in ``--workers``
   processes, warmed up first (a worker is long-lived), for CER per form, pages/minute and CPU s/page;
@@ -48,12 +49,15 @@ from rapidfuzz.distance import Levenshtein
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
+from bench.photos import phone_photo  # noqa: E402
 from corpus import render  # noqa: E402
 from corpus.letters import compose  # noqa: E402
 from corpus.pools import LANGUAGES  # noqa: E402
 from ground.records import CATEGORIES  # noqa: E402
 
-FORMS: tuple[str, ...] = ("clean", "skew", "rot90", "rot180", "noisy", "fax_std", "fax_fine", "text_pdf")
+# the eight forms rendered in turn (their files do not depend on the photos), then the photos
+TURN_FORMS: tuple[str, ...] = ("clean", "skew", "rot90", "rot180", "noisy", "fax_std", "fax_fine", "text_pdf")
+FORMS: tuple[str, ...] = (*TURN_FORMS, "photo")
 RASTER_FORMS = tuple(f for f in FORMS if f != "text_pdf")
 TESS_LANG = {"pl": "pol", "cs": "ces", "ru": "rus", "en": "eng"}
 
@@ -96,12 +100,13 @@ def _fax(page: list[render.Placed], lay: render.Layout, rng: random.Random, ydpi
 
 
 def render_samples(out: Path, pages: int, seed: int) -> list[Sample]:
-    """``pages`` one-page files, forms round-robin, languages rotating within each form."""
+    """``pages`` one-page files, TURN_FORMS round-robin, languages rotating within each form; then
+    ``pages`` / len(TURN_FORMS) (rounded up) phone photos, languages in turn."""
     out.mkdir(parents=True, exist_ok=True)
     samples = []
     for i in range(pages):
-        form = FORMS[i % len(FORMS)]
-        lang = LANGUAGES[(i // len(FORMS) + i) % len(LANGUAGES)]
+        form = TURN_FORMS[i % len(TURN_FORMS)]
+        lang = LANGUAGES[(i // len(TURN_FORMS) + i) % len(LANGUAGES)]
         rng = random.Random(f"bench-ocr:{seed}:{i}")
         letter = compose(rng, lang, CATEGORIES[i % len(CATEGORIES)])
         lay = render.layout(letter.blocks, rng.choice(["sans", "serif"]), rng.choice([11.0, 11.5, 12.0]))
@@ -127,6 +132,15 @@ def render_samples(out: Path, pages: int, seed: int) -> list[Sample]:
             path = stem.with_suffix(".png")
             path.write_bytes(render.encode_png(img))
         samples.append(Sample(path, form, lang, truth))
+    for k in range(-(-pages // len(TURN_FORMS))):
+        lang = LANGUAGES[k % len(LANGUAGES)]
+        rng = random.Random(f"bench-ocr:{seed}:photo:{k}")
+        letter = compose(rng, lang, CATEGORIES[k % len(CATEGORIES)])
+        lay = render.layout(letter.blocks, rng.choice(["sans", "serif"]), rng.choice([11.0, 11.5, 12.0]))
+        page = lay.pages[0]
+        path = out / f"p{pages + k:03d}_photo_{lang}.jpg"
+        path.write_bytes(phone_photo(render.rasterize(page, lay, 300), rng).jpeg())
+        samples.append(Sample(path, "photo", lang, "\n".join(p.text for p in page)))
     return samples
 
 
@@ -357,17 +371,18 @@ def main() -> None:
         pdf_rate = time_text_pdf(samples)
         pdf_texts = {str(s.path): _extract_text(s.path) for s in samples if s.form == "text_pdf"}
         plain_s, searchable_s = time_searchable(samples, 3)
-    rows: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
+    rows: dict[str, list[tuple[float, float, float, float, float]]] = defaultdict(list)
     for s in samples:
         got = texts.get(str(s.path), pdf_texts.get(str(s.path), ""))
         raw = cli_texts.get(str(s.path))
-        rows[s.form].append((*cer(got, s.truth), *(cer(raw, s.truth) if raw is not None else (math.nan, math.nan))))
-    print(f"{'form':9s} pages  cer_strict  cer_bag  cli_strict  cli_bag")
+        rows[s.form].append((*cer(got, s.truth), *(cer(raw, s.truth) if raw is not None else (math.nan, math.nan)),
+                             p_costs.get(str(s.path), (math.nan, math.nan))[0]))
+    print(f"{'form':9s} pages  cer_strict  cer_bag  cli_strict  cli_bag  cpu_s")  # cpu_s: pipeline CPU s per page
     for form in FORMS:
         if rows[form]:
             r = rows[form]
             cells = "  ".join(f"{_mean(r, i):.4f}".rjust(w) for i, w in enumerate((10, 7, 10, 7)))
-            print(f"{form:9s} {len(r):5d}  {cells}")
+            print(f"{form:9s} {len(r):5d}  {cells}  {_mean(r, 4):5.2f}")
     for e in errors:
         print("error:", e)
     n = len(raster)
@@ -386,6 +401,8 @@ def main() -> None:
     for form in FORMS:
         if rows[form]:
             summary[f"cer_{form}"] = round(_mean(rows[form], 0), 4)
+    if rows["photo"] and rows["clean"]:  # a 12-MP phone photo against a clean 300-dpi scan, pipeline CPU s
+        summary["photo_cpu_ratio"] = round(_mean(rows["photo"], 4) / max(_mean(rows["clean"], 4), 1e-9), 3)
     print(json.dumps(summary))
     print("bench ocr: " + " ".join(f"{k}={v}" for k, v in summary.items()))
 

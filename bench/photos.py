@@ -58,12 +58,12 @@ def _table(nrng: np.random.Generator, rng: random.Random, shape: tuple[int, int]
     return np.clip(tone[..., None] * base, 0.0, 1.0)
 
 
-def _page_corners(rng: random.Random, page_size: tuple[int, int]) -> np.ndarray:
+def _page_corners(rng: random.Random, page_size: tuple[int, int], frame: tuple[int, int]) -> np.ndarray:
     """Where the page's corners land: scaled into the frame, each corner moved 3–10 % of the page's size in a
     random direction, the whole turned by up to 4°, then kept inside the frame with a margin."""
-    fw, fh = PHOTO_SIZE
+    fw, fh = frame
     pw, ph = page_size
-    scale = rng.uniform(0.72, 0.84) * fh / ph
+    scale = rng.uniform(0.72, 0.84) * min(fw / pw, fh / ph)
     w, h = pw * scale, ph * scale
     quad = np.array([[-w / 2, -h / 2], [w / 2, -h / 2], [w / 2, h / 2], [-w / 2, h / 2]], np.float64)
     for corner in quad:
@@ -85,9 +85,10 @@ def _light(nrng: np.random.Generator, rng: random.Random, shape: tuple[int, int]
     """Illumination (H×W, about 0.4..1): a gradient across the frame, a vignette and a soft shadow over part of
     the page."""
     h, w = shape
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    xs /= w
-    ys /= h
+    sh, sw = h // 8, w // 8  # the light is smooth: made on a small grid, then enlarged
+    ys, xs = np.mgrid[0:sh, 0:sw].astype(np.float32)
+    xs /= sw
+    ys /= sh
     direction = rng.uniform(0, 2 * math.pi)
     along = (xs - 0.5) * math.cos(direction) + (ys - 0.5) * math.sin(direction)  # -0.7..0.7
     light = 1.0 - rng.uniform(0.2, 0.4) * (along + 0.7) / 1.4
@@ -102,15 +103,16 @@ def _light(nrng: np.random.Generator, rng: random.Random, shape: tuple[int, int]
     softness = rng.uniform(0.02, 0.05)
     depth = rng.uniform(0.2, 0.35)
     light *= 1.0 - depth / (1.0 + np.exp(-side / softness))
-    light *= 1.0 + 0.03 * _smooth_noise(nrng, (h, w), (4, 5))
-    return light
+    light *= 1.0 + 0.03 * _smooth_noise(nrng, (sh, sw), (4, 5))
+    return cv2.resize(light, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def phone_photo(page: Image.Image, rng: random.Random) -> Photo:
-    """A simulated 12-MP phone photo of ``page`` (a flat grey render, dark ink on white, any size)."""
+def phone_photo(page: Image.Image, rng: random.Random, frame: tuple[int, int] = PHOTO_SIZE) -> Photo:
+    """A simulated phone photo (``frame``: width, height; default 12 MP upright) of ``page`` (a flat grey
+    render, dark ink on white, any size)."""
     nrng = np.random.default_rng(rng.getrandbits(32))
-    fw, fh = PHOTO_SIZE
-    corners = _page_corners(rng, page.size)
+    fw, fh = frame
+    corners = _page_corners(rng, page.size, frame)
     pw, ph = page.size
     source = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float32)
     matrix = cv2.getPerspectiveTransform(source, corners.astype(np.float32))
@@ -121,8 +123,8 @@ def phone_photo(page: Image.Image, rng: random.Random) -> Photo:
                                borderValue=0.0)
     table = _table(nrng, rng, (fh, fw))
     # the page's own shadow on the table, a little down and to the right
-    drop = cv2.GaussianBlur(mask, (0, 0), 12)
-    drop = np.roll(drop, (8, 6), axis=(0, 1))
+    drop = cv2.GaussianBlur(cv2.resize(mask, (fw // 4, fh // 4), interpolation=cv2.INTER_AREA), (0, 0), 3)
+    drop = np.roll(cv2.resize(drop, (fw, fh), interpolation=cv2.INTER_LINEAR), (8, 6), axis=(0, 1))
     table *= (1.0 - 0.45 * drop)[..., None]
     tint = np.array([1.0, rng.uniform(0.94, 0.99), rng.uniform(0.82, 0.95)], np.float32)  # warm indoor light
     scene = mask[..., None] * flat[..., None] * tint + (1.0 - mask[..., None]) * table

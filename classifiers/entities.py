@@ -16,10 +16,14 @@ from decimal import Decimal, InvalidOperation
 import phonenumbers
 from stdnum import iban as std_iban
 from stdnum.cz import dic as cz_dic
+from stdnum.cz import rc as cz_rc
 from stdnum.pl import nip as pl_nip
 from stdnum.pl import pesel as pl_pesel
+from stdnum.pl import regon as pl_regon
 from stdnum.ru import inn as ru_inn
+from stdnum.ru import ogrn as ru_ogrn
 
+from classifiers.entity_config import CONFIGURABLE, REGEX_TIMEOUT, EntityConfig, EntitySpec, entity_config
 from classifiers.text import digit_view, fold
 from ground.records import ENTITY_NAMES
 
@@ -37,6 +41,10 @@ class _Text:
 
     def take(self, start: int, end: int) -> None:
         self.view = self.view[:start] + " " * (end - start) + self.view[end:]
+
+    def masked(self) -> str:
+        """The original text with the spans already taken blanked out (values as written, not as read)."""
+        return "".join(" " if v == " " else o for o, v in zip(self.original, self.view, strict=True))
 
 
 # ---------------------------------------------------------------------------- e-mail
@@ -97,26 +105,104 @@ def _ibans(doc: _Text, language: str) -> list[str]:
     return found
 
 
-# ---------------------------------------------------------------------------- invoice number, customer id
-_INVOICE = re.compile(r"(?<![\w/])([A-Za-z]{2})[ ]?/[ ]?(\d{4})[ ]?/[ ]?(\d{2})[ ]?/[ ]?(\d{6})(?![\w/])")
-# Russian OCR reads "MR" in Cyrillic look-alikes ("МВ", "МК", "МR").
-_CUSTOMER = re.compile(r"(?<![\w-])[MМ][RВКK][ ]?[-–—]?[ ]?(\d(?:[ ]?\d){6})(?![\d])", re.IGNORECASE)
+# ---------------------------------------------------------------------------- customer, contract, invoice numbers
+# Labels and shapes are configuration (ground/config/entities.yaml, classifiers/entity_config.py).
+_TOKEN = re.compile(r"[^\W_](?:[^\W_]|[/-](?=[^\W_]))*")
+_NUMBER_GOES_ON = re.compile(r"[.,:]\d")  # "12.03.2026", "1,5": a date or a decimal, not an id
 
 
-def _invoices(doc: _Text) -> list[str]:
-    found = []
-    for m in _INVOICE.finditer(doc.view):
-        found.append(f"{m.group(1).upper()}/{m.group(2)}/{m.group(3)}/{m.group(4)}")
-        doc.take(m.start(), m.end())
-    return found
+def _is_prefix(token: str) -> bool:
+    """A short capital prefix written apart from its number ("WK 07731", "FVS 0389/10/2025")."""
+    return token.isalpha() and token.isupper() and len(token) <= 5
 
 
-def _customer_ids(doc: _Text) -> list[str]:
-    found = []
-    for m in _CUSTOMER.finditer(doc.view):
-        found.append("MR-" + m.group(1).replace(" ", ""))
-        doc.take(m.start(), m.end())
-    return found
+def _id_after(text: str, pos: int, spec: EntitySpec) -> tuple[int, int] | None:
+    """The span of the id that starts at ``pos`` (the built-in ``id`` value shape), or None."""
+    first = _TOKEN.match(text, pos)
+    if first is None or _NUMBER_GOES_ON.match(text, first.end()):
+        return None
+    spans = [(first.start(), first.end())]
+    while True:
+        end = spans[-1][1]
+        if text[end : end + 1] != " ":
+            break
+        nxt = _TOKEN.match(text, end + 1)
+        if nxt is None or _NUMBER_GOES_ON.match(text, nxt.end()):
+            break
+        prev, word = text[slice(*spans[-1])], nxt.group(0)
+        if not any(ch.isdigit() for ch in word):
+            break
+        if not ((len(spans) == 1 and _is_prefix(prev)) or (prev.isdigit() and word.isdigit())):
+            break
+        spans.append((nxt.start(), nxt.end()))
+    while len(spans) > 1 and spans[-1][1] - spans[0][0] > spec.max_length:
+        spans.pop()
+    start, end = spans[0][0], spans[-1][1]
+    value = text[start:end]
+    if not any(ch.isdigit() for ch in text[slice(*spans[0])]) and len(spans) == 1:
+        return None
+    if not any(ch.isdigit() for ch in value) or not spec.min_length <= len(value) <= spec.max_length:
+        return None
+    return start, end
+
+
+def _value_after(text: str, pos: int, spec: EntitySpec) -> tuple[int, int] | None:
+    if spec.value_regex is None:
+        return _id_after(text, pos, spec)
+    try:
+        m = spec.value_regex.match(text, pos, timeout=REGEX_TIMEOUT)
+    except TimeoutError:
+        return None
+    if m is None:
+        return None
+    group = "value" if "value" in spec.value_regex.groupindex else 0
+    start, end = m.span(group)
+    while end > start and text[end - 1] in _TRAILING:
+        end -= 1
+    if not spec.min_length <= end - start <= spec.max_length:
+        return None
+    return start, end
+
+
+_TRAILING = ".,;:!?)]}»\"'/-–— \t"
+
+
+def _configured_shapes(doc: _Text, config: EntityConfig, out: dict[str, list[str]]) -> None:
+    """Values recognised by their shape alone (MR-1234567, FV/2026/10/004512, INV-2025-004418)."""
+    for name in CONFIGURABLE:
+        spec = config.entities.get(name)
+        for pattern in spec.patterns if spec else ():
+            try:
+                found = list(pattern.compiled.finditer(doc.view, timeout=REGEX_TIMEOUT))
+            except TimeoutError:
+                continue
+            for m in found:
+                value = pattern.value(m).strip(_TRAILING)
+                if value:
+                    out[name].append(value)
+                    doc.take(m.start(), m.end())
+
+
+def _labelled(doc: _Text, config: EntityConfig, out: dict[str, list[str]]) -> None:
+    """Values written after one of their labels ("Nr klienta: 40117235", "číslo smlouvy 7731/2022/B")."""
+    matcher = config.matcher
+    if matcher.empty:
+        return
+    masked = doc.masked()
+    folded = fold(masked)
+    done = 0  # end of the last value read: a label inside it is part of that value
+    # every word start is tried: a label that has no value after it ("…UMOWY\nNr klienta: 123") hides none
+    for name, m in matcher.find(folded):
+        if m.start() < done:
+            continue
+        gap = matcher.between.match(folded, m.end())
+        pos = gap.end() if gap else m.end()
+        span = _value_after(masked, pos, config.entities[name])
+        if span is None:
+            continue
+        out[name].append(" ".join(masked[span[0] : span[1]].split()))
+        doc.take(span[0], span[1])
+        done = span[1]
 
 
 # ---------------------------------------------------------------------------- dates
@@ -191,30 +277,58 @@ def _ico_valid(number: str) -> bool:
     return len(number) == 8 and number.isdigit() and cz_dic.calc_check_digit_legal(number[:-1]) == number[-1]
 
 
+def _snils_valid(number: str) -> bool:
+    """Russian SNILS: 9 digits and a 2-digit check, sum of digits × weights 9..1, mod 101 (100 → 00).
+
+    Numbers up to 001-001-998 were issued without a check; they are not reported (too weak to tell)."""
+    if len(number) != 11 or not number.isdigit() or int(number[:9]) <= 1001998:
+        return False
+    check = sum(int(d) * w for d, w in zip(number[:9], range(9, 0, -1), strict=True)) % 101
+    return (0 if check == 100 else check) == int(number[9:])
+
+
 _VALIDATORS: dict[str, Callable[[str], bool]] = {
     "pesel": lambda n: len(n) == 11 and pl_pesel.is_valid(n),
     "nip": lambda n: len(n) == 10 and pl_nip.is_valid(n),
     "ico": _ico_valid,
     "inn": lambda n: len(n) in (10, 12) and ru_inn.is_valid(n),
+    "regon": lambda n: len(n) in (9, 14) and pl_regon.is_valid(n),
+    "rodne_cislo": lambda n: len(n) in (9, 10) and cz_rc.is_valid(n),
+    "snils": _snils_valid,
+    "ogrn": lambda n: len(n) in (13, 15) and ru_ogrn.is_valid(n),
 }
-_ID_LABEL = re.compile(r"(?<!\w)(pesel|nip|vat(?: id| no)?|ico|ic|dic|инн|inn|regon|krs|ogrn|огрн|кпп)(?!\w)")
+_ID_LABEL = re.compile(
+    r"(?<!\w)(pesel|nip|vat(?: id| no)?|ico|ic|dic|инн|inn|regon|krs|ogrnip|ogrn|огрнип|огрн|кпп|снилс|snils"
+    r"|rodne cislo|rodneho cisla|rod\. ?c\.|r\. ?c\.|rc)(?!\w)"
+)
 _LABEL_TYPES: dict[str, tuple[str, ...]] = {
     "pesel": ("pesel",), "nip": ("nip",), "vat": ("nip",), "vat id": ("nip",), "vat no": ("nip",),
-    "ico": ("ico",), "ic": ("ico",), "dic": ("ico",), "инн": ("inn",), "inn": ("inn",),
+    "ico": ("ico",), "ic": ("ico",), "dic": ("ico",), "инн": ("inn",), "inn": ("inn",), "regon": ("regon",),
+    "ogrn": ("ogrn",), "ogrnip": ("ogrn",), "огрн": ("ogrn",), "огрнип": ("ogrn",), "снилс": ("snils",),
+    "snils": ("snils",), "rodne cislo": ("rodne_cislo",), "rodneho cisla": ("rodne_cislo",),
+    "rc": ("rodne_cislo",), "rodc": ("rodne_cislo",),
 }  # fmt: skip
-_OTHER_REGISTERS = ("regon", "krs", "ogrn", "огрн", "кпп")
-_LENGTHS: dict[str, tuple[int, ...]] = {"pesel": (11,), "nip": (10,), "ico": (8,), "inn": (10, 12)}
-# Unlabelled digit runs are read by length, only as the ids of the letter's country.
-_BY_LANGUAGE: dict[str, tuple[str, ...]] = {"pl": ("pesel", "nip"), "cs": ("ico",), "ru": ("inn",), "en": ()}
+_OTHER_REGISTERS = ("krs", "кпп")
+_LENGTHS: dict[str, tuple[int, ...]] = {"pesel": (11,), "nip": (10,), "ico": (8,), "inn": (10, 12),
+                                        "regon": (9, 14), "rodne_cislo": (9, 10), "snils": (11,),
+                                        "ogrn": (13, 15)}  # fmt: skip
+# Unlabelled digit runs are read by length, only as the ids of the letter's country. REGON (9 digits, like
+# a phone number), SNILS and a rodné číslo without its slash need their label (or their written form).
+_BY_LANGUAGE: dict[str, tuple[str, ...]] = {"pl": ("pesel", "nip"), "cs": ("ico",), "ru": ("inn", "ogrn"),
+                                            "en": ()}  # fmt: skip
 _ANY_LANGUAGE: tuple[str, ...] = ("pesel", "nip", "ico", "inn")
 _RUN = re.compile(r"(?<![\w.,/])(?:(?:PL|CZ|RU)[ ]?)?(\d+(?:[ -]\d+)*)(?![\w]|[.,]\d)")
 _LABEL_WINDOW = 24
+# Written forms that say what they are: SNILS "112-233-445 95", rodné číslo "850101/1234".
+_SNILS_FORM = re.compile(r"(?<![\w.,/-])(\d{3})-(\d{3})-(\d{3})[ -](\d{2})(?![\w]|[.,/-]\d)")
+_RC_FORM = re.compile(r"(?<![\w.,/-])(\d{6})[ ]?/[ ]?(\d{3,4})(?![\w/]|[.,-]\d)")
 
 
 def _label_of(before: str) -> str | None:
-    """The id label written just before a number ("PESEL:", "NIP nr", "IČO", "ИНН/КПП"), folded."""
+    """The id label written just before a number ("PESEL:", "NIP nr", "IČO", "ИНН/КПП", "r. č."), folded."""
     before = re.split(r"[\d\n]", before)[-1]  # only the label of this number, not the previous line's
-    labels = _ID_LABEL.findall(fold(before).casefold())
+    labels = [re.sub(r"[.\s]", "", label) if "." in label else label
+              for label in _ID_LABEL.findall(fold(before).casefold())]  # "r. c." → "rc", "rod. c." → "rodc"
     if not labels:
         return None
     if labels[-1] in _OTHER_REGISTERS and any(label in _LABEL_TYPES for label in labels):
@@ -222,7 +336,32 @@ def _label_of(before: str) -> str | None:
     return labels[-1]
 
 
+def _label_kinds(doc: _Text, start: int) -> tuple[str, ...]:
+    label = _label_of(doc.original[max(0, start - _LABEL_WINDOW) : start])
+    return _LABEL_TYPES.get(label or "", ())
+
+
+def _written_forms(doc: _Text, language: str, out: dict[str, list[str]]) -> None:
+    """SNILS in its written form (before the labelled numbers: "…лицевого счёта: 112-233-445 95" is a SNILS)."""
+    for m in list(_SNILS_FORM.finditer(doc.view)):
+        number = "".join(m.groups())
+        if (language in ("ru", "und") or "snils" in _label_kinds(doc, m.start())) and _snils_valid(number):
+            out["snils"].append(number)
+            doc.take(m.start(), m.end())
+
+
+def _birth_numbers(doc: _Text, language: str, out: dict[str, list[str]]) -> None:
+    """Rodné číslo written with its slash: in a Czech letter, or after its label ("RČ", "rodné číslo")."""
+    for m in list(_RC_FORM.finditer(doc.view)):
+        number = "".join(m.groups())
+        labelled = "rodne_cislo" in _label_kinds(doc, m.start())
+        if (labelled or (language == "cs" and len(number) == 10)) and _VALIDATORS["rodne_cislo"](number):
+            out["rodne_cislo"].append(number)
+            doc.take(m.start(), m.end())
+
+
 def _national_ids(doc: _Text, language: str, out: dict[str, list[str]]) -> None:
+    _birth_numbers(doc, language, out)
     for m in list(_RUN.finditer(doc.view)):
         groups = re.findall(r"\d+", m.group(1))
         digits = "".join(groups)
@@ -312,14 +451,18 @@ def _clean(values: Iterable[str]) -> list[str]:
     return sorted(set(values))
 
 
-def extract_entities(text: str, language: str) -> dict[str, list[str]]:
-    """Every name of ENTITY_NAMES → sorted, deduplicated normalised values (empty list if none)."""
+def extract_entities(text: str, language: str, config: EntityConfig | None = None) -> dict[str, list[str]]:
+    """Every name of ENTITY_NAMES → sorted, deduplicated normalised values (empty list if none).
+
+    ``config``: the customer/contract/invoice number labels and shapes (default: the ``entities`` setting)."""
     doc = _Text(text[:MAX_CHARS])
     out: dict[str, list[str]] = {name: [] for name in ENTITY_NAMES}
     out["email"] = _emails(doc)
     out["iban"] = _ibans(doc, language)
-    out["invoice_no"] = _invoices(doc)
-    out["customer_id"] = _customer_ids(doc)
+    config = config if config is not None else entity_config()
+    _configured_shapes(doc, config, out)
+    _written_forms(doc, language, out)
+    _labelled(doc, config, out)
     out["date"] = _dates(doc)
     _national_ids(doc, language, out)
     out["amount"] = _amounts(doc)

@@ -66,3 +66,11 @@ class Conflict(MailroomError):
 
     code = "conflict"
     http_status = 409
+
+
+class InvalidRequest(MailroomError):
+    """The request itself is wrong (unknown queue, outcome or category, a missing reason); fixing it is the
+    caller's job."""
+
+    code = "invalid"
+    http_status = 422

@@ -44,6 +44,11 @@ ENTITY_NAMES: tuple[str, ...] = (
     "inn",
     "email",
     "date",
+    "contract_no",
+    "regon",
+    "rodne_cislo",
+    "snils",
+    "ogrn",
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import secrets
 import signal
@@ -11,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from pydantic import ValidationError
 
@@ -83,15 +84,32 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     ctx = get_context()
     warm_up(ctx)
-    return run_worker(ctx.settings, burst=args.burst)
+    _leave(run_worker(ctx.settings, burst=args.burst))
 
 
-def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(0)  # unwinds through _run_api's ``finally``: workers and redis-server are stopped
+def _leave(code: int) -> NoReturn:
+    """Exit now that a service process has stopped everything it started: the interpreter's own teardown of
+    what a worker or the API has loaded (spaCy, OpenCV, SQLAlchemy, …) takes seconds on a busy machine, time
+    a stop does not have (container runtimes SIGKILL after 10 s). Nothing is left to clean: the database
+    sessions are closed, Redis and the child processes are stopped, and the logs are flushed here."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+HTTP_STOP_GRACE = 3  # seconds uvicorn waits for open requests at a stop (an event stream never ends by itself)
 
 
 def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, workers: int = 1) -> int:
-    """API + scheduler; with ``embedded`` also a private redis-server and ``workers`` rq workers."""
+    """API + scheduler; with ``embedded`` also a private redis-server and ``workers`` rq workers.
+
+    Stopping (SIGTERM or SIGINT, to this process alone or to its whole process group): the workers are told at
+    once and finish their jobs while uvicorn closes its connections (``HTTP_STOP_GRACE``); then the scheduler
+    ends its round, the workers are waited for (``services.STOP_GRACE``, then they hand their jobs back), and
+    the redis-server, which a group signal does not reach, is stopped last."""
+    from datetime import UTC, datetime
+
     import uvicorn
 
     from mailroom import services
@@ -100,15 +118,28 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
     from pipeline.jobs import enqueue_read, job_queue
     from web.app import create_app
 
+    stop = services.StopRequest()
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)  # uvicorn's graceful shutdown ...
+            stop.request()  # ... while the workers finish their jobs
+
     ctx = get_context(settings)
-    # uvicorn restores the SIGTERM handler it found and raises the signal again after its graceful shutdown:
-    # with the default handler the process died there, and its workers and redis-server were left running.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    redis_proc = services.start_redis(settings) if embedded and not settings.redis_url else None
-    worker = services.WorkerPool(settings, workers) if embedded else None
-    scheduler = services.Scheduler(settings)
-    scheduler.start()
+    # Before uvicorn and after it (uvicorn restores these handlers and raises the signal it caught again).
+    signal.signal(signal.SIGTERM, stop.on_signal)
+    signal.signal(signal.SIGINT, stop.on_signal)
+    redis_proc = scheduler = None
+    code = 0
     try:
+        recover_before = None
+        if embedded and not settings.redis_url:
+            recover_before = datetime.now(UTC)  # the new redis-server is empty: jobs of before are gone
+            redis_proc = services.start_redis(settings)
+        if embedded:
+            stop.pool = services.WorkerPool(settings, workers)
+        scheduler = services.Scheduler(settings, recover_before=recover_before)
+        scheduler.start()
         if demo:
             create_demo_users(ctx)
             queue = job_queue(settings)
@@ -117,15 +148,20 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
             users = ", ".join(u for u, _, _ in DEMO_USERS)
             print(f"Demo users ({users}) have the password '{DEMO_PASSWORD}'.", flush=True)
         print(f"Mailroom on http://{settings.host}:{port}/docs  (data: {settings.data})", flush=True)
-        uvicorn.run(create_app(ctx), host=settings.host, port=port, log_level="info")
+        server = Server(uvicorn.Config(create_app(ctx), host=settings.host, port=port, log_level="info",
+                                       timeout_graceful_shutdown=HTTP_STOP_GRACE))
+        server.run()
+        if not server.started and not stop.requested:
+            code = 3  # uvicorn could not start (it said why), as ``uvicorn.run`` exits
     finally:
-        scheduler.stop()
-        if worker is not None:
-            worker.stop()  # SIGTERM: rq finishes the current job (warm shutdown)
+        stop.request()  # from here on a signal changes nothing: the stop below runs to its end
+        if scheduler is not None:
+            scheduler.stop()
+        if stop.pool is not None:
+            stop.pool.stop()  # finish the jobs in hand (or hand them back after the grace)
         if redis_proc is not None:
-            redis_proc.terminate()
-            redis_proc.wait(timeout=10)
-    return 0
+            services.stop_redis(redis_proc)  # last: the workers and the scheduler needed it until now
+    _leave(code)
 
 
 def demo_secret(settings: Settings) -> str:

@@ -24,12 +24,18 @@ DEMO_PASSWORD = "demo"  # only with --demo; a real deployment creates users with
 
 
 def create_demo_users(ctx: Context) -> None:
-    """Demo users and the demo customers their letters link to."""
+    """Demo users, the demo agents' queue memberships (an agent without any works no queue), and the demo
+    customers their letters link to."""
+    from queues.work import set_members
     from storage.customers import seed_demo_customers
 
+    agents = [username for username, role, _ in DEMO_USERS if role == Role.AGENT]
     with session_scope(ctx.db_url) as s:
         for username, role, name in DEMO_USERS:
             upsert_user(s, username, DEMO_PASSWORD, role, name)
+        s.flush()
+        for queue in ctx.rules.queues:
+            set_members(s, queue.id, agents, "system", ctx.rules)
         seed_demo_customers(s)
 
 

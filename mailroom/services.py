@@ -17,6 +17,22 @@ for a text PDF or an e-mail. What the fork per job gave is kept:
 - SIGTERM/SIGINT to the supervisor reach the work-horse: rq's warm shutdown (the current job is finished);
 - the work-horse, and every process it forks (rq's scheduler), get SIGKILL when their parent dies, so killing
   the supervisor leaves nothing behind.
+
+Stopping like a service. systemd (KillMode=control-group), container runtimes and a terminal's Ctrl-C signal
+every process of the service at once, and the parent forwards its own copy as well, so each process may get
+its stop signal two or three times, in any order:
+
+- SIGTERM is a warm stop however often it comes (the supervisor forwards the first one only; the work-horse
+  never turns a repeated SIGTERM into rq's cold shutdown). A second Ctrl-C (SIGINT) is still a cold shutdown;
+- the embedded redis-server runs in its own session (process group), so a signal to the service's group does
+  not reach it: ``serve`` stops it itself, last, after the workers and the scheduler, and nothing logs a
+  connection-error traceback on the way out. It gets SIGTERM if ``serve`` dies (no orphaned redis-server);
+- ``serve`` gives its workers ``STOP_GRACE`` seconds to finish the job they run; then each hands its job back
+  (``HAND_BACK``: the supervisor kills its work-horse and puts the job back on the queue while Redis is still
+  up), so a stop ends within 10 s, the time container runtimes wait before SIGKILL. A stand-alone
+  ``mailroom worker`` has no such deadline: it finishes its job (give its container a longer stop timeout);
+- jobs still waiting in the embedded (memory-only) Redis are lost with it, never the letters: the next
+  ``serve`` re-enqueues at start whatever was in flight before it started (``Scheduler``, ``recover_before``).
 """
 
 from __future__ import annotations
@@ -31,7 +47,8 @@ import sys
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 from redis import Redis
@@ -46,8 +63,28 @@ from ground.settings import Settings
 log = logging.getLogger(__name__)
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _pdeathsig(sig: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to send ``sig`` to the child when this thread ends, or None (not Linux, or
+    not the main thread: the kernel signals when the forking *thread* ends, which for the main thread is when
+    the process does). Resolved here, so the child runs nothing but the one libc call between fork and exec."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
 def start_redis(settings: Settings, timeout: float = 10.0) -> subprocess.Popen[bytes]:
-    """A private redis-server on a unix socket in the data directory (no TCP port)."""
+    """A private redis-server on a unix socket in the data directory (no TCP port).
+
+    It runs in its own session, so a signal to the caller's process group (systemd, a container runtime, a
+    terminal's Ctrl-C) does not stop it before the workers that use it: the caller stops it (``stop_redis``),
+    last. It gets SIGTERM when the caller dies, so it never outlives it."""
     exe = shutil.which("redis-server")
     if exe is None:
         raise ConfigError("redis-server is not installed; run `make run` (it installs it) or set "
@@ -57,7 +94,8 @@ def start_redis(settings: Settings, timeout: float = 10.0) -> subprocess.Popen[b
     proc = subprocess.Popen(
         [exe, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700", "--dir", str(settings.data),
          "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        preexec_fn=_pdeathsig(signal.SIGTERM),  # one prctl call, resolved before the fork
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -72,18 +110,34 @@ def start_redis(settings: Settings, timeout: float = 10.0) -> subprocess.Popen[b
                 pass
         time.sleep(0.05)
     proc.kill()
+    proc.wait()
     raise ConfigError(f"redis-server did not answer on {sock} within {timeout:.0f} s")
 
 
+def stop_redis(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM (redis-server shuts down, removes its socket), SIGKILL if it has not within ``timeout``."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("redis-server pid %s did not stop within %.0f s; killed", proc.pid, timeout)
+        proc.kill()
+        proc.wait()
+
+
 def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    """``mailroom worker`` as a child: in the caller's process group; SIGTERM (a warm stop) if the caller dies."""
     env = dict(os.environ, MAILROOM_DATA=str(settings.data))
     if settings.redis_url:
         env["MAILROOM_REDIS_URL"] = settings.redis_url
-    return subprocess.Popen([sys.executable, "-m", "mailroom.cli", "worker"], env=env)
+    return subprocess.Popen([sys.executable, "-m", "mailroom.cli", "worker"], env=env,
+                            preexec_fn=_pdeathsig(signal.SIGTERM))  # as in start_redis
 
 
 RECYCLE = 75  # exit status of a work-horse that stopped to be replaced (jobs done, memory), not on request
-PR_SET_PDEATHSIG = 1
+HAND_BACK = signal.SIGUSR1  # to a supervisor: stop now, putting the running job back on the queue
+STOP_GRACE = 6.0  # seconds serve's workers have to finish their job after a stop signal before handing it back
 
 
 def _rss_mb() -> float:
@@ -123,6 +177,15 @@ class PipelineWorker(SimpleWorker):
             self.recycle = True
             self._stop_requested = True  # rq's own flag: leave the work loop before the next job
 
+    def request_force_stop(self, signum: int, frame: FrameType | None) -> None:
+        """rq turns any second signal into a cold shutdown (the job is abandoned mid-way). SIGTERM comes
+        repeatedly by design: from systemd or a container runtime to every process, and from the supervisor
+        forwarding its own. Only a second SIGINT (Ctrl-C pressed again) is a cold shutdown."""
+        if signum == signal.SIGTERM:
+            self.log.debug("Worker %s: SIGTERM again; still stopping after the current job", self.name)
+            return
+        super().request_force_stop(signum, frame)
+
 
 def _work_horse(settings: Settings, name: str, burst: bool, parent: int) -> int:
     """Body of the forked work-horse; returns its exit status."""
@@ -141,6 +204,7 @@ def _work_horse(settings: Settings, name: str, burst: bool, parent: int) -> int:
         return 1
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # until rq installs its warm-shutdown handlers
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(HAND_BACK, signal.SIG_DFL)  # the supervisor's, not ours
     queues = worker_queues(settings)
     worker = PipelineWorker(queues, name=name, connection=queues[0].connection, serializer=JSONSerializer,
                             maintenance_interval=60, max_jobs=settings.worker_max_jobs,
@@ -170,21 +234,37 @@ def _bury(settings: Settings, name: str) -> int:
 
 
 def run_worker(settings: Settings, burst: bool = False) -> int:
-    """Supervise one long-lived work-horse (see the module's docstring); call after warming up."""
+    """Supervise one long-lived work-horse (see the module's docstring); call after warming up.
+
+    SIGTERM or SIGINT: the work-horse finishes its job and stops (rq's warm shutdown), then so does this; the
+    first stop signal is forwarded as SIGTERM, later ones are not (they are copies: the whole service was
+    signalled). ``HAND_BACK``: stop now, the work-horse is killed and its job put back on the queue."""
     parent = os.getpid()
-    signals: list[int] = []
+    stops: list[int] = []  # stop signals received
+    handed_back = False
     horse = 0
 
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        signals.append(signum)
-        if horse:
-            try:
-                os.kill(horse, signum)
-            except ProcessLookupError:
-                pass
+    def tell(pid: int, signum: int) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        stops.append(signum)
+        if len(stops) == 1 and horse:
+            tell(horse, signal.SIGTERM)
+
+    def hand_back(signum: int, _frame: FrameType | None) -> None:
+        nonlocal handed_back
+        stops.append(signum)
+        handed_back = True
+        if horse:
+            tell(horse, signal.SIGKILL)
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(HAND_BACK, hand_back)
     quick_deaths = 0
     while True:
         name = uuid.uuid4().hex
@@ -196,7 +276,7 @@ def run_worker(settings: Settings, burst: bool = False) -> int:
             code = 1
             try:
                 code = _work_horse(settings, name, burst, parent)
-            except SystemExit:  # rq's cold shutdown (a second signal): the job it ran may be unfinished
+            except SystemExit:  # rq's cold shutdown (a second Ctrl-C): the job it ran may be unfinished
                 code = 1
             except BaseException:  # noqa: BLE001 - reported, then the supervisor decides
                 log.exception("work-horse %s failed", name)
@@ -205,19 +285,29 @@ def run_worker(settings: Settings, burst: bool = False) -> int:
                 sys.stderr.flush()
                 os._exit(code)
         horse = pid
-        if signals:  # a signal came between fork and here
-            os.kill(pid, signals[-1])
+        if handed_back:  # a signal came between fork and here
+            tell(pid, signal.SIGKILL)
+        elif stops:
+            tell(pid, signal.SIGTERM)
         _, status = os.waitpid(pid, 0)
         horse = 0
         code = os.waitstatus_to_exitcode(status)
-        if code not in (0, RECYCLE):
-            log.warning("work-horse pid %s died (exit status %s); its job goes back on the queue", pid, code)
+        clean = code in (0, RECYCLE)  # for a stop: its job finished, or was handed back
+        if not clean:
+            if handed_back:
+                log.warning("work-horse pid %s stopped before its job ended (stop deadline); the job goes back "
+                            "on the queue", pid)
+            elif stops and code == -signal.SIGTERM:  # stopped before rq took over its signals: no job yet
+                log.info("work-horse pid %s stopped before it took a job", pid)
+            else:
+                log.warning("work-horse pid %s died (exit status %s); its job goes back on the queue", pid, code)
             try:
                 _bury(settings, name)
+                clean = handed_back or (bool(stops) and code == -signal.SIGTERM)
             except (RedisError, OSError) as exc:
                 log.warning("could not re-enqueue the job of work-horse %s now (%s); the reconciler will", pid, exc)
-        if signals:
-            return 0 if code in (0, RECYCLE) else 1
+        if stops:
+            return 0 if clean else 1
         if code == 0 and burst:
             return 0
         quick_deaths = quick_deaths + 1 if code != RECYCLE and time.monotonic() - born < 5.0 else 0
@@ -226,12 +316,16 @@ def run_worker(settings: Settings, burst: bool = False) -> int:
 
 
 class WorkerPool(threading.Thread):
-    """``count`` rq worker processes, restarted when one dies (SIGKILL, OOM); on ``stop`` each gets
-    SIGTERM, which rq treats as a warm shutdown: the current job is finished first."""
+    """``count`` rq worker processes, restarted when one dies (SIGKILL, OOM). ``begin_stop`` asks each for a
+    warm stop (SIGTERM: the current job is finished first) and ends the restarts; ``stop`` waits for them,
+    and asks those still busy after the grace to hand their job back."""
 
     def __init__(self, settings: Settings, count: int = 1, interval: float = 2.0) -> None:
         super().__init__(name="mailroom-workers", daemon=True)
         self.settings, self.count, self.interval = settings, max(1, count), interval
+        self._lock = threading.RLock()  # re-entrant: begin_stop runs in a signal handler of the main thread
+        self.stopping: float | None = None  # time.monotonic() of the first stop request
+        self._told: set[int] = set()  # pids already sent their SIGTERM
         self.procs: list[subprocess.Popen[bytes]] = [start_worker(settings) for _ in range(self.count)]
         self.restarts = 0
         self.stopped = threading.Event()
@@ -239,50 +333,130 @@ class WorkerPool(threading.Thread):
 
     def run(self) -> None:
         while not self.stopped.wait(self.interval):
-            for i, proc in enumerate(self.procs):
-                if proc.poll() is not None and not self.stopped.is_set():
-                    log.warning("worker pid %s exited with %s; starting another", proc.pid, proc.returncode)
-                    self.procs[i] = start_worker(self.settings)
-                    self.restarts += 1
+            with self._lock:
+                if self.stopping is not None:
+                    return  # a worker that exits now was told to: not replaced
+                for i, proc in enumerate(self.procs):
+                    if proc.poll() is not None:
+                        log.warning("worker pid %s exited with %s; starting another", proc.pid, proc.returncode)
+                        self.procs[i] = start_worker(self.settings)
+                        self.restarts += 1
 
-    def stop(self, timeout: float = 60.0) -> None:
+    def begin_stop(self) -> None:
+        """No more restarts; SIGTERM (once) to every worker. Safe in a signal handler and to call again."""
+        with self._lock:
+            if self.stopping is None:
+                self.stopping = time.monotonic()
+            for proc in self.procs:
+                if proc.pid not in self._told and proc.poll() is None:
+                    self._told.add(proc.pid)
+                    try:
+                        proc.send_signal(signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
+
+    def stop(self, grace: float = STOP_GRACE, timeout: float = 5.0) -> None:
+        """Stop every worker: ``grace`` seconds (from the first stop request) to finish the current job, then
+        ``HAND_BACK`` (the job goes back on the queue) and ``timeout`` more seconds before SIGKILL."""
+        self.begin_stop()
         self.stopped.set()
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        deadline = time.monotonic() + timeout
-        for proc in self.procs:
+        assert self.stopping is not None
+        with self._lock:
+            procs = list(self.procs)
+        if not self._wait(procs, self.stopping + grace):
+            busy = [p for p in procs if p.poll() is None]
+            log.info("%d worker(s) still busy after %.0f s; their jobs go back on the queue", len(busy), grace)
+            for proc in busy:
+                try:
+                    proc.send_signal(HAND_BACK)
+                except ProcessLookupError:
+                    pass
+            if not self._wait(procs, time.monotonic() + timeout):
+                for proc in procs:
+                    if proc.poll() is None:
+                        log.warning("worker pid %s did not stop; killed (the reconciler re-enqueues its job)",
+                                    proc.pid)
+                        proc.kill()
+                        proc.wait(timeout=10)
+        self.join(timeout=self.interval + 1)
+
+    @staticmethod
+    def _wait(procs: list[subprocess.Popen[bytes]], deadline: float) -> bool:
+        """Wait until every process has exited (True) or ``deadline`` (time.monotonic()) has passed (False)."""
+        for proc in procs:
             try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.warning("worker pid %s did not finish its job within %.0f s; killed", proc.pid, timeout)
-                proc.kill()
-                proc.wait(timeout=10)
+                return False
+        return True
+
+
+class StopRequest:
+    """The stop requests of ``serve`` and ``api`` (SIGTERM, SIGINT): the first one stops the workers' restarts
+    and tells each worker to finish its job; later ones (the same stop, signalled to every process) change
+    nothing."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.pool: WorkerPool | None = None
+
+    def request(self) -> bool:
+        """True for the first request."""
+        first = not self.requested
+        self.requested = True
+        if self.pool is not None:
+            self.pool.begin_stop()
+        return first
+
+    def on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        """Signal handler outside uvicorn: the first signal leaves the start-up (the caller's ``finally``
+        stops what was started); during the stop, a signal is ignored."""
+        if self.request():
+            raise SystemExit(0)
 
 
 class Scheduler(threading.Thread):
-    """Every ``interval`` seconds: re-enqueue what Redis lost (the database is the truth)."""
+    """Every ``interval`` seconds: re-enqueue what Redis lost (the database is the truth), expire leases,
+    sweep the SLA clocks.
 
-    def __init__(self, settings: Settings, interval: float = 15.0) -> None:
+    ``recover_before``: Redis was started empty at that moment (the embedded redis-server), so an envelope or a
+    document left in its stage since before then has no job anywhere: the first round, at once, re-enqueues
+    those without the usual grace (a restart picks up what the last stop left in the queue)."""
+
+    def __init__(self, settings: Settings, interval: float = 15.0, recover_before: datetime | None = None) -> None:
         super().__init__(name="mailroom-scheduler", daemon=True)
-        self.settings, self.interval = settings, interval
+        self.settings, self.interval, self.recover_before = settings, interval, recover_before
         self.stopped = threading.Event()
 
     def run(self) -> None:
         from pipeline.context import get_context
-        from pipeline.jobs import job_queue
-        from pipeline.reconcile import reconcile
         from queues.sweep import run_scheduled
 
+        if self.recover_before is not None:
+            self._reconcile(self.recover_before, timedelta(0))
         while not self.stopped.wait(self.interval):
-            try:
-                done = reconcile(self.settings.db_url, job_queue(self.settings), datetime.now(UTC))
-                if done.envelopes or done.documents:
-                    log.info("reconciler re-enqueued %s envelopes, %s documents", done.envelopes, done.documents)
-            except (RedisError, OSError) as exc:
-                log.warning("reconciler skipped a round: %s", exc)
+            self._reconcile(datetime.now(UTC), timedelta(seconds=30))
+            if self.stopped.is_set():
+                break
             ctx = get_context(self.settings)  # expired leases, SLA warnings, escalations:
             run_scheduled(ctx.db_url, ctx.policies, ctx.rules, datetime.now(UTC))
 
-    def stop(self) -> None:
+    def _reconcile(self, now: datetime, grace: timedelta) -> None:
+        from pipeline.jobs import job_queue
+        from pipeline.reconcile import reconcile
+
+        queue = job_queue(self.settings)
+        try:
+            done = reconcile(self.settings.db_url, queue, now, grace)
+            if done.envelopes or done.documents:
+                log.info("reconciler re-enqueued %s envelopes, %s documents", done.envelopes, done.documents)
+        except (RedisError, OSError) as exc:
+            log.warning("reconciler skipped a round: %s", exc)
+        finally:
+            queue.connection.close()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """No further round; wait for the one under way (it may use Redis, which is stopped after this)."""
         self.stopped.set()
+        if self.is_alive():
+            self.join(timeout=timeout)

@@ -23,7 +23,7 @@ from PIL import Image
 from ground.errors import UnsupportedInput
 from ground.records import OcrResult, PageText
 from ground.settings import Settings, get_settings
-from ocr import prepare
+from ocr import photo, prepare
 from ocr.engine import OcrEngine, OcrFailed, OcrTimeout, Reading, Word, load_engine, read_page, read_with_deadline
 from ocr.pages import PageImage, iter_image_pages, open_pdf, render_pdf_page
 from ocr.prepare import Prep
@@ -267,6 +267,8 @@ def _pdf_page_is_separator(pdf: pdfium.PdfDocument, index: int, settings: Settin
 
 def _raster_page(page: PageImage, settings: Settings, engine: OcrEngine, prep: Prep) -> PageText:
     gray = work_copy(page.image)
+    if prep.photo:
+        page, gray = flat_photo(page, gray)
     found = ink(gray)
     if is_separator(gray, page.image, settings.separator_payloads, found):
         return PageText(number=page.number, text="", method="ocr", flags=[SEPARATOR])
@@ -284,6 +286,18 @@ def _raster_page(page: PageImage, settings: Settings, engine: OcrEngine, prep: P
     if not reading.text.strip() or (reading.confidence is not None and reading.confidence < LOW_CONFIDENCE_BELOW):
         flags.append(LOW_CONFIDENCE)
     return PageText(number=page.number, text=_tidy(reading.text), method="ocr", flags=flags)
+
+
+def flat_photo(page: PageImage, work: np.ndarray) -> tuple[PageImage, np.ndarray]:
+    """A phone photo of a page warped flat and evenly lit (ocr.photo), with its work copy; scans and faxes (and
+    anything else that does not look like a photo) are returned as they are. The stored original is untouched."""
+    if page.bilevel:
+        return page, work
+    flat = photo.flatten(np.asarray(page.image), work)
+    if flat is None:
+        return page, work
+    image = prepare.to_image(flat.gray, flat.dpi)
+    return replace(page, image=image, dpi=flat.dpi), work_copy(image)
 
 
 def read_prepared(ready: Prepared, settings: Settings, engine: OcrEngine, prep: Prep, words: bool = False

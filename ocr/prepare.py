@@ -43,6 +43,7 @@ class Prep:
     # OCR with the configured languages of the script OSD found (Latin: pol+ces+eng, Cyrillic: eng+rus)
     script: bool = True
     rescale: bool = True  # read with text lines of READ_LINE_HEIGHT pixels (never enlarged)
+    photo: bool = True  # phone photos of a page: warped flat and evenly lit first (ocr.photo); scans untouched
 
 
 @dataclass

@@ -83,10 +83,11 @@ def sniff_type(data: bytes, name: str = "") -> str:
         return BMP
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and features.check("webp"):
         return WEBP
-    text = _as_text(data)
-    if text is not None:
-        if _looks_like_email(data, name):
-            return EMAIL
+    # An e-mail is recognised by its header block (ASCII by RFC 5322) in any body encoding: a delivered
+    # message with an 8-bit KOI8-R or windows-1250 body is no valid UTF-8, and still an e-mail.
+    if _looks_like_email(data, name):
+        return EMAIL
+    if _as_text(data) is not None:
         return TEXT
     raise UnsupportedInput(f"{_label(name)} is not a PDF, image, TIFF fax or e-mail; send it as one of those.")
 
@@ -116,9 +117,20 @@ def _as_text(data: bytes) -> str | None:
     return text
 
 
+_EMAIL_WINDOW = 16384  # bytes of the header block looked at
+
+
 def _looks_like_email(data: bytes, name: str) -> bool:
-    """RFC 822 heuristic: the text opens with a header block holding known mail headers."""
-    lines = data[:16384].replace(b"\r\n", b"\n").split(b"\n")
+    """RFC 822 heuristic: the bytes open with a header block holding known mail headers (a leading
+    Return-Path, Received or mbox ``From `` line included). Header values may hold raw 8-bit bytes."""
+    head = data[:_EMAIL_WINDOW]
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]  # a UTF-8 byte order mark some Windows tools write
+    if b"\x00" in head[:1024]:
+        return False  # binary
+    lines = head.replace(b"\r\n", b"\n").split(b"\n")
+    if len(data) > _EMAIL_WINDOW and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut in the middle
     if lines and lines[0].startswith(b"From ") and not lines[0].startswith(b"From: "):
         lines = lines[1:]  # mbox separator line
     known = 0

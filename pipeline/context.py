@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from classifiers.entity_config import entity_config
 from ground.settings import Settings, get_settings
 from queues.routing import RuleSet, load_rules
 from queues.sla import SlaPolicies, load_policies
@@ -41,6 +42,7 @@ def get_context(settings: Settings | None = None) -> Context:
     settings = settings or get_settings()
     ctx = _ready.get(settings.db_url)
     if ctx is None:
+        entity_config(settings.entities)  # a broken entities.yaml stops the start, naming the entity
         settings.data.mkdir(parents=True, exist_ok=True)
         migrate(settings.db_url)
         ctx = _ready[settings.db_url] = Context(settings)

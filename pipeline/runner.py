@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from ground.errors import Disposition, MailroomError
 from ground.records import OcrResult, Part
-from intake.parts import explode
+from intake.parts import explode, is_email
 from pipeline import chunks
 from pipeline.context import Context
-from pipeline.stages import FoundDocument, decide, documents_of, read_part, read_parts
+from pipeline.stages import FoundDocument, decide, documents_of, letter_documents, read_part, read_parts
 from queues.cases import routed
 from storage.audit import record
 from storage.customers import link_customer
@@ -79,16 +79,28 @@ def run_read(ctx: Context, envelope_id: str, chunk_pages: int = 0) -> list[str]:
         return []
     data = ctx.blobs.get(sha)
 
+    letter = is_email(ctype)  # an e-mail is one letter: body, then the attachments' pages (intake.letter)
+
     def read_or_plan() -> list[FoundDocument] | None:
         parts = explode(data, ctype, name)
-        if chunk_pages and chunks.plan(ctx, envelope_id, parts, chunk_pages):
+        if chunk_pages and _plan(ctx, envelope_id, parts, chunk_pages, letter):
             return None
-        return list(read_parts(parts, ctx.settings))
+        return list(read_parts(parts, ctx.settings, letter=letter))
 
     found = _guarded(ctx, envelope_id, attempts, "Reading", read_or_plan)
     if found is None:  # planned as page chunks, or quarantined
         return []
     return save_documents(ctx, envelope_id, sha, found)
+
+
+def _plan(ctx: Context, envelope_id: str, parts: list[Part], chunk_pages: int, letter: bool) -> bool:
+    """Plan page chunks; a damaged attachment of a letter is not the letter's failure: read it in one job."""
+    try:
+        return chunks.plan(ctx, envelope_id, parts, chunk_pages)
+    except MailroomError:
+        if not letter:
+            raise
+        return False
 
 
 def _poison_pill(ctx: Context, envelope_id: str, attempts: int, what: str) -> bool:
@@ -199,8 +211,15 @@ def assemble(ctx: Context, envelope_id: str, parts: list[Part] | None = None) ->
         sha, ctype, name = env.sha256, env.content_type, env.source_name
     if parts is None:
         parts = explode(ctx.blobs.get(sha), ctype, name)
-    found = [doc for index, part in enumerate(parts)
-             for doc in documents_of(index, part, OcrResult(pages=pages.get(index, [])))]
+    try:
+        if is_email(ctype):
+            found = list(letter_documents(parts, [OcrResult(pages=pages.get(i, [])) for i in range(len(parts))]))
+        else:
+            found = [doc for index, part in enumerate(parts)
+                     for doc in documents_of(index, part, OcrResult(pages=pages.get(index, [])))]
+    except MailroomError as exc:  # a letter with no readable text: a person looks at it
+        quarantine(ctx, envelope_id, exc)
+        return []
     try:
         return save_documents(ctx, envelope_id, sha, found, chunked=True)
     except IntegrityError:  # the job of another chunk made them at the same moment

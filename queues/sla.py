@@ -23,9 +23,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from ground.config_files import load_yaml_model
 from ground.records import CATEGORIES, SlaTarget
 from queues.calendar import BusinessCalendar, add_business_time, add_days, add_months, end_of_day
-from queues.routing import check_members, load_yaml_model, one_or_many
+from queues.routing import check_members, one_or_many
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPAN = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*$")

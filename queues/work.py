@@ -20,7 +20,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from classifiers.training import record_correction
-from ground.errors import Conflict, MailroomError, NotFound
+from ground.errors import Conflict, InvalidRequest, NotFound
 from ground.records import CATEGORIES, Classification
 from queues.routing import RuleSet, route
 from queues.sla import SlaPolicies, clocks
@@ -32,6 +32,7 @@ from storage.models import (
     Document,
     OutboxEvent,
     QueueMember,
+    Role,
     User,
     WorkItem,
     WorkItemState,
@@ -45,13 +46,6 @@ OUTCOMES: tuple[str, ...] = ("resolved", "answered", "rejected", "no_action", "f
                              "duplicate_of_case")
 DISPATCH_CHANNELS: tuple[str, ...] = ("post", "email")
 DEFAULT_CAPACITY = 10
-
-
-class InvalidRequest(MailroomError):
-    """The request itself is wrong (unknown queue, outcome or category); fixing it is the caller's job."""
-
-    code = "invalid"
-    http_status = 422
 
 
 # ---------------------------------------------------------------- helpers
@@ -116,9 +110,13 @@ def transition(session: Session, item_id: int, expected: tuple[WorkItemState, ..
 
 
 def _owned(session: Session, item_id: int, agent: str, action: str) -> WorkItem:
+    """The item, if ``agent`` may act on it as on a claim: nobody else has claimed it or holds it on hold
+    (the scheduler, actor ``system``, may act on any item)."""
     item = _get(session, item_id)
-    if item.state == WorkItemState.CLAIMED and item.assignee != agent:
-        raise Conflict(f"work item {item_id} is claimed by another agent; only they may {action} it")
+    if (agent != "system" and item.assignee not in (None, agent)
+            and item.state in (WorkItemState.CLAIMED, WorkItemState.ON_HOLD)):
+        raise Conflict(f"work item {item_id} is {item.state.replace('_', ' ')} by another agent; only they "
+                       f"may {action} it")
     return item
 
 
@@ -239,7 +237,7 @@ def resume(session: Session, item_id: int, actor: str, now: datetime, policies: 
            lease: timedelta = LEASE) -> WorkItem:
     """The customer answered: the pause closes, due times move out by the paused open time, and
     the item returns to the agent who held it (claimed, new lease)."""
-    item = _get(session, item_id)
+    item = _owned(session, item_id, actor, "resume")
     holds = [list(h) for h in item.holds]
     if holds and holds[-1][1] is None:
         holds[-1][1] = _iso(now)
@@ -283,7 +281,7 @@ def reclassify(session: Session, item_id: int, actor: str, now: datetime, catego
     is offered to training."""
     if category not in CATEGORIES:
         raise InvalidRequest(f"unknown category {category!r}; use one of: {', '.join(CATEGORIES)}")
-    item = _get(session, item_id)
+    item = _owned(session, item_id, actor, "reclassify")
     doc = item.document
     old = doc.category
     c = Classification(language=doc.language or "und", category=category, confidence=1.0,
@@ -307,7 +305,7 @@ def reclassify(session: Session, item_id: int, actor: str, now: datetime, catego
 def escalate(session: Session, item_id: int, actor: str, now: datetime, policies: SlaPolicies, rules: RuleSet,
              reason: str, *, action: str = "escalated") -> WorkItem:
     """Move an item to the escalation queue with its priority raised (manual or at breach)."""
-    item = _get(session, item_id)
+    item = _owned(session, item_id, actor, "escalate")
     esc = policies.escalation
     flags = sorted({*item.flags, "escalated"})
     if item.queue == esc.queue:
@@ -325,8 +323,10 @@ def escalate(session: Session, item_id: int, actor: str, now: datetime, policies
 
 
 def dispatch(session: Session, item_id: int, actor: str, now: datetime, policies: SlaPolicies, *, channel: str,
-             at: datetime | None = None, tracking_number: str | None = None) -> WorkItem:
-    """The reply was sent: the statutory clock of the item (and of its whole case) stops at ``at``."""
+             at: datetime | None = None, tracking_number: str | None = None,
+             queues: Sequence[str] | None = None) -> WorkItem:
+    """The reply was sent: the statutory clock of the item (and of the open items of its case in ``queues``,
+    the actor's scope; None: every queue) stops at ``at``, which lies between the letter's receipt and now."""
     if channel not in DISPATCH_CHANNELS:
         raise InvalidRequest(f"dispatch channel must be one of {', '.join(DISPATCH_CHANNELS)}, got {channel!r}")
     if channel == "post" and not (tracking_number or "").strip():
@@ -334,13 +334,20 @@ def dispatch(session: Session, item_id: int, actor: str, now: datetime, policies
     sent = at or now
     if sent > now:
         raise InvalidRequest("the dispatch time is in the future")
-    item = _get(session, item_id)
+    item = _owned(session, item_id, actor, "dispatch the reply to")
+    received = item.document.envelope.received_at
+    if received.tzinfo is None:
+        received = received.replace(tzinfo=UTC)
+    if sent < received:
+        raise InvalidRequest(f"the dispatch time {_iso(sent)} is before the letter was received ({_iso(received)})")
     if item.dispatched_at is not None:
         raise Conflict(f"the reply to work item {item_id} was already dispatched at {_iso(item.dispatched_at)}")
     targets = [item]
     if item.case_id is not None:
-        targets = list(session.scalars(select(WorkItem).where(WorkItem.case_id == item.case_id,
-                                                              WorkItem.dispatched_at.is_(None))))
+        same_case = select(WorkItem).where(WorkItem.case_id == item.case_id, WorkItem.dispatched_at.is_(None))
+        if queues is not None:
+            same_case = same_case.where(WorkItem.queue.in_(list(queues)))
+        targets = list(session.scalars(same_case))
     for t in targets:
         met = t.statutory_due is None or sent <= t.statutory_due
         values = sla_values(session, t, policies, now, dispatched=True)
@@ -358,7 +365,7 @@ def dispatch(session: Session, item_id: int, actor: str, now: datetime, policies
 
 @dataclass
 class AgentScope:
-    queues: list[str] | None  # None: every queue (no membership rows)
+    queues: list[str] | None  # None: every queue (supervisors, admins); an agent works only their member queues
     languages: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
     segments: list[str] = field(default_factory=list)
@@ -366,13 +373,16 @@ class AgentScope:
 
 
 def agent_scope(session: Session, agent: str) -> AgentScope:
+    """What ``agent`` may work. An agent with no queue memberships works no queue (never every queue)."""
     user = session.scalars(select(User).where(User.username == agent)).first()
     if user is None:
+        return AgentScope(queues=[])
+    if user.role != Role.AGENT.value:
         return AgentScope(queues=None)
     queues = list(session.scalars(select(QueueMember.queue).where(QueueMember.user_id == user.id)
                                   .order_by(QueueMember.queue)))
     skill = session.get(AgentSkill, user.id)
-    scope = AgentScope(queues=queues or None)
+    scope = AgentScope(queues=queues)
     if skill is not None:
         scope.languages, scope.categories = list(skill.languages), list(skill.categories)
         scope.segments, scope.capacity = list(skill.segments), skill.capacity

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Customer, Document
+from storage.models import Customer, Document, SearchEntityValue
+from storage.search import normalise_entity
 
-NATIONAL_IDS: tuple[str, ...] = ("pesel", "nip", "ico", "inn")
+NATIONAL_IDS: tuple[str, ...] = ("pesel", "nip", "ico", "inn", "regon", "rodne_cislo", "snils", "ogrn")
 
 # (id, name, phone E.164, e-mail, national id, its kind, segment, language); ids, phones and checksums are valid.
 DEMO_CUSTOMERS: tuple[tuple[str, str, str, str, str, str, str, str], ...] = (
@@ -40,16 +42,42 @@ def seed_demo_customers(session: Session) -> int:
     return added
 
 
+def _spellings(value: str) -> list[str]:
+    """How a customer number on a letter may be stored (each an exact, indexed look-up): as written, and
+    upper-case with its spaces kept, removed or written as dashes, or without spaces and dashes."""
+    upper = " ".join(value.split()).upper()
+    forms = [value, upper, upper.replace(" ", ""), upper.replace(" ", "-"), re.sub(r"[\s-]", "", upper)]
+    return list(dict.fromkeys(forms))
+
+
 def link_customer(session: Session, entities: Mapping[str, Sequence[str]]) -> str | None:
-    """The customer a document's entities point at: by customer id, then national id, e-mail, phone.
+    """The customer a document's entities point at: by customer number (any operator's shape, as configured in
+    ground/config/entities.yaml), then national id (PESEL, NIP, REGON, IČO, rodné číslo, INN, SNILS, OGRN),
+    then the contract number of an earlier letter that was linked, then e-mail, then phone.
 
     A customer number on the letter that is not in the table does not stop the other keys being tried.
     """
     for cid in entities.get("customer_id", []):
-        if session.get(Customer, cid) is not None:
-            return cid
+        found = session.scalars(select(Customer.id).where(Customer.id.in_(_spellings(cid)))
+                                .order_by(Customer.id)).first()
+        if found is not None:
+            return found
+    national = [v for kind in NATIONAL_IDS for v in entities.get(kind, [])]
+    if national:
+        found = session.scalars(select(Customer.id).where(Customer.national_id.in_(national))
+                                .order_by(Customer.id)).first()
+        if found is not None:
+            return found
+    contracts = {normalise_entity(v) for v in entities.get("contract_no", [])}
+    if contracts:  # the same contract as an earlier letter: that letter's customer
+        found = session.scalars(
+            select(Document.customer_id).join(SearchEntityValue, SearchEntityValue.document_id == Document.id)
+            .where(SearchEntityValue.name == "contract_no", SearchEntityValue.value.in_(contracts),
+                   Document.customer_id.is_not(None))
+            .order_by(Document.created_at.desc(), Document.id).limit(1)).first()
+        if found is not None:
+            return found
     keys: list[tuple[object, Sequence[str]]] = [
-        (Customer.national_id, [v for kind in NATIONAL_IDS for v in entities.get(kind, [])]),
         (Customer.email, [v.lower() for v in entities.get("email", [])]),
         (Customer.phone, list(entities.get("phone", []))),
     ]

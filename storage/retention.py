@@ -20,7 +20,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ground.errors import ConfigError, Conflict, MailroomError, NotFound
+from ground.errors import ConfigError, Conflict, InvalidRequest, MailroomError, NotFound
 from ground.records import CATEGORIES
 from ground.settings import CONFIG_DIR
 from storage.audit import record
@@ -194,6 +194,11 @@ def _remove_leftovers(session: Session, blobs: BlobStore, report: RetentionRepor
 
 def set_legal_hold(session: Session, envelope_id: str, hold: bool, *, actor: str, reason: str = "",
                    now: datetime | None = None) -> Envelope:
+    """Set or release the legal hold of an envelope; either way the reason (a case number, the court's order
+    lifting it) is required and recorded in the audit event."""
+    if not reason.strip():
+        raise InvalidRequest(f"Give the reason for {'setting' if hold else 'releasing'} the legal hold "
+                             "(e.g. the case number, or the order that lifts it).")
     env = session.get(Envelope, envelope_id)
     if env is None:
         raise NotFound(f"envelope {envelope_id} does not exist")
@@ -202,6 +207,6 @@ def set_legal_hold(session: Session, envelope_id: str, hold: bool, *, actor: str
     if env.legal_hold != hold:
         env.legal_hold = hold
         record(session, actor, "envelope.legal_hold_set" if hold else "envelope.legal_hold_released",
-               envelope_id=envelope_id, detail={"reason": reason}, at=now)
+               envelope_id=envelope_id, detail={"reason": reason.strip()}, at=now)
     return env
 

@@ -203,7 +203,7 @@ class Filters:
     queue: list[str] = field(default_factory=list)
     language: list[str] = field(default_factory=list)
     status: list[str] = field(default_factory=list)  # work-item state: new, claimed, on_hold, done
-    customer: str | None = None  # MR-1234567 (any spelling)
+    customer: str | None = None  # a customer number (MR-1234567 in any spelling, or another operator's)
     entity: list[str] = field(default_factory=list)  # "FV/2026/10/004512" or "invoice_no=FV/2026/10/004512"
 
 
@@ -242,7 +242,9 @@ class SearchIndex(Protocol):
 
 
 def _customer(value: str) -> str:
-    m = re.search(r"MR[\s-]?(\d{7})", value.upper())
+    """A customer number as the filter compares it: Mailroom's own MR-1234567 in any spelling, any other
+    operator's number (ground/config/entities.yaml) as written, without spaces, upper-case."""
+    m = re.fullmatch(r"MR[\s-]?(\d{7})", value.strip().upper())
     return f"MR-{m.group(1)}" if m else normalise_entity(value)
 
 

@@ -18,6 +18,7 @@ from storage.blobs import sha256_hex
 from storage.db import session_scope
 from storage.models import Envelope, Role
 from storage.users import upsert_user
+from tests.support.agents import join_every_queue
 from web.app import create_app
 
 USERS = {"scan": Role.SCANNER, "anna": Role.AGENT, "petr": Role.AGENT, "boss": Role.SUPERVISOR,
@@ -30,6 +31,7 @@ def api(redis_settings: Settings) -> Iterator[tuple[TestClient, Context]]:
     with session_scope(ctx.db_url) as s:
         for name, role in USERS.items():
             upsert_user(s, name, f"{name}-password", role)
+        join_every_queue(s, ctx.rules)  # an agent without memberships works no queue
     with TestClient(create_app(ctx)) as client:
         yield client, ctx
 

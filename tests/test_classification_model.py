@@ -3,7 +3,6 @@ and entity checksums/formats per language."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,11 +36,7 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 def test_shipped_model_is_small_loads_fast_once_and_is_recorded() -> None:
     size = sum(f.stat().st_size for f in MODEL_DIR.rglob("*") if f.is_file())
     assert size < 5_000_000
-    import spacy  # noqa: F401 - importing spaCy is a one-off cost of the process, not of the model
-
-    started = time.perf_counter()
-    model = load_model(MODEL_DIR)
-    assert time.perf_counter() - started < 1.0
+    model = load_model(MODEL_DIR)  # how long it takes: `python -m bench.budgets model`
     assert default_model() is default_model()
     assert model.version.startswith("textcat-")
     c = classify("Dzień dobry, od tygodnia nie działa internet, router miga na czerwono. Proszę o naprawę.")

@@ -24,6 +24,7 @@ from pipeline.jobs import job_queue, pages_queue
 from storage.db import session_scope
 from storage.models import AuditEvent, Role
 from storage.users import create_token, upsert_user
+from tests.support.agents import join_every_queue
 from web.app import create_app
 
 DOC = "no-such-document"
@@ -139,6 +140,7 @@ def test_api_supervisor_acts_auditor_reads_agent_is_refused(setup: Setup) -> Non
         for name, role in (("boss", Role.SUPERVISOR), ("reader", Role.AUDITOR), ("agent", Role.AGENT)):
             upsert_user(s, name, f"{name}-password-123", role)
             tokens[name] = {"Authorization": f"Bearer {create_token(s, name, 'test', now)[1]}"}
+        join_every_queue(s, ctx.rules)  # an agent without memberships works no queue
     job_id = _fail_route(setup)
     with TestClient(create_app(ctx)) as client:
         for who in ("boss", "reader"):

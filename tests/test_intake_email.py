@@ -114,8 +114,9 @@ def test_office_attachment_is_rejected_with_a_reason_kept_in_meta(ctx: Context) 
     [rej] = summary["rejected_attachments"]
     assert rej["name"] == "pismo.docx" and "Word document" in rej["reason"] and "PDF" in rej["reason"]
     parts = explode(raw, "message/rfc822", "m.eml")
-    assert [p.content_type for p in parts] == ["text/plain", "application/pdf"]
-    assert "pismo.docx" in parts[0].data.decode()  # the agent sees what was not read
+    assert [(p.name, p.content_type) for p in parts] == [
+        ("body", "text/plain"), ("skan.pdf", "application/pdf"), ("attachments not read", "text/plain")]
+    assert "pismo.docx" in parts[-1].data.decode()  # the agent sees what was not read
     got = receive(ctx, raw, "m.eml", NOW, dispatch=inline(ctx))
     with session_scope(ctx.db_url) as s:
         env = s.get(Envelope, got.envelope_id)
@@ -125,7 +126,8 @@ def test_office_attachment_is_rejected_with_a_reason_kept_in_meta(ctx: Context) 
         assert meta["in_reply_to"] == "<case-17@telewave.pl>"
         assert meta["references"] == ["<a@x.pl>", "<case-17@telewave.pl>"]
         assert meta["rejected_attachments"][0]["name"] == "pismo.docx"
-        assert len(env.documents) == 2
+        [letter] = env.documents  # body, the PDF's page, and the note on the Word file: one letter
+        assert letter.pages == 3 and "W załączniku pismo." in letter.text and "pismo.docx" in letter.text
 
 
 def test_same_message_id_by_another_route_is_a_duplicate(ctx: Context) -> None:
@@ -274,8 +276,9 @@ def test_imap_messages_with_attachments_become_documents_and_move_only_after_sto
         envs = {e.message_id: e for e in s.scalars(select(Envelope))}
         assert set(envs) == {"<body@x.pl>", "<att@x.pl>"}
         assert all(e.state == EnvelopeState.PROCESSED and e.channel == "email" for e in envs.values())
-        att_docs = envs["<att@x.pl>"].documents
-        assert [d.part_name for d in att_docs] == ["pismo.pdf"] and att_docs[0].work_item is not None
+        [letter] = envs["<att@x.pl>"].documents  # one letter: the cover note, then the PDF's pages
+        assert letter.part_name == "body" and letter.work_item is not None and letter.pages == 2
+        assert "W załączniku pismo." in letter.text and "Reklamuję" in letter.text
         assert len(envs["<body@x.pl>"].documents) == 1
         for e in envs.values():
             assert ctx.blobs.get(e.sha256) and e.meta["imap"]["mailbox"].endswith("/INBOX")
@@ -435,11 +438,44 @@ def test_outlook_msg_import_reads_its_attachments_and_dedupes(ctx: Context, tmp_
     assert meta["subject"] == "Reklamacja — faktura"
     assert [a["name"] for a in meta["attachments"]] == ["pismo.pdf", "umowa.docx"]
     assert [r["name"] for r in meta["rejected_attachments"]] == ["umowa.docx"]  # Word: a reason, no document
-    assert sorted((name, routed) for name, _, routed in docs) == [("body", True), ("pismo.pdf", True)]
-    texts = {name: text for name, text, _ in docs}
-    assert "Reklamuję fakturę" in texts["pismo.pdf"]  # the attached letter was read from its text layer
-    assert "w załączniku reklamacja" in texts["body"] and "umowa.docx" in texts["body"]  # the agent is told
+    [(name, text, routed)] = docs  # one letter: the body, then the attachment's pages, then the note
+    assert (name, routed) == ("body", True)
+    assert "Reklamuję fakturę" in text  # the attached letter was read from its text layer
+    assert text.index("w załączniku reklamacja") < text.index("Reklamuję fakturę") < text.index("umowa.docx")
     # the same .msg again (another file name) is recognised by its bytes and its Message-ID
     (tmp_path / "copy.msg").write_bytes(path.read_bytes())
     assert main(["import", str(tmp_path / "copy.msg")]) == 0
     assert "1 duplicates" in capsys.readouterr().out
+
+
+def test_outlook_msg_with_an_embedded_message_is_one_letter(ctx: Context, tmp_path: Path) -> None:
+    """Forwarded inside Outlook: the embedded message's body and its attachment are further pages."""
+    from aspose.email_foss.msg import MapiMessage
+
+    inner = MapiMessage.create("Skarga klienta", "Wiadomość przekazana: proszę o naprawę łącza od tygodnia.")
+    inner.add_attachment("pismo.pdf", _letter_pdf(4), mime_type="application/pdf")
+    outer = MapiMessage.create("FW: Skarga klienta", "Przekazuję do załatwienia.")
+    outer.add_embedded_message_attachment(inner, filename="Skarga klienta.msg")
+    data = outer.to_bytes()
+    parts = explode(data, "application/vnd.ms-outlook", "fw.msg")
+    assert [p.name for p in parts] == ["body", "forwarded", "pismo.pdf"]
+    got = receive(ctx, data, "fw.msg", NOW, dispatch=inline(ctx))
+    with session_scope(ctx.db_url) as s:
+        env = s.get(Envelope, got.envelope_id)
+        assert env.state == EnvelopeState.PROCESSED and env.channel == "email"
+        [letter] = env.documents
+        text = letter.text
+    assert text.index("Przekazuję do załatwienia") < text.index("naprawę łącza") < text.index("błędne naliczenie")
+
+
+def test_same_message_as_outlook_msg_after_the_eml_is_a_duplicate(ctx: Context) -> None:
+    """An Outlook .msg has no header block to read before storing; its Message-ID is known after exploring,
+    and the same message already received as .eml is recognised then (and not routed twice)."""
+    raw = mail("Treść listu w obu postaciach.", msgid="<both@x.pl>")
+    first = receive(ctx, raw, "a.eml", NOW, dispatch=inline(ctx))
+    again = receive(ctx, _outlook(raw), "a.msg", NOW, dispatch=inline(ctx))
+    assert again.duplicate and again.envelope_id == first.envelope_id
+    with session_scope(ctx.db_url) as s:
+        assert s.scalar(select(func.count()).select_from(Envelope)) == 1
+        details = [e.detail for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "envelope.duplicate"))]
+        assert details and details[0]["message_id"] == "<both@x.pl>"

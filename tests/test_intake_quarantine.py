@@ -29,6 +29,7 @@ from pipeline.runner import quarantine
 from storage.db import session_scope
 from storage.models import Envelope, EnvelopeState, Role
 from storage.users import upsert_user
+from tests.support.agents import join_every_queue
 from web.app import create_app
 
 NOW = datetime(2026, 10, 12, 9, 0, tzinfo=UTC)
@@ -128,6 +129,7 @@ def api(redis_settings: Settings) -> Iterator[tuple[TestClient, Context]]:
         for name, role in {"scan": Role.SCANNER, "scan2": Role.SCANNER, "boss": Role.SUPERVISOR,
                            "anna": Role.AGENT, "audit": Role.AUDITOR}.items():
             upsert_user(s, name, f"{name}-password", role)
+        join_every_queue(s, ctx.rules)  # an agent without memberships works no queue
     with TestClient(create_app(ctx)) as client:
         yield client, ctx
 

@@ -37,8 +37,9 @@ def _cluster(url: str) -> tuple[Path, int]:
     return data, port
 
 
-def _kill_9(data: Path) -> int:
-    """SIGKILL the postmaster and all its children (backends, checkpointer, WAL writer)."""
+def _kill_9(data: Path) -> tuple[int, int, bool]:
+    """SIGKILL the postmaster and all its children (backends, checkpointer, WAL writer); returns the
+    postmaster's pid, how many children it had, and whether all of them are gone afterwards."""
     master = int((data / "postmaster.pid").read_text().split()[0])
     children = [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == master]
     for pid in [master, *children]:
@@ -47,9 +48,17 @@ def _kill_9(data: Path) -> int:
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + 10
-    while Path(f"/proc/{master}").exists() and time.monotonic() < deadline:
+    while any(_alive(pid) for pid in [master, *children]) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return master
+    return master, len(children), not any(_alive(pid) for pid in [master, *children])
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _ppid(pid: int) -> int:
@@ -134,23 +143,34 @@ def test_kill_9_postgresql_during_transitions_loses_and_doubles_nothing() -> Non
         threads = [threading.Thread(target=agents.run, args=(f"agent-{i}",)) for i in range(AGENTS)]
         for t in threads:
             t.start()
-        killed = []
+        kills: list[dict[str, object]] = []
         try:
             for k in range(KILLS):
                 target = (k + 1) * ITEMS * 2 // (KILLS + 2)  # transitions acknowledged before this kill
                 deadline = time.monotonic() + 120
                 while len(agents.acked) < target and time.monotonic() < deadline and not agents.errors:
                     time.sleep(0.01)
-                killed.append((len(agents.acked), _kill_9(data)))
+                failed_before, acked_at = agents.in_doubt, len(agents.acked)
+                master, children, dead = _kill_9(data)
                 time.sleep(0.5)  # agents meet a dead server meanwhile
+                kills.append({"target": target, "acked": acked_at, "master": master, "children": children,
+                              "dead": dead, "failed_calls": agents.in_doubt - failed_before})
                 _start(data, port)
         finally:
             for t in threads:
                 t.join(300)
+        assert not any(t.is_alive() for t in threads), "an agent is stuck"
         assert not agents.errors, agents.errors
         engine.dispose()  # its pooled connection died with the first kill
-        print(f"pgkill: acked={len(agents.acked)} failed_calls={agents.in_doubt} kills_at={killed}")
-        assert len(killed) == KILLS and agents.in_doubt >= 1  # the kills did land in the middle of the work
+        print(f"pgkill: acked={len(agents.acked)} failed_calls={agents.in_doubt} kills={kills}")
+        # Each kill landed in the middle of the work, on a live server, and the work went on after it:
+        for k, kill in enumerate(kills):
+            assert kill["dead"] and kill["children"], kill  # the postmaster and its backends really died
+            assert kill["target"] <= kill["acked"] < 2 * ITEMS, kill  # reached its point, work still left
+            assert kill["failed_calls"], kill  # agents met the dead server
+            after = kills[k + 1]["acked"] if k + 1 < len(kills) else len(agents.acked)
+            assert after > kill["acked"], (kill, after)  # transitions acknowledged after the restart
+        assert len({kill["master"] for kill in kills}) == KILLS  # each a new postmaster (crash recovery ran)
         with sessionmaker(engine)() as s:
             states = dict(s.execute(select(WorkItem.state, func.count()).group_by(WorkItem.state)).all())
             assert states == {WorkItemState.DONE.value: ITEMS}, states

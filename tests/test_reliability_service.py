@@ -10,7 +10,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -92,12 +91,17 @@ def test_pickle_payload_written_into_redis_is_refused_and_not_executed(redis_set
     queue = job_queue(redis_settings)
     job_id = "read-00000000-0000-4000-8000-000000000000"
     conn = queue.connection
-    conn.hset(f"rq:job:{job_id}", mapping={
-        "data": pickle.dumps(Exploit()), "created_at": "2026-10-12T10:00:00.000000Z", "status": "queued",
-        "origin": queue.name, "description": "x", "timeout": 60,
-    })
-    conn.rpush(queue.key, job_id)
-    conn.sadd("rq:queues", queue.key)
+
+    def write_job() -> None:  # what someone with write access to Redis can do
+        conn.delete(f"rq:job:{job_id}")
+        conn.hset(f"rq:job:{job_id}", mapping={
+            "data": pickle.dumps(Exploit()), "created_at": "2026-10-12T10:00:00.000000Z", "status": "queued",
+            "origin": queue.name, "description": "x", "timeout": 60,
+        })
+        conn.rpush(queue.key, job_id)
+        conn.sadd("rq:queues", queue.key)
+
+    write_job()
     with pytest.raises(Exception):  # noqa: B017,PT011 - the JSON serializer cannot read pickle bytes
         JSONSerializer.loads(conn.hget(f"rq:job:{job_id}", "data"))
     env = dict(os.environ, MAILROOM_DATA=str(redis_settings.data))
@@ -106,6 +110,16 @@ def test_pickle_payload_written_into_redis_is_refused_and_not_executed(redis_set
     assert not marker.exists(), "the pickle payload ran"
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(queue) == 0  # taken off the queue and dropped, not retried forever
+
+    # positive control: the very same job taken by an rq worker with rq's default (pickle) serializer runs the
+    # payload, so the refusal above is the JSON serializer's doing and not a job that could never run
+    write_job()
+    pickle_worker = ("import sys\nfrom redis import Redis\nfrom rq import Queue, Worker\n"
+                     "conn = Redis(unix_socket_path=sys.argv[1])\n"
+                     "Worker([Queue(sys.argv[2], connection=conn)], connection=conn).work(burst=True)\n")
+    control = subprocess.run([sys.executable, "-c", pickle_worker, str(redis_settings.redis_socket), queue.name],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert marker.exists(), ("the same job through a pickle worker did not run the payload", control.stderr[-2000:])
 
 
 # ---------------------------------------------------------------- secrets
@@ -174,11 +188,14 @@ def test_serve_with_two_workers_ready_restarts_dead_workers_and_routes(tmp_path:
     server = subprocess.Popen([sys.executable, "-m", "mailroom.cli", "serve", "--workers", "2"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base, auth = f"http://127.0.0.1:{port}", ("ops", "ops-password")
+    seen: set[int] = set()  # every worker pid ever seen, to check after the stop that none outlived the service
 
     def workers() -> list[int]:
         out = subprocess.run(["pgrep", "-P", str(server.pid), "-f", "mailroom.cli worker"], capture_output=True,
                              text=True).stdout
-        return [int(pid) for pid in out.split()]
+        pids = [int(pid) for pid in out.split()]
+        seen.update(pids)
+        return pids
 
     try:
         def ready() -> dict | None:
@@ -215,5 +232,23 @@ def test_serve_with_two_workers_ready_restarts_dead_workers_and_routes(tmp_path:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             raise
-    time.sleep(0.5)
-    assert not workers()  # the workers stopped with the service
+    # the workers stopped with the service: checked by the pids recorded while it ran (once the service is gone
+    # a surviving worker would be re-parented, and `pgrep -P <dead pid>` could never find it)
+    assert len(seen) >= 3, seen  # the two first workers and the replacement of the killed one
+    try:
+        wait_for(lambda: not [pid for pid in seen if _is_worker(pid)], 30, "every worker to stop")
+    except AssertionError:
+        for pid in seen:
+            if _is_worker(pid):
+                os.kill(pid, signal.SIGKILL)  # do not leave it running after the failed test
+        raise
+
+
+def _is_worker(pid: int) -> bool:
+    """``pid`` is a live (not zombie) ``mailroom worker`` process: not reused by something else."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z" and b"mailroom.cli worker" in cmdline

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ground.errors import ConfigError, Conflict
+from ground.errors import ConfigError, Conflict, InvalidRequest
 from mailroom.cli import main
 from pipeline.context import Context
 from storage.audit import verify
@@ -129,7 +129,11 @@ def test_legal_hold_set_and_release_are_audited(ctx: Context, policy_path: Path,
     assert main(["retention", "hold", env_id, "--reason", "court case II C 123/26"]) == 0
     with session_scope(ctx.db_url) as s:
         assert not run_retention(s, ctx.blobs, load_policy(policy_path), now=NOW).purged
-    assert main(["retention", "release", env_id]) == 0
+    with pytest.raises(SystemExit):  # releasing needs its reason too
+        main(["retention", "release", env_id])
+    with session_scope(ctx.db_url) as s, pytest.raises(InvalidRequest, match="reason for releasing"):
+        set_legal_hold(s, env_id, False, actor="boss", reason="  ")
+    assert main(["retention", "release", env_id, "--reason", "order of 2026-12-01 lifts the hold"]) == 0
     assert main(["retention", "run", "--dry-run", "--config", str(policy_path)]) == 0
     assert f"would purge: envelope {env_id}" in capsys.readouterr().out
     assert main(["retention", "run", "--config", str(policy_path)]) == 0  # the real "now": long past 2022
@@ -138,4 +142,4 @@ def test_legal_hold_set_and_release_are_audited(ctx: Context, policy_path: Path,
                                                    .order_by(AuditEvent.id))]
         assert actions == ["envelope.legal_hold_set", "envelope.legal_hold_released", "envelope.purged"]
         with pytest.raises(Conflict):
-            set_legal_hold(s, env_id, True, actor="auditor", reason="too late")
+            set_legal_hold(s, env_id, True, actor="boss", reason="too late")

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -106,9 +105,7 @@ def test_catastrophic_regex_is_bounded_and_flagged(tmp_path: Path) -> None:
 """,
     )
     text = "a" * 200_000 + "!"
-    t0 = time.monotonic()
-    r = route(cls(), "scan", text, rs)
-    assert time.monotonic() - t0 < 2.0
+    r = route(cls(), "scan", text, rs)  # cut off at regex_timeout; the time: `python -m bench.budgets redos`
     assert r.rule == "fallback"
     assert any("redos" in x and "skipped" in x for x in r.reasons)
 

@@ -18,6 +18,7 @@ from storage.db import session_scope
 from storage.models import AuditEvent, Document, DocumentState, Envelope, Role, WorkItem
 from storage.search import index_document
 from storage.users import upsert_user
+from tests.support.agents import join_every_queue
 from web.app import create_app
 
 USERS = {"scan": Role.SCANNER, "anna": Role.AGENT, "boss": Role.SUPERVISOR, "audit": Role.AUDITOR}
@@ -29,6 +30,7 @@ def api(ctx: Context) -> Iterator[tuple[TestClient, Context, str, str]]:
     with session_scope(ctx.db_url) as s:
         for name, role in USERS.items():
             upsert_user(s, name, f"{name}-password", role)
+        join_every_queue(s, ctx.rules)  # an agent without memberships works no queue
         key = ctx.blobs.put(ORIGINAL)
         env_id, doc_id = str(uuid.uuid4()), str(uuid.uuid4())
         s.add(Envelope(id=env_id, received_at=datetime(2026, 3, 2, 9, tzinfo=UTC), channel="scan",
@@ -115,12 +117,21 @@ def test_csv_export_and_legal_hold(api: tuple[TestClient, Context, str, str]) ->
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert [row["document_id"] for row in rows] == [doc_id]
     assert rows[0]["invoice_no"] == "'=HYPERLINK(1)"  # never a live formula in a spreadsheet
+    # auditors read everything and change nothing: holds are set and released by supervisors, with a reason
+    hold = {"hold": True, "reason": "II C 1/26"}
+    assert client.post(f"/api/archive/envelopes/{env_id}/legal-hold", json=hold,
+                       auth=auth("audit")).status_code in (403, 404)
     assert client.post(f"/api/archive/envelopes/{env_id}/legal-hold", json={"hold": True},
-                       auth=auth("audit")).status_code == 422
-    r = client.post(f"/api/archive/envelopes/{env_id}/legal-hold", json={"hold": True, "reason": "II C 1/26"},
-                    auth=auth("audit"))
+                       auth=auth("boss")).status_code == 422
+    r = client.post(f"/api/archive/envelopes/{env_id}/legal-hold", json=hold, auth=auth("boss"))
     assert r.status_code == 200 and r.json()["legal_hold"] is True
+    assert client.post(f"/api/archive/envelopes/{env_id}/legal-hold", json={"hold": False},
+                       auth=auth("boss")).status_code == 422  # releasing needs its reason too
     with session_scope(ctx.db_url) as s:
         env = s.get(Envelope, env_id)
         assert env is not None and env.legal_hold
-    assert actions(ctx, "audit") == ["archive.exported", "envelope.legal_hold_set"]
+    r = client.post(f"/api/archive/envelopes/{env_id}/legal-hold", json={"hold": False, "reason": "order lifted"},
+                    auth=auth("boss"))
+    assert r.status_code == 200 and r.json()["legal_hold"] is False
+    assert actions(ctx, "audit") == ["archive.exported"]
+    assert actions(ctx, "boss") == ["envelope.legal_hold_set", "envelope.legal_hold_released"]

@@ -5,11 +5,13 @@ renders (never text/html or image/svg+xml); the page-image route only ever answe
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from email.message import EmailMessage
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import select
 
 from pipeline.context import Context
@@ -40,6 +42,8 @@ UPLOADS = {
     "page.html": b"<!DOCTYPE html><html><body><script>alert(1)</script>Reklamacja</body></html>",
     "html-attachment.eml": _html_attachment_mail(),
 }
+# read as an image: its pages are drawn as PNG; the others are read as text and have no page image
+DRAWN_PAGES = {"polyglot.jpg"}
 
 
 @pytest.fixture
@@ -72,7 +76,7 @@ def test_hostile_files_are_always_downloads_and_page_images_are_png(client: Test
         envelopes[name] = env_id
         if r.status_code == 202:
             run_inline(ctx, env_id)
-    checked = 0
+    checked = pages_checked = 0
     for name, env_id in envelopes.items():
         _check_download(client.get(f"/api/archive/envelopes/{env_id}/original", auth=AUTH["audit"]), name)
         with session_scope(ctx.db_url) as s:
@@ -84,12 +88,22 @@ def test_hostile_files_are_always_downloads_and_page_images_are_png(client: Test
             _check_download(client.get(f"/auditor/documents/{doc.id}/original", auth=AUTH["audit"]), name)
             if item is not None:
                 page = client.get(f"/agent/items/{item.id}/pages/1.png", auth=AUTH["boss"])
-                assert page.status_code in (200, 404), (name, page.status_code)
-                if page.status_code == 200:
+                shown = client.get(f"/agent/items/{item.id}", auth=AUTH["boss"])
+                assert shown.status_code == 200, (name, shown.status_code)
+                if name in DRAWN_PAGES:  # a page image it read: served as a PNG Mailroom drew, never a 404
+                    assert page.status_code == 200, (name, page.status_code, page.text[:200])
                     assert page.headers["content-type"] == "image/png" and page.content[:8] == b"\x89PNG\r\n\x1a\n"
+                    assert page.headers["x-content-type-options"] == "nosniff", name
                     assert b"<script" not in page.content and b"<svg" not in page.content
+                    Image.open(io.BytesIO(page.content)).verify()  # a whole PNG
+                    assert f"/agent/items/{item.id}/pages/1.png" in shown.text  # and the item page shows it
+                    pages_checked += 1
+                else:  # read as text: there is no page image, and the item page links none
+                    assert page.status_code == 404, (name, page.status_code)
+                    assert f"/agent/items/{item.id}/pages/" not in shown.text, name
             checked += 1
     assert checked >= 3  # polyglot, SVG and e-mail became documents; the HTML file is kept as an original
+    assert pages_checked >= 1  # the polyglot's page was drawn and served
 
 
 def test_svg_is_never_served_as_an_image(client: TestClient, ctx: Context) -> None:

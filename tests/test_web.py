@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,7 +23,17 @@ from pipeline.runner import run_inline
 from queues.work import set_members
 from storage.db import session_scope
 from storage.models import ApiToken, AuditEvent, Envelope, LoginFailure, Role, User, WorkItem
-from storage.users import MAX_FAILURES, authenticate, create_token, disable_user, hash_password, upsert_user
+from storage.users import (
+    MAX_FAILURES,
+    authenticate,
+    create_token,
+    disable_user,
+    hash_password,
+    revoke_token,
+    upsert_user,
+    user_for_token,
+)
+from tests.support.agents import join_every_queue
 from web.app import create_app
 from web.deps import SESSION_COOKIE
 
@@ -46,6 +55,7 @@ def web(ctx: Context) -> Iterator[TestClient]:
     with session_scope(ctx.db_url) as s:
         for name, role in USERS.items():
             upsert_user(s, name, f"{name}-password", role, name.title())
+        join_every_queue(s, ctx.rules)  # an agent without memberships works no queue
     with TestClient(create_app(ctx), follow_redirects=False) as client:
         yield client
 
@@ -321,5 +331,16 @@ def test_migration_0006_on_postgresql(postgres_url: str) -> None:
     with session_scope(postgres_url) as s:
         user = upsert_user(s, "pg-user", "pg-password", Role.AUDITOR)
         assert user.active is True
-        _, plain = create_token(s, "pg-user", "t", datetime.now(UTC))
-    assert json.dumps(plain)
+        token, plain = create_token(s, "pg-user", "t", datetime.now(UTC))
+        token_id = token.id
+    # the token created on PostgreSQL signs its user in there; only its hash is stored
+    with session_scope(postgres_url) as s:
+        user = user_for_token(s, plain, datetime.now(UTC))
+        assert user is not None and user.username == "pg-user"
+        assert user_for_token(s, plain[:-1] + ("A" if plain[-1] != "A" else "B"), datetime.now(UTC)) is None
+        stored = s.get(ApiToken, token_id)
+        assert stored is not None and stored.last_used_at is not None
+        assert plain not in (stored.token_hash, stored.prefix) and stored.token_hash != plain
+        revoke_token(s, token_id, datetime.now(UTC))
+    with session_scope(postgres_url) as s:
+        assert user_for_token(s, plain, datetime.now(UTC)) is None

@@ -22,9 +22,11 @@ import pytest
 from sqlalchemy import select
 
 from ground.settings import CONFIG_DIR
+from queues.routing import load_rules
 from storage.db import migrate, session_scope
 from storage.models import Document, Role
 from storage.users import upsert_user
+from tests.support.agents import join_every_queue
 from tests.support.servers import free_port, mailroom_serve, wait_until
 
 PASSWORD = "xss-test-password-1"
@@ -82,6 +84,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     with session_scope(db_url) as s:
         for name, role in USERS.items():
             upsert_user(s, name, PASSWORD, role, payload(f"display-{name}"))
+        join_every_queue(s, load_rules(rules))  # an agent without memberships works no queue
     port = free_port()
     env = dict(os.environ, MAILROOM_DATA=str(data), MAILROOM_PORT=str(port), MAILROOM_ROUTING_RULES=str(rules),
                MAILROOM_SECRET_KEY="x7Rk2-browser-xss-test-key-0123456789abcdef")

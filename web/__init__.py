@@ -1,1 +1,1 @@
-"""HTTP API (and later the web pages): a thin shell over intake, storage and queues."""
+"""The HTTP API and the server-rendered pages (web/pages/): a thin shell over intake, storage and queues."""

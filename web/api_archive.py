@@ -23,6 +23,7 @@ from web.deps import CtxDep, SessionDep, require
 
 router = APIRouter(prefix="/api/archive", tags=["archive"])
 Auditor = Annotated[User, require(Role.AUDITOR, Role.SUPERVISOR)]
+Supervisor = Annotated[User, require(Role.SUPERVISOR)]
 EXPORT_LIMIT = 10_000
 EXPORT_FIELDS = ("document_id", "envelope_id", "received_at", "channel", "language", "category", "queue",
                  "status", "customer_id", "invoice_no")
@@ -215,9 +216,9 @@ def archive_original(envelope_id: str, user: Auditor, session: SessionDep, ctx: 
 
 
 @router.post("/envelopes/{envelope_id}/legal-hold", response_model=DocumentHold)
-def archive_legal_hold(envelope_id: str, body: HoldIn, user: Auditor, session: SessionDep) -> DocumentHold:
-    if body.hold and not body.reason.strip():
-        raise HTTPException(422, "Give the reason for the legal hold (e.g. the case number).")
+def archive_legal_hold(envelope_id: str, body: HoldIn, user: Supervisor, session: SessionDep) -> DocumentHold:
+    """Set or release a legal hold (supervisors; auditors read everything and change nothing). Both need the
+    reason, and both are audit events."""
     env = set_legal_hold(session, envelope_id, body.hold, actor=user.username, reason=body.reason.strip())
     session.commit()
     return DocumentHold(envelope_id=env.id, legal_hold=env.legal_hold)

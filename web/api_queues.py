@@ -109,7 +109,7 @@ def _now() -> datetime:
 
 def _may_work(session: Session, user: User, queue: str | None) -> bool:
     """Agents work only their member queues (``queue_members`` via ``work.agent_scope``, the one
-    source of truth the pages use too; no membership rows: every queue); supervisors work all."""
+    source of truth the pages use too; no membership rows: no queue); supervisors work all."""
     if user.role != Role.AGENT.value:
         return True
     allowed = work.agent_scope(session, user.username).queues
@@ -238,8 +238,9 @@ def dispatch(item_id: int, body: DispatchIn, user: Agent, session: SessionDep, c
     _scoped(session, user, item_id)
     if body.at is not None and body.at.tzinfo is None:
         raise HTTPException(422, "Give the dispatch time with its UTC offset, e.g. 2026-11-23T10:00:00+01:00.")
+    scope = work.agent_scope(session, user.username).queues  # the case's items the agent may not work stay open
     return _full(work.dispatch(session, item_id, user.username, _now(), ctx.policies, channel=body.channel,
-                               at=body.at, tracking_number=body.tracking_number))
+                               at=body.at, tracking_number=body.tracking_number, queues=scope))
 
 
 # ---------------------------------------------------------------- membership and skills (supervisors)

@@ -33,6 +33,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from pipeline.context import Context
+from queues.work import agent_scope
 from storage.db import session_scope
 from storage.models import Role, User
 from storage.users import LoginThrottled, authenticate, check_throttle, clear_failures, record_failure, user_for_token
@@ -66,7 +67,7 @@ AUDITORS = _r(AU)  # read everything, change nothing
 READERS = _r(S, V, AU)
 
 ACCESS: dict[tuple[str, str], Roles | str] = {
-    # core API (web/app.py)
+    # core API: probes (web/ops.py), envelopes (web/api_intake.py), work items (web/api_queues.py)
     ("GET", "/api/health"): PUBLIC,
     ("GET", "/api/ready"): PUBLIC,
     ("POST", "/api/envelopes"): MAILROOM,
@@ -103,13 +104,13 @@ ACCESS: dict[tuple[str, str], Roles | str] = {
     ("GET", "/api/archive/documents/{document_id}"): _r(V, AU),
     ("GET", "/api/archive/documents/{document_id}/trail"): _r(V, AU),
     ("GET", "/api/archive/envelopes/{envelope_id}/original"): _r(V, AU),
-    ("POST", "/api/archive/envelopes/{envelope_id}/legal-hold"): _r(V, AU),
+    ("POST", "/api/archive/envelopes/{envelope_id}/legal-hold"): SUPERVISORS,  # auditors read, never change
     # failed pipeline jobs (web/api_jobs.py)
     ("GET", "/api/jobs/failed"): _r(V, AU),
     ("GET", "/api/jobs/failed/{job_id}"): _r(V, AU),
     ("POST", "/api/jobs/failed/{job_id}/retry"): SUPERVISORS,
     ("POST", "/api/jobs/failed/{job_id}/discard"): SUPERVISORS,
-    # pages (web/pages.py)
+    # pages (web/pages/: static files and sign-in in __init__.py, then mailroom, agent, supervisor, archive)
     ("GET", "/static/{path:path}"): PUBLIC,
     ("GET", "/"): SIGNED_IN,
     ("GET", "/login"): PUBLIC,
@@ -400,13 +401,8 @@ def csrf_token(request: Request) -> str:
 
 
 def visible_queues(session: Session, user: User, all_queues: list[str]) -> list[str]:
-    """The queues whose items ``user`` may see: an agent's member queues (none set: all), all for others."""
+    """The queues whose items ``user`` may see: an agent's member queues (none: none), all for others."""
     if user.role != Role.AGENT.value:
         return list(all_queues)
-    from queues import work
-
-    scope = getattr(work, "agent_scope", None)
-    member = scope(session, user.username).queues if scope is not None else None
-    if not member:
-        return list(all_queues)
+    member = agent_scope(session, user.username).queues or []
     return [q for q in all_queues if q in set(member)] + sorted(set(member) - set(all_queues))

@@ -1,7 +1,8 @@
-"""Readiness for a load balancer or orchestrator: the database, Redis and the blob store all answer.
+"""Probes for a load balancer or orchestrator: health (the process is up) and readiness (the database,
+Redis and the blob store all answer).
 
-``/api/health`` (web/app.py) says the process is up; ``/api/ready`` says it can take work. It
-needs ``("GET", "/api/ready"): PUBLIC`` in web/deps.py ACCESS to be probed without signing in.
+``/api/health`` says the process is up; ``/api/ready`` says it can take work. Both are PUBLIC in
+web/deps.py ACCESS, to be probed without signing in.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline.jobs import job_queue
 from storage.db import session_scope
-from web.deps import CtxDep
+from web import schemas
+from web.deps import CtxDep, SessionDep
 
-router = APIRouter(tags=["operations"])
+router = APIRouter()
 MIN_FREE_BYTES = 256 * 1024 * 1024  # below this a file blob store stops taking uploads soon
 
 
@@ -46,7 +48,18 @@ def _blob_state(blobs: Any) -> str:
     return "ok"
 
 
-@router.get("/api/ready", response_model=Ready, responses={503: {"model": Ready}})
+@router.get("/api/health", response_model=schemas.Health)
+def health(session: SessionDep, ctx: CtxDep) -> schemas.Health:
+    session.execute(text("SELECT 1"))
+    try:
+        job_queue(ctx.settings).connection.ping()
+        redis_state = "ok"
+    except (RedisError, OSError):
+        redis_state = "unavailable"
+    return schemas.Health(status="ok", database="ok", redis=redis_state)
+
+
+@router.get("/api/ready", response_model=Ready, responses={503: {"model": Ready}}, tags=["operations"])
 def ready(ctx: CtxDep) -> Any:
     checks: dict[str, str] = {}
     try:

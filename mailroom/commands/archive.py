@@ -195,5 +195,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name, hold in (("hold", True), ("release", False)):
         rp = rsub.add_parser(name, help=f"{'set' if hold else 'release'} a legal hold on an envelope")
         rp.add_argument("envelope_id")
-        rp.add_argument("--reason", required=hold, default="")
+        rp.add_argument("--reason", required=True, help="why (a case number; the order that lifts the hold)")
         rp.set_defaults(func=cmd_retention_hold, hold=hold)

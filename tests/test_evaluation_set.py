@@ -1,0 +1,101 @@
+"""The independent evaluation set (evaluation/letters): well-formed, and what the entity extractor reaches on it.
+
+The set is measured here, never used to train or tune anything. The figures asserted at the end are the
+acceptance figures of issue 14 (entity F1 >= 0.90, customer-number recall >= 0.95 on letters the generator did
+not write); they are read on the letters' plain text, so OCR and e-mail decoding play no part (bench.classify
+measures the same through the real pipeline path, with OCR).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import date
+
+import phonenumbers
+import pytest
+from stdnum import iban as std_iban
+from stdnum.cz import rc as cz_rc
+from stdnum.pl import nip as pl_nip
+from stdnum.pl import pesel as pl_pesel
+from stdnum.pl import regon as pl_regon
+from stdnum.ru import inn as ru_inn
+from stdnum.ru import ogrn as ru_ogrn
+
+from classifiers.entities import _ico_valid, _snils_valid, extract_entities
+from classifiers.language import detect_language
+from evaluation.truth import LANGUAGES, ROOT, load_letters, score_entities, truth_kinds
+from ground.records import CATEGORIES, ENTITY_NAMES
+
+ENTITY_F1 = 0.90
+CUSTOMER_RECALL = 0.95
+CHECKSUMS = {"pesel": pl_pesel.is_valid, "nip": pl_nip.is_valid, "regon": pl_regon.is_valid, "ico": _ico_valid,
+             "rodne_cislo": cz_rc.is_valid, "inn": ru_inn.is_valid, "snils": _snils_valid, "ogrn": ru_ogrn.is_valid}
+
+if not ROOT.exists():
+    pytest.skip("no evaluation set in this tree", allow_module_level=True)
+
+LETTERS = load_letters()
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+def test_eight_letters_per_language_and_category() -> None:
+    counts = Counter((letter.language, letter.category) for letter in LETTERS)
+    assert {lang for lang, _ in counts} == set(LANGUAGES)
+    assert {cat for _, cat in counts} == set(CATEGORIES)
+    assert all(counts[lang, cat] == 8 for lang in LANGUAGES for cat in CATEGORIES), counts
+    for lang in LANGUAGES:  # every letter has its truth and every truth its letter
+        txt = {p.stem for p in (ROOT / lang).glob("*.txt")}
+        truth = {p.stem for p in (ROOT / lang).glob("*.json")}
+        assert txt == truth and len(txt) == 88
+        assert (ROOT / lang / "README.md").exists()
+    assert all(letter.stem.startswith(letter.language + "_") for letter in LETTERS)
+
+
+def test_every_truth_entity_is_in_the_letter() -> None:
+    """Identifiers are written literally; normalised values (national ids, IBANs, phones, amounts) are there
+    once the separators are ignored, and checksummed ids and IBANs are valid."""
+    problems: list[str] = []
+    for letter in LETTERS:
+        text, digits = letter.text, _digits(letter.text)
+        compact = re.sub(r"\s", "", text).upper()
+        assert set(letter.entities) <= set(ENTITY_NAMES), letter.stem
+        for kind, values in letter.entities.items():
+            assert values == sorted(set(values)) or len(values) == len(set(values)), (letter.stem, kind)
+            for v in values:
+                if kind in ("customer_id", "contract_no", "invoice_no"):
+                    ok = v in text
+                elif kind == "email":
+                    ok = v == v.lower() and v in text.lower()
+                elif kind in CHECKSUMS:
+                    ok = v.isdigit() and v in digits and CHECKSUMS[kind](v)
+                elif kind == "iban":
+                    ok = v in compact and std_iban.is_valid(v)
+                elif kind == "phone":
+                    number = phonenumbers.parse(v)
+                    ok = phonenumbers.is_valid_number(number) and str(number.national_number) in digits
+                elif kind == "amount":
+                    m = re.fullmatch(r"(\d+)\.(\d{2}) ([A-Z]{3})", v)
+                    ok = m is not None and _digits(m.group(1)) in digits
+                elif kind == "date":
+                    day = date.fromisoformat(v)
+                    ok = str(day.year) in text or f"{day.year % 100:02d}" in text
+                else:
+                    ok = False
+                if not ok:
+                    problems.append(f"{letter.stem} {kind} {v!r}")
+    assert problems == []
+
+
+def test_extractor_reaches_the_acceptance_figures_on_the_independent_letters() -> None:
+    pairs = [(letter.stem, extract_entities(letter.text, detect_language(letter.text)[0]), letter.entities)
+             for letter in LETTERS]
+    score = score_entities(pairs, truth_kinds(LETTERS))
+    figures = (f"entity P {score.precision:.3f} R {score.recall:.3f} F1 {score.f1:.3f}, customer-number recall "
+               f"{score.customer_recall:.3f} ({score.customer_found}/{score.customer_total})")
+    print(figures)
+    assert score.f1 >= ENTITY_F1, figures
+    assert score.customer_recall >= CUSTOMER_RECALL, figures

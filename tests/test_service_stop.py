@@ -1,0 +1,214 @@
+"""Stopping ``mailroom serve`` as a service manager does: SIGTERM to the parent alone, or to every process of
+the service's process group at once (systemd's KillMode=control-group, container runtimes, Ctrl-C). Either way
+the whole process tree is gone within 10 s, nothing prints a traceback, no redis-server is left behind, and a
+restart routes every envelope exactly once (mailroom/services.py, "Stopping like a service")."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from rq.serializers import JSONSerializer
+from sqlalchemy import select
+
+from ground.settings import Settings
+from pipeline.context import get_context
+from pipeline.jobs import job_queue, pages_queue
+from storage.db import session_scope
+from storage.models import Envelope
+from tests.hostile.engines import register
+from tests.support.servers import free_port, mailroom_serve, wait_until
+from tests.test_reliability_faults import ROOT, assert_exactly_once, scan_pdf
+
+STOP_BOUND = 10.0  # seconds: what container runtimes wait after SIGTERM before SIGKILL
+
+
+def _proc_table() -> dict[int, tuple[int, str]]:
+    """pid → (parent pid, state) of every process now (one pass over /proc)."""
+    table = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        table[int(stat.parent.name)] = (int(fields[1]), fields[0])
+    return table
+
+
+def _tree(root: int) -> set[int]:
+    """``root`` and its live descendants (the redis-server included: its own session, still serve's child)."""
+    table = _proc_table()
+    found, todo = {root}, [root]
+    while todo:
+        parent = todo.pop()
+        for pid, (ppid, state) in table.items():
+            if ppid == parent and state != "Z" and pid not in found:
+                found.add(pid)
+                todo.append(pid)
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    table = _proc_table()
+    return {pid for pid in pids if pid in table and table[pid][1] != "Z"}
+
+
+def _serve_pid() -> int:
+    """The ``mailroom serve`` started by this test process (tests.support.servers.mailroom_serve)."""
+    for pid, (ppid, _) in _proc_table().items():
+        if ppid == os.getpid():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"mailroom.cli" in cmdline and b"serve" in cmdline:
+                return pid
+    raise AssertionError("no mailroom serve child found")
+
+
+def _redis_answers(sock: Path) -> bool:
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(str(sock))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def _stop(how: str, log: Path, sock: Path) -> float:
+    """Signal serve (``parent``: its pid; ``group``: its process group) and wait for its whole tree to end."""
+    serve = _serve_pid()
+    tree = _tree(serve)
+    assert len(tree) >= 4, tree  # serve, redis-server, a worker and its work-horse (and rq's scheduler)
+    started = time.monotonic()
+    if how == "group":
+        os.killpg(serve, signal.SIGTERM)  # as systemd and container runtimes do: every process at once
+    else:
+        os.kill(serve, signal.SIGTERM)
+    left: set[int] = tree
+    while left and time.monotonic() - started < STOP_BOUND:
+        time.sleep(0.1)
+        left = _alive(tree)
+    took = time.monotonic() - started
+    assert not left, f"still running {took:.1f} s after SIGTERM: {left}\n{log.read_text()[-3000:]}"
+    text = log.read_text()
+    assert "Traceback" not in text, text[-5000:]
+    assert not _redis_answers(sock)  # no redis-server left on the socket
+    return took
+
+
+def _started_jobs(settings: Settings) -> list[str]:
+    queue = job_queue(settings)
+    try:
+        return [*queue.started_job_registry.get_job_ids(cleanup=False),
+                *pages_queue(queue).started_job_registry.get_job_ids(cleanup=False)]
+    finally:
+        queue.connection.close()
+
+
+def _envelopes(settings: Settings) -> list[str]:
+    with session_scope(get_context(settings).db_url) as s:
+        return list(s.scalars(select(Envelope.id)).all())
+
+
+def _all_routed(settings: Settings) -> bool:
+    with session_scope(get_context(settings).db_url) as s:
+        return set(s.scalars(select(Envelope.state)).all()) == {"processed"}
+
+
+def _env(settings: Settings, **more: str) -> dict[str, str]:
+    return dict(os.environ, MAILROOM_DATA=str(settings.data), MAILROOM_PORT=str(free_port()),
+                MAILROOM_SECRET_KEY="stop-" + "s" * 40, OMP_THREAD_LIMIT="1", **more)
+
+
+@pytest.fixture
+def emails(tmp_path: Path) -> list[Path]:
+    from corpus.generate import generate
+
+    generate(tmp_path / "mail", seed=53, count=4, forms=["eml"])
+    return sorted((tmp_path / "mail").glob("*.eml"))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("how", ["parent", "group"])
+def test_demo_serve_stops_within_10_s_cleanly_and_a_restart_routes_everything(
+        how: str, settings: Settings, emails: list[Path], tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    with mailroom_serve(_env(settings), "--demo", log=log, timeout=300) as base:
+        for path in emails:  # more letters in flight behind the demo's
+            r = httpx.post(f"{base}/api/envelopes", auth=("scanner", "demo"), data={"channel": "email"},
+                           files={"file": (path.name, path.read_bytes())}, timeout=30)
+            assert r.status_code == 202, r.text
+        wait_until(lambda: _started_jobs(settings), 120, "a job to be running")
+        took = _stop(how, log, settings.redis_socket)
+    ids = _envelopes(settings)
+    assert len(ids) >= 8 + len(emails)
+    # Every envelope routed after a restart (no --demo: no new letters), each document exactly once.
+    with mailroom_serve(_env(settings), log=tmp_path / "restart.log", timeout=300):
+        wait_until(lambda: _all_routed(settings), 300, "every envelope to be routed after the restart")
+    assert_exactly_once(get_context(settings), ids)
+    print(f"stop by SIGTERM to the {how}: {took:.1f} s")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_job_longer_than_the_stop_grace_is_handed_back_and_routed_after_a_restart(
+        settings: Settings, tmp_path: Path) -> None:
+    """4 pages at 3 s each (the fault-slow OCR engine) outlast serve's stop grace: the work-horse is stopped,
+    its job put back on the queue, the stop still ends within 10 s; the restart reads the letter."""
+    plugins = register(tmp_path / "plugins")
+    slow = _env(settings, MAILROOM_OCR_ENGINE="fault-slow", MAILROOM_OCR_DPI="100",
+                PYTHONPATH=f"{plugins}:{ROOT}")
+    log = tmp_path / "serve.log"
+    scan = scan_pdf(tmp_path / "long.pdf", 4)
+    with mailroom_serve(slow, "--demo", log=log, timeout=300) as base:
+        wait_until(lambda: _all_routed(settings), 300, "the demo letters to be routed")
+        r = httpx.post(f"{base}/api/envelopes", auth=("scanner", "demo"), data={"channel": "scan"},
+                       files={"file": ("long.pdf", scan.read_bytes(), "application/pdf")}, timeout=30)
+        assert r.status_code == 202, r.text
+        env_id = r.json()["envelope_id"]
+        wait_until(lambda: f"read-{env_id}" in _started_jobs(settings), 60, "the long read to start")
+        time.sleep(1.0)  # well into its first page
+        _stop("group", log, settings.redis_socket)
+    assert "the job goes back on the queue" in log.read_text()
+    with session_scope(get_context(settings).db_url) as s:
+        assert s.get(Envelope, env_id).state == "received"  # type: ignore[union-attr]
+    with mailroom_serve(_env(settings, MAILROOM_OCR_ENGINE="fault-fast", PYTHONPATH=f"{plugins}:{ROOT}"),
+                        log=tmp_path / "restart.log", timeout=300):
+        wait_until(lambda: _all_routed(settings), 300, "the handed-back letter to be routed")
+    assert_exactly_once(get_context(settings), _envelopes(settings))
+
+
+def test_a_repeated_sigterm_never_turns_into_a_cold_shutdown(redis_settings: Settings) -> None:
+    """rq makes any second signal a cold shutdown (the job is abandoned mid-way). A work-horse gets SIGTERM from
+    the service manager and from its supervisor, so only a second SIGINT (Ctrl-C again) may do that."""
+    from datetime import UTC, datetime, timedelta
+
+    from rq.exceptions import StopRequested
+
+    from mailroom.services import PipelineWorker
+    from pipeline.jobs import worker_queues
+
+    queues = worker_queues(redis_settings)
+    worker = PipelineWorker(queues, name="stop-test", connection=queues[0].connection, serializer=JSONSerializer,
+                            max_jobs=10, max_rss_mb=10_000)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with pytest.raises(StopRequested):  # idle: rq leaves its loop at once
+            worker.request_stop(signal.SIGTERM, None)
+        worker._shutdown_requested_date = datetime.now(UTC) - timedelta(seconds=5)
+        worker.request_force_stop(signal.SIGTERM, None)  # the copy from the supervisor: still a warm stop
+        with pytest.raises(SystemExit):
+            worker.request_force_stop(signal.SIGINT, None)  # Ctrl-C pressed again
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        queues[0].connection.close()
