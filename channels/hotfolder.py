@@ -10,17 +10,21 @@ envelope is in quarantine). Nothing is deleted.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from channels.receive import Dispatch, receive
+from ground.errors import StorageError
 from ground.records import Channel
 from pipeline.context import Context
 
@@ -77,16 +81,53 @@ def scan_once(ctx: Context, folder: HotFolder, now: datetime, dispatch: Dispatch
     """Take every complete file once: store it, then move it to done/ or failed/."""
     folder.done.mkdir(parents=True, exist_ok=True)
     folder.failed.mkdir(parents=True, exist_ok=True)
-    return [take(ctx, folder, path, now, dispatch) for path in ready_files(folder, now, moved_in)]
+    return [_take_or_fail(ctx, folder, path, now, dispatch) for path in ready_files(folder, now, moved_in)]
+
+
+def _take_or_fail(ctx: Context, folder: HotFolder, path: Path, now: datetime, dispatch: Dispatch | None) -> Outcome:
+    """One file; whatever goes wrong with it moves it to failed/ with the reason, and the scan goes on with the
+    newer files (one bad file must never block the folder)."""
+    try:
+        return take(ctx, folder, path, now, dispatch)
+    except (StorageError, SQLAlchemyError, OSError):
+        raise  # the store or the database is down: the file stays and is taken in the next round
+    except Exception as exc:  # noqa: BLE001 - the boundary of one file: logged, reported, never fatal to the folder
+        log.exception("hot folder %s: %s could not be taken in", folder.path, path.name)
+        reason = f"The file could not be taken in ({type(exc).__name__}: {exc}); the other files go on."
+        try:
+            return Outcome(path.name, _move(path, folder.failed, reason), None, reason=reason)
+        except OSError:
+            return Outcome(path.name, path, None, reason=reason)
+
+
+def _read_regular_file(path: Path, limit: int) -> bytes | str:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes, else why not.
+
+    Opened with O_NOFOLLOW and checked on the open descriptor (fstat), so a file swapped for a symbolic link
+    or a FIFO after the folder was listed is never followed or read (time of check = time of use).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "The file is a symbolic link; the hot folder takes only regular files."
+        raise
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return "The file is not a regular file; the hot folder takes only regular files."
+        if info.st_size > limit:
+            return f"The file has {info.st_size} bytes, more than the limit of {limit}; split it and scan the parts."
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        return f"The file grew past the limit of {limit} bytes while it was read; split it and scan the parts."
+    return data
 
 
 def take(ctx: Context, folder: HotFolder, path: Path, now: datetime, dispatch: Dispatch | None = None) -> Outcome:
-    size = path.stat().st_size
-    limit = ctx.settings.max_upload_bytes
-    if size > limit:  # not stored: the file itself stays in failed/ with its reason
-        reason = f"The file has {size} bytes, more than the limit of {limit}; split it and scan the parts."
-        return Outcome(path.name, _move(path, folder.failed, reason), None, reason=reason)
-    data = path.read_bytes()
+    data = _read_regular_file(path, ctx.settings.max_upload_bytes)
+    if isinstance(data, str):  # not stored: the file itself stays in failed/ with its reason
+        return Outcome(path.name, _move(path, folder.failed, data), None, reason=data)
     meta = {"hotfolder": {"folder": str(folder.path), "station": folder.station, "file": path.name}}
     got = receive(ctx, data, path.name, now, channel=folder.channel, submitted_by=folder.station or "hotfolder",
                   meta=meta)

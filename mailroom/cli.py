@@ -141,12 +141,15 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
         scheduler = services.Scheduler(settings, recover_before=recover_before)
         scheduler.start()
         if demo:
-            create_demo_users(ctx)
+            created = create_demo_users(ctx)
             queue = job_queue(settings)
             for env_id in create_demo_letters(ctx):
                 enqueue_read(queue, env_id)
-            users = ", ".join(u for u, _, _ in DEMO_USERS)
-            print(f"Demo users ({users}) have the password '{DEMO_PASSWORD}'.", flush=True)
+            if created:
+                print(f"Demo users ({', '.join(created)}) have the password '{DEMO_PASSWORD}'.", flush=True)
+            kept = [u for u, _, _ in DEMO_USERS if u not in created]
+            if kept:
+                print(f"Users that already existed ({', '.join(kept)}) keep their passwords.", flush=True)
         print(f"Mailroom on http://{settings.host}:{port}/docs  (data: {settings.data})", flush=True)
         server = Server(uvicorn.Config(create_app(ctx), host=settings.host, port=port, log_level="info",
                                        timeout_graceful_shutdown=HTTP_STOP_GRACE))

@@ -481,8 +481,9 @@ class PostgresFtsIndex(_Base):
 
     def _estimate(self, session: Session, stmt: Select[Any]) -> float:
         """The planner's estimate of the matches (tsvector most-common-element statistics; ~0.3 ms)."""
-        sql = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
-        plan = session.execute(text(f"EXPLAIN (FORMAT JSON) {sql}")).scalar_one()
+        # bound parameters (IN lists expanded): a value is never read as SQL, as ":x" or as "%(x)s"
+        compiled = stmt.compile(session.get_bind(), compile_kwargs={"render_postcompile": True})
+        plan = session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar_one()
         plan = plan if isinstance(plan, list) else json.loads(plan)
         return float(plan[0]["Plan"]["Plan Rows"])
 

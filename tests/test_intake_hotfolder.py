@@ -136,3 +136,49 @@ def test_watcher_takes_renamed_files_at_once_and_slow_writes_only_when_complete(
         shas = set(s.scalars(select(Envelope.sha256)))
     from storage.blobs import sha256_hex
     assert shas == {sha256_hex(renamed), sha256_hex(slow)}
+
+
+def test_a_file_swapped_for_a_symlink_after_listing_is_never_followed(ctx: Context, tmp_path: Path) -> None:
+    """Security review (issue 15): the folder was listed without following links, but the file was then read
+    by name, following a link put there in between (time of check to time of use). It is opened with
+    O_NOFOLLOW and checked on the descriptor."""
+    from channels.hotfolder import take
+
+    folder = HotFolder(tmp_path / "station1", stable_ms=0, station="station-1")
+    folder.path.mkdir()
+    secret = tmp_path / "secret.pdf"
+    secret.write_bytes(_pdf(7))
+    swapped = folder.path / "letter.pdf"
+    swapped.symlink_to(secret)  # what the listing saw was a regular file; this is what is there when read
+    out = take(ctx, folder, swapped, T0)
+    assert out.envelope_id is None and "symbolic link" in (out.reason or "")
+    assert out.moved_to.parent == folder.failed and secret.read_bytes() == _pdf(7)
+    with session_scope(ctx.db_url) as s:
+        assert s.scalars(select(Envelope)).first() is None  # nothing of the link's target was stored
+    fifo = folder.path / "pipe.pdf"
+    os.mkfifo(fifo)
+    out = take(ctx, folder, fifo, T0)  # a FIFO would block a plain read forever
+    assert out.envelope_id is None and "not a regular file" in (out.reason or "")
+
+
+def test_one_file_that_breaks_intake_does_not_block_the_newer_ones(ctx: Context, tmp_path: Path,
+                                                                    monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import channels.hotfolder as hotfolder
+
+    folder = HotFolder(tmp_path / "station1", stable_ms=0, station="station-1")
+    folder.path.mkdir()
+    _write(folder.path / "a-bad.pdf", _pdf(1), T0 - timedelta(minutes=2))  # oldest: taken first
+    _write(folder.path / "b-good.pdf", _pdf(2), T0 - timedelta(minutes=1))
+    real = hotfolder.receive
+
+    def breaks_on_bad(ctx_, data, name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if name == "a-bad.pdf":
+            raise TypeError("'NoneType' object is not subscriptable")  # a parser bug, as a hostile TIFF caused
+        return real(ctx_, data, name, *args, **kwargs)
+
+    monkeypatch.setattr(hotfolder, "receive", breaks_on_bad)
+    bad, good = scan_once(ctx, folder, T0)
+    assert bad.moved_to.parent == folder.failed and "TypeError" in (bad.reason or "")
+    assert (folder.failed / "a-bad.pdf.reason.txt").exists()
+    assert good.moved_to.parent == folder.done and good.envelope_id is not None
+    assert scan_once(ctx, folder, T0 + timedelta(minutes=1)) == []  # nothing left behind to retry forever

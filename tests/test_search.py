@@ -230,3 +230,16 @@ def test_totals_paging_and_the_relevance_cap_on_many_matches(db_url: str, monkey
     assert {h.document_id for h in top.hits} == {docs[d] for d in (25, 26, 27, 28)}
     assert top.hits[0].document_id == docs[26]  # by far the most repetitions among the four
     assert top.total == 28
+
+
+@pytest.mark.parametrize("value", [" :x", "a :b c", "'; DROP TABLE documents; --", "%(x)s", "100%"])
+def test_filter_values_are_bound_never_spliced_into_sql(archive: tuple[str, list[str]], value: str) -> None:
+    """Security review (issue 15): PostgreSQL search built its EXPLAIN with ``literal_binds``, so a filter value
+    containing `` :x`` answered 500. Values are bound parameters on both engines, whatever they contain."""
+    url, docs = archive
+    assert ids(url, "umowy", Filters(customer=value)) == []
+    assert ids(url, "umowy", Filters(queue=[value])) == []
+    assert ids(url, "umowy", Filters(status=[value], category=[value])) == []
+    assert ids(url, "umowy", Filters(entity=[f"invoice_no={value}"])) == []
+    assert ids(url, f'"{value}" umowy') == []
+    assert len(ids(url, "umowy")) >= 1  # and the archive is still there
