@@ -25,7 +25,7 @@ from PIL import Image
 from ground.errors import ConfigError, UnsupportedInput
 from ground.settings import Settings, get_settings
 from ocr.engine import OcrEngine, OcrFailed, OcrTimeout, Word, _check_languages, _dpi, _tessdata_dir
-from ocr.extract import _open_text_layer, _page_text_layer, default_engine, prepared, read_prepared
+from ocr.extract import _open_text_layer, _page_text_layer, default_engine, flat_photo, prepared, read_prepared
 from ocr.pages import PageImage, iter_image_pages, open_pdf, render_pdf_page
 from ocr.prepare import Prep
 from ocr.sniff import IMAGE_TYPES, PDF, sniff_type
@@ -74,6 +74,8 @@ def searchable_pdf(data: bytes, content_type: str = "", *, settings: Settings | 
 
 def _add_page(writer: _Writer, page: PageImage, settings: Settings, engine: OcrEngine, prep: Prep) -> None:
     work = work_copy(page.image)
+    if prep.photo:
+        page, work = flat_photo(page, work)  # a phone photo becomes a flat, evenly lit page first
     blank = is_blank(work)
     if blank:
         prep = Prep(orient=False, deskew=False, despeckle=False, script=False)
