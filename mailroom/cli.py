@@ -31,13 +31,17 @@ NO_SECRET = ("mailroom: MAILROOM_SECRET_KEY is not set. It signs the session coo
 
 
 def cmd_process(args: argparse.Namespace) -> int:
-    from mailroom.process import process_path
+    from tqdm import tqdm
+
+    from mailroom.process import default_jobs, process_paths
     from pipeline.context import get_context
 
     ctx = get_context()
     failed = 0
-    for source in args.paths:
-        for line in process_path(ctx, source):
+    bar = tqdm(total=len(args.paths), unit="file", disable=not sys.stderr.isatty(), leave=False)
+    for source, lines in process_paths(ctx, args.paths, args.jobs or default_jobs()):
+        bar.update()
+        for line in lines:
             failed += "error" in line
             if args.json:
                 print(json.dumps(line, ensure_ascii=False), flush=True)
@@ -47,6 +51,7 @@ def cmd_process(args: argparse.Namespace) -> int:
                 print(f"{source}: {line['document_id']} {line['language']} {line['category']} "
                       f"({line['confidence']:.2f}) → {line['queue']} p{line['priority']} due {line['sla_due']}",
                       flush=True)
+    bar.close()
     return 1 if failed else 0
 
 
@@ -107,7 +112,7 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
     Stopping (SIGTERM or SIGINT, to this process alone or to its whole process group): the workers are told at
     once and finish their jobs while uvicorn closes its connections (``HTTP_STOP_GRACE``); then the scheduler
     ends its round, the workers are waited for (``services.STOP_GRACE``, then they hand their jobs back), and
-    the redis-server, which a group signal does not reach, is stopped last."""
+    the redis-server, which no signal to the service reaches (``start_redis(shielded=True)``), is stopped last."""
     from datetime import UTC, datetime
 
     import uvicorn
@@ -135,7 +140,7 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
         recover_before = None
         if embedded and not settings.redis_url:
             recover_before = datetime.now(UTC)  # the new redis-server is empty: jobs of before are gone
-            redis_proc = services.start_redis(settings)
+            redis_proc = services.start_redis(settings, shielded=True)
         if embedded:
             stop.pool = services.WorkerPool(settings, workers)
         scheduler = services.Scheduler(settings, recover_before=recover_before)
@@ -163,7 +168,7 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
         if stop.pool is not None:
             stop.pool.stop()  # finish the jobs in hand (or hand them back after the grace)
         if redis_proc is not None:
-            services.stop_redis(redis_proc)  # last: the workers and the scheduler needed it until now
+            services.stop_redis(redis_proc, settings.redis_socket)  # last: the workers and scheduler needed it
     _leave(code)
 
 
@@ -221,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("process", help="run the whole pipeline inline on files")
     sp.add_argument("paths", nargs="+")
     sp.add_argument("--json", action="store_true", help="one JSON object per document per line")
+    sp.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
+                    help="files read at once, one process each (default: every core; 1: one after another)")
     sp.set_defaults(func=cmd_process)
 
     sp = sub.add_parser("ocr", help="print the recognised text of a file")

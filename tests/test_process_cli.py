@@ -109,3 +109,28 @@ def test_ocr_command_prints_text(corpus_dir: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     first_words = rec["documents"][0]["text"].split()[:5]
     assert all(w in proc.stdout for w in first_words)
+
+
+def test_jobs_keep_the_order_and_the_lines_of_one_process(tmp_path: Path) -> None:
+    """``--jobs 2`` reads files in two processes; its output is that of ``--jobs 1``, in the order of the
+    inputs, error lines in their place (ids and 24/7 due times aside, which differ by run)."""
+    from corpus.generate import generate
+
+    letters = tmp_path / "in"
+    truth = generate(letters, seed=4, count=6, forms=["eml", "text_pdf"])
+    files = [str(letters / r["file"]) for r in truth]
+    bad = letters / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.7\n not really")
+    files.insert(2, str(bad))
+    runs = {}
+    for jobs in (1, 2):
+        done = _run(["process", "--json", "--jobs", str(jobs), *files], tmp_path / f"data{jobs}")
+        assert done.returncode == 1, done.stderr[-2000:]  # the broken file fails, the others go on
+        assert "Traceback" not in done.stderr
+        runs[jobs] = [json.loads(line) for line in done.stdout.splitlines()]
+    plain = [{k: v for k, v in line.items() if k not in ("document_id", "envelope_id", "sla_due")}
+             for line in runs[1]]
+    assert [line["source"] for line in runs[2]] == [line["source"] for line in runs[1]]
+    assert [{k: v for k, v in line.items() if k not in ("document_id", "envelope_id", "sla_due")}
+            for line in runs[2]] == plain
+    assert [line["source"] for line in runs[1]][2] == str(bad) and "error" in runs[1][2]
