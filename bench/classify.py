@@ -11,11 +11,19 @@ Evaluation documents: a generated held-out corpus read the way the pipeline read
 Every file goes through ``pipeline.stages.read`` (``intake.parts.explode`` for e-mails, ``ocr.extract`` and
 ``ocr.split_documents`` for the rest), so scans and faxes carry real tesseract noise. OCR is slow, so the
 recognised text is cached in ``bench/out/classify-eval-<seed>-<count>-<holdout>.json``.
+
+Next to it, the same model is measured on the independent set (``evaluation/letters``: letters the generator
+did not write, other operators' identifier formats), built by ``evaluation.build`` into e-mails (UTF-8, quoted-
+printable, legacy 8-bit charsets), text PDFs and 300 dpi scans and read the same way; cached in
+``bench/out/classify-indep-<digest>.json`` (the digest covers the letters and evaluation/build.py). Its entity
+F1 is micro-averaged over every entity kind its truth names; customer-number recall is over its customer_id
+truth. The set is only measured, never trained or tuned on.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -28,6 +36,7 @@ from classifiers import classify_with
 from classifiers.model import CategoryModel, default_model
 from classifiers.training import build_model, expected_calibration_error
 from corpus.generate import generate
+from evaluation import build as evaluation_build
 from ground.errors import MailroomError
 from ground.records import CATEGORIES, ENTITY_NAMES
 from ground.settings import Settings
@@ -84,6 +93,56 @@ def eval_documents(seed: int, count: int, holdout: bool = True, refresh: bool = 
     return rows
 
 
+INDEP_FORMS: tuple[str, ...] = ("eml", "pdf", "png")
+
+
+def _indep_digest(forms: tuple[str, ...]) -> str:
+    from evaluation.truth import ROOT
+
+    h = hashlib.sha256(",".join(forms).encode())
+    for path in sorted(ROOT.glob("*/*_*.*")) + [Path(evaluation_build.__file__)]:
+        h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def indep_documents(refresh: bool = False, forms: tuple[str, ...] = INDEP_FORMS) -> list[dict]:
+    """One row per file of the independent set: ``text`` as the pipeline reads it (or ``error``) and ``truth``."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    cache = OUT / f"classify-indep-{_indep_digest(forms)}.json"
+    if cache.exists() and not refresh:
+        return json.loads(cache.read_text(encoding="utf-8"))
+    started = time.perf_counter()
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        files = Path(tmp) / "indep"
+        records = evaluation_build.build(files, forms)
+        settings = Settings(data=Path(tmp) / "data")
+        for n, rec in enumerate(records, 1):
+            data = (files / rec["file"]).read_bytes()
+            truth = {"language": rec["language"], "category": rec["category"], "entities": rec["entities"]}
+            row: dict = {"file": rec["file"], "form": rec["form"], "truth": truth}
+            try:
+                found = list(read(data, _content_type(rec["form"], data, rec["file"]), rec["file"], settings))
+                texts = [f.ocr.text for f in found if f.ocr.text.strip()]
+                if texts:
+                    row["text"] = "\n\f\n".join(texts)  # a letter is one document: every part of it
+                else:
+                    row["error"] = "no readable text"
+            except MailroomError as exc:
+                row["error"] = exc.reason
+            rows.append(row)
+            print(f"  read {n}/{len(records)} {rec['file']}", file=sys.stderr, flush=True)
+    cache.write_text(json.dumps(rows, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"independent set: {len(rows)} files read in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return rows
+
+
+def _truth_kinds(rows: list[dict]) -> tuple[str, ...]:
+    """The entity kinds the truth of these rows names (ENTITY_NAMES order)."""
+    named = {k for r in rows for k in r["truth"]["entities"]}
+    return tuple(n for n in ENTITY_NAMES if n in named)
+
+
 def _f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
@@ -105,8 +164,10 @@ def _expected_entities(row: dict) -> dict[str, set[str]]:
     return want
 
 
-def evaluate(rows: list[dict], model: CategoryModel | None, threshold: float) -> dict:
-    """Category, language, entity and triage figures of one model over the evaluation rows."""
+def evaluate(rows: list[dict], model: CategoryModel | None, threshold: float,
+             kinds: tuple[str, ...] = ENTITY_NAMES) -> dict:
+    """Category, language, entity and triage figures of one model over the evaluation rows; entities are
+    scored over ``kinds`` (the kinds the evaluation truth names)."""
     usable = [r for r in rows if "text" in r]
     gold = [r["truth"]["category"] for r in usable]
     results = [classify_with(r["text"], model) for r in usable]
@@ -123,11 +184,11 @@ def evaluate(rows: list[dict], model: CategoryModel | None, threshold: float) ->
     macro = sum(per_cat[c][2] for c in present) / len(present)
     confusion = Counter(zip(gold, pred, strict=True))
     lang_ok = sum(c.language == r["truth"]["language"] for c, r in zip(results, usable, strict=True))
-    ent_counts: dict[str, list[int]] = {n: [0, 0, 0] for n in ENTITY_NAMES}  # tp, fp, fn
+    ent_counts: dict[str, list[int]] = {n: [0, 0, 0] for n in kinds}  # tp, fp, fn
     misses: list[str] = []
     for c, r in zip(results, usable, strict=True):
         want = _expected_entities(r)
-        for name in ENTITY_NAMES:
+        for name in kinds:
             got, exp = set(c.entities.get(name, [])), want.get(name, set())
             ent_counts[name][0] += len(got & exp)
             ent_counts[name][1] += len(got - exp)
@@ -148,6 +209,9 @@ def evaluate(rows: list[dict], model: CategoryModel | None, threshold: float) ->
         "language_accuracy": lang_ok / len(usable), "entities": ent_counts,
         "entity_precision": tp_all / (tp_all + fp_all) if tp_all + fp_all else 0.0,
         "entity_recall": tp_all / (tp_all + fn_all) if tp_all + fn_all else 0.0,
+        "customer_recall": (ent_counts["customer_id"][0] / (ent_counts["customer_id"][0]
+                                                            + ent_counts["customer_id"][2])
+                            if "customer_id" in ent_counts and sum(ent_counts["customer_id"][::2]) else 1.0),
         "triage_share": triage / len(usable), "ece": expected_calibration_error(conf, correct),
         "accuracy_above_threshold": (sum(k for k, x in zip(correct, conf, strict=True) if x >= threshold)
                                      / max(1, len(usable) - triage)),
@@ -184,23 +248,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=202, help="evaluation corpus seed")
     ap.add_argument("--count", type=int, default=88, help="evaluation files (OCR is cached in bench/out)")
-    ap.add_argument("--refresh", action="store_true", help="regenerate and re-OCR the evaluation corpus")
+    ap.add_argument("--refresh", action="store_true", help="regenerate and re-OCR both evaluation sets")
     ap.add_argument("--shipped", action="store_true", help="also score the shipped model (it saw the held-out "
                     "pools: not a fair figure, shown for reference)")
     ap.add_argument("--verbose", action="store_true", help="list every entity miss")
+    ap.add_argument("--no-indep", action="store_true", help="skip the independent set (evaluation/letters)")
     args = ap.parse_args(argv)
     threshold = _threshold()
     rows = eval_documents(args.seed, args.count, holdout=True, refresh=args.refresh)
+    indep_rows = [] if args.no_indep else indep_documents(refresh=args.refresh)
     started = time.perf_counter()
     model = build_model(seed=args.train_seed, split="default", per_pair=args.per_pair, epochs=args.epochs,
                         log=lambda m: print(m, file=sys.stderr))
     train_secs = time.perf_counter() - started
     print(f"trained on seed {args.train_seed}, default pools + classifiers/phrases.py: {model.version} "
           f"lexicon_weight={model.lexicon_weight} temperature={model.temperature} ({train_secs:.0f} s)")
-    lexicon = evaluate(rows, None, threshold)
+    kinds = _truth_kinds(rows)
+    lexicon = evaluate(rows, None, threshold, kinds)
     textcat = evaluate(rows, CategoryModel(model.nlp, "textcat-only", lexicon_weight=0.0, temperature=1.0),
-                       threshold)
-    combined = evaluate(rows, model, threshold)
+                       threshold, kinds)
+    combined = evaluate(rows, model, threshold, kinds)
     for name, res in (("lexicon only", lexicon), ("textcat only", textcat), ("textcat + lexicon", combined)):
         _print_report(name, res)
     if args.shipped:
@@ -208,23 +275,47 @@ def main(argv: list[str] | None = None) -> int:
         if shipped is not None:
             _print_report(f"shipped {shipped.version} (saw held-out pools; reference only)",
                           evaluate(rows, shipped, threshold))
-    print(f"\nlanguage accuracy {combined['language_accuracy']:.3f} over {combined['n']} documents")
+    ef1 = _print_entities("generated held-out corpus", combined, args.verbose)
+    last = (f"bench classify: docs={combined['n']} macro_f1={combined['macro_f1']:.3f} "
+            f"lexicon_macro_f1={lexicon['macro_f1']:.3f} textcat_macro_f1={textcat['macro_f1']:.3f} "
+            f"language_acc={combined['language_accuracy']:.3f} entity_f1={ef1:.3f} "
+            f"triage={combined['triage_share']:.3f} ece={combined['ece']:.3f} threshold={threshold} "
+            f"train_s={train_secs:.0f} customer_recall={combined['customer_recall']:.3f}")
+    if indep_rows:
+        indep = evaluate(indep_rows, model, threshold, _truth_kinds(indep_rows))
+        _print_report("independent set (evaluation/letters), textcat + lexicon", indep)
+        for form in sorted({r["form"] for r in indep_rows}):
+            part = evaluate([r for r in indep_rows if r["form"] == form], model, threshold,
+                            _truth_kinds(indep_rows))
+            print(f"  {form:9} docs {part['n']:3d} unread {part['unread']:2d} macro-F1 {part['macro_f1']:.3f} "
+                  f"language {part['language_accuracy']:.3f} entity F1 "
+                  f"{_f1(part['entity_precision'], part['entity_recall']):.3f} customer recall "
+                  f"{part['customer_recall']:.3f}")
+        for row in indep_rows:
+            if "error" in row:
+                print(f"  not read: {row['file']} ({row['form']}): {row['error']}")
+        indep_f1 = _print_entities("independent set", indep, args.verbose)
+        last += (f" indep_docs={indep['n']} indep_unread={indep['unread']} "
+                 f"indep_category_macro_f1={indep['macro_f1']:.3f} "
+                 f"indep_language_acc={indep['language_accuracy']:.3f} indep_entity_f1={indep_f1:.3f} "
+                 f"indep_customer_recall={indep['customer_recall']:.3f}")
+    print(last)
+    return 0
+
+
+def _print_entities(name: str, res: dict, verbose: bool) -> float:
+    print(f"\n{name}: language accuracy {res['language_accuracy']:.3f} over {res['n']} documents")
     print(f"{'entity':12} {'prec':>6} {'rec':>6} {'f1':>6} {'gold':>5}")
-    for name, (tp, fp, fn) in combined["entities"].items():
+    for kind, (tp, fp, fn) in res["entities"].items():
         p = tp / (tp + fp) if tp + fp else 1.0
         r = tp / (tp + fn) if tp + fn else 1.0
-        print(f"{name:12} {p:6.3f} {r:6.3f} {_f1(p, r):6.3f} {tp + fn:5d}")
-    ef1 = _f1(combined["entity_precision"], combined["entity_recall"])
-    print(f"entities micro: precision {combined['entity_precision']:.3f} recall {combined['entity_recall']:.3f} "
-          f"F1 {ef1:.3f}")
-    for line in combined["misses"] if args.verbose else combined["misses"][:15]:
+        print(f"{kind:12} {p:6.3f} {r:6.3f} {_f1(p, r):6.3f} {tp + fn:5d}")
+    ef1 = _f1(res["entity_precision"], res["entity_recall"])
+    print(f"entities micro: precision {res['entity_precision']:.3f} recall {res['entity_recall']:.3f} "
+          f"F1 {ef1:.3f}; customer-number recall {res['customer_recall']:.3f}")
+    for line in res["misses"] if verbose else res["misses"][:15]:
         print("  " + line)
-    print(f"bench classify: docs={combined['n']} macro_f1={combined['macro_f1']:.3f} "
-          f"lexicon_macro_f1={lexicon['macro_f1']:.3f} textcat_macro_f1={textcat['macro_f1']:.3f} "
-          f"language_acc={combined['language_accuracy']:.3f} entity_f1={ef1:.3f} "
-          f"triage={combined['triage_share']:.3f} ece={combined['ece']:.3f} threshold={threshold} "
-          f"train_s={train_secs:.0f}")
-    return 0
+    return ef1
 
 
 if __name__ == "__main__":

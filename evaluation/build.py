@@ -7,8 +7,9 @@ For every letter of ``evaluation/letters`` (or the languages given) it writes, d
 * ``<stem>.eml``: a plain e-mail with the letter as its body. The transfer encoding and charset rotate
   through the letters of a language: UTF-8 8-bit, UTF-8 quoted-printable, and 8-bit in the language's
   legacy charset (koi8-r or windows-1251 for Russian, iso-8859-2 or windows-1250 for Polish and Czech;
-  every other legacy one without a declared charset, as older gateways send them). English letters
-  rotate through UTF-8 8-bit, UTF-8 quoted-printable and UTF-8 base64.
+  half of the legacy ones without a declared charset, as older gateways send them; dashes and quotes the
+  legacy charset lacks become ASCII, as old clients do). English letters rotate through UTF-8 8-bit,
+  UTF-8 quoted-printable and UTF-8 base64.
 * ``<stem>.pdf``: a text PDF (reportlab) with a layout of its own: a letterhead rule, DejaVu Sans or
   Serif at 9.5-13 pt, wide left margin, page numbers.
 * ``<stem>.png``: a 300 dpi greyscale "scan" with another layout again (DejaVu Serif or Sans, other
@@ -84,10 +85,19 @@ def email_variant(letter: Letter, index: int) -> tuple[str, str, bool]:
         return ("utf-8", "quoted-printable", True)
     choices = LEGACY[letter.language]
     preferred = choices[(index // 3) % 2]
-    for charset in (preferred, *choices):  # a character one legacy charset lacks ("№" in koi8-r): the other
-        if _encodes(letter.text, charset):
+    for charset in (preferred, *choices):  # a letter the legacy charset lacks ("№" in koi8-r): the other one
+        if _encodes(plain_typography(letter.text), charset):
             return (charset, "8bit", (index // 6) % 2 == 0)
     return ("utf-8", "8bit", True)
+
+
+# What an old mail client does with typography its 8-bit charset lacks (no truth value contains any of these).
+PLAIN = str.maketrans({"–": "-", "—": "-", "−": "-", "„": '"', "”": '"', "“": '"', "«": '"', "»": '"', "•": "*",
+                       "…": "...", "\u00a0": " ", "²": "2"})
+
+
+def plain_typography(text: str) -> str:
+    return text.translate(PLAIN)
 
 
 def _encodes(text: str, charset: str) -> bool:
@@ -102,6 +112,9 @@ def make_eml(letter: Letter, index: int) -> tuple[bytes, dict]:
     charset, cte, declared = email_variant(letter, index)
     when = EPOCH + timedelta(minutes=7 * index + _seed(letter.stem, "time") % 600)
     body = letter.text if letter.text.endswith("\n") else letter.text + "\n"
+    simplified = charset != "utf-8" and not _encodes(body, charset)
+    if simplified:
+        body = plain_typography(body)
     headers = [
         f"From: {_sender(letter)}",
         f"To: {OPERATOR_MAIL}",
@@ -121,7 +134,8 @@ def make_eml(letter: Letter, index: int) -> tuple[bytes, dict]:
             msg[name] = SUBJECT[letter.language] if name == "Subject" else value
         msg.set_content(body, charset=charset, cte=cte)
         data = msg.as_bytes(policy=email.policy.SMTP)
-    return data, {"charset": charset, "transfer_encoding": cte, "charset_declared": declared}
+    return data, {"charset": charset, "transfer_encoding": cte, "charset_declared": declared,
+                  "typography_simplified": simplified}
 
 
 # ---------------------------------------------------------------- layout shared by the PDF and the scan
@@ -249,13 +263,14 @@ def make_png(letter: Letter) -> tuple[bytes, dict]:
     img = img.rotate(rng.uniform(-0.5, 0.5), resample=Image.Resampling.BILINEAR, fillcolor=255)
     arr = np.asarray(img, dtype=np.float32)
     paper = rng.uniform(232, 246)
-    arr = arr * (paper / 255.0) + nrng.normal(0, 5.0, arr.shape)
+    arr = arr * (paper / 255.0) + nrng.normal(0, 4.0, arr.shape)
     for _ in range(rng.randint(40, 160)):  # dust specks
         yy, xx, r = nrng.integers(0, h - 6), nrng.integers(0, w - 6), int(nrng.integers(1, 4))
         arr[yy : yy + r, xx : xx + r] = rng.uniform(40, 140)
+    arr = np.round(arr / 6.0) * 6.0  # a scanner's coarse grey steps (and a file of a scan's size, not 5 MB)
     out = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
     buf = io.BytesIO()
-    out.save(buf, format="PNG", dpi=(DPI, DPI), compress_level=6)
+    out.save(buf, format="PNG", dpi=(DPI, DPI), compress_level=3)
     return buf.getvalue(), {"font": style.family, "size": style.size}
 
 

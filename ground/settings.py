@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 from platformdirs import user_data_dir
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 32
@@ -74,11 +74,21 @@ class Settings(BaseSettings):
     parse_memory_mb: int = 1024
     # Payloads of a batch separator sheet's QR code or Code 128 / Code 39 barcode: a JSON list or comma-separated.
     separator_payloads: Annotated[list[str], NoDecode] = ["MAILROOM-SEPARATOR", "PATCHT"]
-    timezone: str = "Europe/Warsaw"
+    # Pages: the site's language and time zone; a user's own choice (profile page, `users add`) wins, and
+    # without one the browser's Accept-Language picks the language (ground/i18n.py).
+    language: str = "en"  # en | pl | cs | ru
+    # MAILROOM_TIME_ZONE (MAILROOM_TIMEZONE, its earlier name, still works): times shown in pages and by
+    # `mailroom process`; the API keeps ISO 8601 with offsets.
+    time_zone: str = Field(default="Europe/Warsaw", validation_alias=AliasChoices(
+        "time_zone", "MAILROOM_TIME_ZONE", "timezone", "MAILROOM_TIMEZONE"))
     queue_name: str = "mailroom"
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: str | None = None  # signs session cookies; no default: `serve`/`api` refuse to start without
+    # Reverse proxies (addresses or CIDR networks, comma-separated or a JSON list) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed: the client address for sign-in throttling and audit, and https for the
+    # Secure flag of cookies. Empty (the default): forwarded headers are ignored, the peer address is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
 
     @field_validator("separator_payloads", mode="before")
     @classmethod
@@ -91,6 +101,52 @@ class Settings(BaseSettings):
             if not payloads:
                 raise ValueError("MAILROOM_SEPARATOR_PAYLOADS is empty; give at least one separator payload")
             return payloads
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        code = value.strip().lower().replace("_", "-").split("-")[0]
+        if code not in ("en", "pl", "cs", "ru"):
+            raise ValueError(f"MAILROOM_LANGUAGE is {value!r}; use one of en, pl, cs, ru")
+        return code
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"MAILROOM_TIME_ZONE is {value!r}, which is no time zone; use an IANA name such as "
+                             "Europe/Warsaw") from None
+        return value
+
+    @property
+    def timezone(self) -> str:
+        """The earlier name of :attr:`time_zone`."""
+        return self.time_zone
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: object) -> object:
+        import ipaddress
+
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else [p for p in text.split(",")]
+        if isinstance(value, list | tuple):
+            out = []
+            for item in (str(p).strip() for p in value):
+                if not item:
+                    continue
+                try:
+                    out.append(str(ipaddress.ip_network(item, strict=False)))
+                except ValueError:
+                    raise ValueError(f"MAILROOM_TRUSTED_PROXIES: {item!r} is no IP address or network "
+                                     "(e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+            return out
         return value
 
     @field_validator("secret_key")

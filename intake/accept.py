@@ -2,6 +2,10 @@
 
 Only after both does intake answer "accepted". Identical bytes or a repeated idempotency
 key are recognised as a duplicate of what is already there, never a second item.
+
+An idempotency key belongs to its submitter: it is stored and matched as :func:`scoped_key` (the
+submitter's name, then the key), so one station cannot claim another's key in advance and swallow
+its upload.
 """
 
 from __future__ import annotations
@@ -46,7 +50,17 @@ class Duplicate:
     sha256: str
 
 
+def scoped_key(submitted_by: str | None, key: str | None) -> str | None:
+    """The stored form of ``submitted_by``'s idempotency ``key``: ``<length>:<submitter>:<key>`` (the length
+    makes it unambiguous whatever either contains)."""
+    if not key:
+        return None
+    who = submitted_by or "system"
+    return f"{len(who)}:{who}:{key}"
+
+
 def _existing(session: Session, sha: str, key: str | None, message_id: str | None = None) -> Envelope | None:
+    """The envelope these bytes, this (already scoped) idempotency key or this Message-ID name, if any."""
     cond = Envelope.sha256 == sha
     if key:
         cond = or_(cond, Envelope.idempotency_key == key)
@@ -59,7 +73,8 @@ def accept(arrival: Arrival, session: Session, blobs: BlobStore) -> Accepted | D
     """Store the original (fsynced), then commit its envelope. Safe to call twice."""
     sha = sha256_hex(arrival.data)
     message_id = arrival.message_id[:500] if arrival.message_id else None
-    found = _existing(session, sha, arrival.idempotency_key, message_id)
+    key = scoped_key(arrival.submitted_by, arrival.idempotency_key)
+    found = _existing(session, sha, key, message_id)
     if found is not None:
         if found.sha256 != sha:  # same Message-ID or key, other bytes: keep them too (audit names the blob)
             blobs.put(arrival.data)
@@ -73,7 +88,7 @@ def accept(arrival: Arrival, session: Session, blobs: BlobStore) -> Accepted | D
         content_type=arrival.content_type,
         sha256=sha,
         size=len(arrival.data),
-        idempotency_key=arrival.idempotency_key,
+        idempotency_key=key,
         state=EnvelopeState.RECEIVED,
         meta=arrival.meta,
         submitted_by=arrival.submitted_by,
@@ -86,7 +101,7 @@ def accept(arrival: Arrival, session: Session, blobs: BlobStore) -> Accepted | D
         session.commit()
     except IntegrityError:
         session.rollback()
-        found = _existing(session, sha, arrival.idempotency_key, message_id)
+        found = _existing(session, sha, key, message_id)
         if found is None:
             raise
         return _duplicate(session, arrival, found, sha)

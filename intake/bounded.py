@@ -1,11 +1,12 @@
 """Run a parser on untrusted bytes in a child process, with a deadline and a memory budget.
 
 Python cannot stop a thread that is stuck in a parser (and a C parser holds the GIL), so the parsers
-of what arrives (MIME, Outlook .msg, TNEF, page counting) run in a child forked from a small server
-process (multiprocessing's ``forkserver``: the child is a fork of a single-threaded process that has
-the parsers imported, so it starts in milliseconds and inherits no locks held by the caller's threads).
-The child's address space is capped (``RLIMIT_AS``: what it has at start plus the budget); when it
-runs out of time or memory it is killed and the caller gets a :class:`ParseLimit` with the reason.
+of what arrives (MIME, Outlook .msg, TNEF, page counting) run in a child process. A single-threaded
+caller (the CLI, an rq work-horse) simply forks; a multi-threaded one (the web app, the SMTP endpoint)
+forks from multiprocessing's ``forkserver``, a single-threaded process that has the parsers imported,
+so the child inherits no lock another thread holds. The child's address space is capped
+(``RLIMIT_AS``: what it has at start plus the budget); when it runs out of time or memory it is killed
+and the caller gets a :class:`ParseLimit` with the reason.
 
 Code already running in such a child calls the function directly (a child has no children).
 """
@@ -43,6 +44,11 @@ def in_child() -> bool:
     return _in_child
 
 
+def _fork() -> Any:
+    """A plain fork: instant, and safe while this process has one thread (no lock can be held by another)."""
+    return mp.get_context("fork")
+
+
 def _forkserver() -> Any:
     global _context
     with _context_lock:
@@ -76,7 +82,7 @@ def call_bounded(fn: Callable[..., T], *args: Any, timeout: float, memory_mb: in
     if _in_child or timeout <= 0:
         return fn(*args)
     try:
-        ctx = _forkserver()
+        ctx = _fork() if threading.active_count() == 1 else _forkserver()
         receiver, sender = ctx.Pipe(duplex=False)
         child = ctx.Process(target=_child, args=(sender, fn, args, memory_mb), daemon=True)
         child.start()

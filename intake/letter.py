@@ -48,7 +48,7 @@ def compose(parts: list[Part], readings: list[Reading]) -> Iterator[LetterDocume
     pages: list[PageText] = []
     notes: list[str] = []
     batches: list[LetterDocument] = []
-    readable = False
+    readable, body_empty = False, False
     for index, (part, reading) in enumerate(zip(parts, readings, strict=True)):
         if part.name == NOTES_PART and index == len(parts) - 1:
             notes[:0] = [line.strip("[]") for line in part.data.decode("utf-8", "replace").splitlines() if line]
@@ -66,7 +66,8 @@ def compose(parts: list[Part], readings: list[Reading]) -> Iterator[LetterDocume
             continue
         kept = _pages_of(part, reading, index)
         if index == 0:
-            readable = readable or bool(body_of(_text(kept)).strip())
+            body_empty = not body_of(_text(kept)).strip()
+            readable = readable or not body_empty
         elif kept:
             readable = readable or any(p.text.strip() for p in kept) or any(_KEEP_FLAGS & set(p.flags) for p in kept)
         else:
@@ -76,8 +77,11 @@ def compose(parts: list[Part], readings: list[Reading]) -> Iterator[LetterDocume
         reasons = "; ".join(notes) or "the body is empty and nothing readable is attached"
         raise NoReadableText(f"The e-mail has no readable text: {reasons}. A person must look at the original.")
     if readable:
-        if notes:
-            pages.append(PageText(number=0, text="\n".join(f"[{n}]" for n in notes), method="email-note"))
+        if body_empty and len(pages) > 1:  # an empty body adds no page: its subject and sender open the first
+            pages = [replace(pages[1], text=pages[0].text.rstrip() + "\n\n" + pages[1].text), *pages[2:]]
+        if notes:  # at the end of the last page: the person handling the letter reads what was not read
+            note = "\n".join(f"[{n}]" for n in notes)
+            pages[-1] = replace(pages[-1], text=f"{pages[-1].text.rstrip()}\n\n{note}".lstrip())
         bounce = bool(parts) and parts[0].name == BOUNCE_PART
         letter = [replace(p, number=n, flags=[*p.flags, BOUNCE_FLAG] if bounce else list(p.flags))
                   for n, p in enumerate((p for p in pages if not p.blank), start=1)]

@@ -50,6 +50,7 @@ HEADER_LIMIT = 64 * 1024  # bytes of the header block read before the original i
 BODY_PART = "body"
 BOUNCE_PART = "delivery-status report"
 NOTES_PART = "attachments not read"  # the last part: the reasons, one per line
+MAX_TEXT_CHARS = 500_000  # of one text part (about 250 pages); a body longer than that is no letter someone wrote
 INLINE_PAGE_PIXELS = 1_000_000  # an inline image this big is a pasted page or photo, not a logo
 _DECORATION_TYPES = {
     "text/vcard": "a contact card (vCard)", "text/x-vcard": "a contact card (vCard)",
@@ -207,7 +208,7 @@ def _letter(header: str, top: _Message, state: _State, headers: dict[str, Any]) 
     if state.bounce is not None:
         body = (_bounce_text(state.bounce) + "\n\n" + body).strip()
     name = BOUNCE_PART if state.bounce is not None else BODY_PART
-    parts = [Part(name=name, content_type="text/plain", data=(header + body).encode("utf-8"))]
+    parts = [_text_part(name, header + body)]
     parts.extend(_resolve(top, state))
     if state.rejected:  # last: what was kept but not read, with the reasons, for the person handling it
         notes = "\n".join(f"[{r['reason']}]" for r in state.rejected)
@@ -249,6 +250,14 @@ def _mark(state: _State, name: str, key: str) -> None:
         if entry["name"] == name[:200] and key not in entry:
             entry[key] = True
             return
+
+
+def _text_part(name: str, text: str) -> Part:
+    """A text page of the letter, at most MAX_TEXT_CHARS long (the original keeps the rest)."""
+    if len(text) > MAX_TEXT_CHARS:
+        text = (text[:MAX_TEXT_CHARS] + f"\n\n[The text goes on for {len(text) - MAX_TEXT_CHARS} more characters; "
+                "they are kept in the original e-mail but not read.]")
+    return Part(name=name, content_type=TEXT, data=text.encode("utf-8"))
 
 
 def _header_block(headers: dict[str, Any]) -> str:
@@ -450,13 +459,13 @@ def _attachment(name: str, payload: bytes, declared: str, charset: str | None, m
         _list(state, name, real, payload)
         text = html_to_text(decode_text(payload, charset)).text
         if text.strip():
-            msg.pieces.append(_Piece(Part(name=name, content_type=TEXT, data=text.encode("utf-8"))))
+            msg.pieces.append(_Piece(_text_part(name, text)))
         return
     if real == TEXT:
         _list(state, name, real, payload)
         text = decode_text(payload, charset)
         if text.strip():
-            msg.pieces.append(_Piece(Part(name=name, content_type=TEXT, data=text.encode("utf-8"))))
+            msg.pieces.append(_Piece(_text_part(name, text)))
         return
     if real == EMAIL:
         _list(state, name, real, payload)
@@ -558,7 +567,7 @@ def _as_pages(headers: dict[str, Any], sub: _Message, msg: _Message, state: _Sta
     body = "\n\n".join(t.strip() for t in sub.body if t.strip())
     if body:
         text = ("Forwarded message\n" + f"Date: {headers.get('date') or ''}\n" + _header_block(headers) + body)
-        msg.pieces.append(_Piece(Part(name="forwarded", content_type=TEXT, data=text.encode("utf-8"))))
+        msg.pieces.append(_Piece(_text_part("forwarded", text)))
     msg.pieces.extend(_Piece(p) for p in _resolve(sub, state))
 
 
@@ -595,7 +604,7 @@ def _tnef(name: str, payload: bytes, msg: _Message, state: _State, depth: int) -
 def _tnef_into(content: TnefContent, msg: _Message, state: _State, depth: int, name: str) -> None:
     body = content.body.strip()
     if body and _collapse(body) not in _collapse("\n".join(msg.body)):
-        msg.pieces.append(_Piece(Part(name=name, content_type=TEXT, data=body.encode("utf-8"))))
+        msg.pieces.append(_Piece(_text_part(name, body)))
     for att_name, data in content.attachments:
         state.tick(depth + 1)
         _attachment(att_name, data, "", None, msg, state, depth + 1)
@@ -704,7 +713,7 @@ def _returned(inner: Message, msg: _Message, state: _State) -> None:
     state.bounce["returned_to"] = headers.get("to")  # type: ignore[index]
     body = "\n\n".join(t.strip() for t in sub.body if t.strip())
     text = "Returned message\n" + _header_block(headers) + body
-    msg.pieces.append(_Piece(Part(name="returned message", content_type=TEXT, data=text.encode("utf-8"))))
+    msg.pieces.append(_Piece(_text_part("returned message", text)))
 
 
 def _bounce_summary(raw: dict[str, Any]) -> dict[str, Any]:

@@ -24,9 +24,10 @@ its stop signal two or three times, in any order:
 
 - SIGTERM is a warm stop however often it comes (the supervisor forwards the first one only; the work-horse
   never turns a repeated SIGTERM into rq's cold shutdown). A second Ctrl-C (SIGINT) is still a cold shutdown;
-- the embedded redis-server runs in its own session (process group), so a signal to the service's group does
-  not reach it: ``serve`` stops it itself, last, after the workers and the scheduler, and nothing logs a
-  connection-error traceback on the way out. It gets SIGTERM if ``serve`` dies (no orphaned redis-server);
+- the embedded redis-server runs in its own session (process group) with SIGTERM and SIGINT blocked, so no
+  signal to the service (its process group, or systemd's whole cgroup) stops it: ``serve`` stops it itself
+  (SHUTDOWN), last, after the workers and the scheduler, and nothing logs a connection-error traceback on the
+  way out. It is SIGKILLed if ``serve`` dies (no orphaned redis-server);
 - ``serve`` gives its workers ``STOP_GRACE`` seconds to finish the job they run; then each hands its job back
   (``HAND_BACK``: the supervisor kills its work-horse and puts the job back on the queue while Redis is still
   up), so a stop ends within 10 s, the time container runtimes wait before SIGKILL. A stand-alone
@@ -42,6 +43,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -49,6 +51,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 
 from redis import Redis
@@ -64,38 +67,50 @@ log = logging.getLogger(__name__)
 
 
 PR_SET_PDEATHSIG = 1
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
 
-def _pdeathsig(sig: int) -> Callable[[], None] | None:
-    """A ``preexec_fn`` asking Linux to send ``sig`` to the child when this thread ends, or None (not Linux, or
-    not the main thread: the kernel signals when the forking *thread* ends, which for the main thread is when
-    the process does). Resolved here, so the child runs nothing but the one libc call between fork and exec."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    return lambda: prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+def _child_setup(death_signal: int, block: frozenset[int] = frozenset()) -> Callable[[], None]:
+    """A ``preexec_fn``: block the signals ``block`` (a blocked signal stays blocked across exec), and ask
+    Linux to send ``death_signal`` to the child when this thread ends — only from the main thread, whose end
+    is the process's (the kernel signals when the forking *thread* ends). prctl is looked up here, so the
+    child runs no more than two calls between fork and exec."""
+    prctl = None
+    if threading.current_thread() is threading.main_thread():
+        try:
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):  # not Linux
+            prctl = None
+
+    def setup() -> None:
+        if block:
+            signal.pthread_sigmask(signal.SIG_BLOCK, block)
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
+
+    return setup
 
 
-def start_redis(settings: Settings, timeout: float = 10.0) -> subprocess.Popen[bytes]:
-    """A private redis-server on a unix socket in the data directory (no TCP port).
+def start_redis(settings: Settings, timeout: float = 10.0, *, shielded: bool = False) -> subprocess.Popen[bytes]:
+    """A private redis-server on a unix socket in the data directory (no TCP port), in its own session (a
+    terminal's Ctrl-C or a signal to the caller's process group does not reach it); it never outlives the
+    caller (SIGTERM, or SIGKILL when ``shielded``, when the caller dies).
 
-    It runs in its own session, so a signal to the caller's process group (systemd, a container runtime, a
-    terminal's Ctrl-C) does not stop it before the workers that use it: the caller stops it (``stop_redis``),
-    last. It gets SIGTERM when the caller dies, so it never outlives it."""
+    ``shielded`` (``serve``): SIGTERM and SIGINT stay blocked in it, so not even a signal to every process of
+    the service (systemd's default KillMode=control-group signals the whole cgroup) stops it before the
+    workers that use it; ``stop_redis`` stops it, last, with the SHUTDOWN command. It keeps nothing on disk,
+    so a SIGKILL loses nothing a SHUTDOWN would have kept."""
     exe = shutil.which("redis-server")
     if exe is None:
         raise ConfigError("redis-server is not installed; run `make run` (it installs it) or set "
                           "MAILROOM_REDIS_URL to an existing Redis.")
     sock = settings.redis_socket
     sock.unlink(missing_ok=True)
+    setup = (_child_setup(signal.SIGKILL, STOP_SIGNALS) if shielded else _child_setup(signal.SIGTERM))
     proc = subprocess.Popen(
         [exe, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700", "--dir", str(settings.data),
          "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-        preexec_fn=_pdeathsig(signal.SIGTERM),  # one prctl call, resolved before the fork
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=setup,
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -114,10 +129,18 @@ def start_redis(settings: Settings, timeout: float = 10.0) -> subprocess.Popen[b
     raise ConfigError(f"redis-server did not answer on {sock} within {timeout:.0f} s")
 
 
-def stop_redis(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """SIGTERM (redis-server shuts down, removes its socket), SIGKILL if it has not within ``timeout``."""
+def stop_redis(proc: subprocess.Popen[bytes], sock: Path, timeout: float = 5.0) -> None:
+    """Stop a redis-server of ``start_redis``: the SHUTDOWN command (a shielded one ignores SIGTERM; it removes
+    its socket), SIGTERM if the socket does not answer, SIGKILL if it has not exited within ``timeout``."""
     if proc.poll() is None:
-        proc.terminate()
+        try:
+            with socket.socket(socket.AF_UNIX) as conn:  # not redis-py: it retries a closed connection
+                conn.settimeout(timeout)
+                conn.connect(str(sock))
+                conn.sendall(b"*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n")
+                conn.recv(64)  # nothing (it closed the connection on its way out) or an error
+        except OSError:
+            proc.terminate()
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -132,7 +155,7 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     if settings.redis_url:
         env["MAILROOM_REDIS_URL"] = settings.redis_url
     return subprocess.Popen([sys.executable, "-m", "mailroom.cli", "worker"], env=env,
-                            preexec_fn=_pdeathsig(signal.SIGTERM))  # as in start_redis
+                            preexec_fn=_child_setup(signal.SIGTERM))
 
 
 RECYCLE = 75  # exit status of a work-horse that stopped to be replaced (jobs done, memory), not on request

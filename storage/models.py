@@ -75,6 +75,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # 0006: disabled users
+    # 0012: the user's own language (en, pl, cs, ru) and time zone for pages; None: the browser's and the site's
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class Envelope(Base):
@@ -89,7 +92,8 @@ class Envelope(Base):
     content_type: Mapped[str] = mapped_column(String(100))
     sha256: Mapped[str] = mapped_column(String(64), index=True, unique=True)
     size: Mapped[int] = mapped_column(Integer)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # Scoped to the submitter (intake.accept.scoped_key): "<len>:<submitter>:<key as sent>" (0013)
+    idempotency_key: Mapped[str | None] = mapped_column(String(400), unique=True)
     state: Mapped[str] = mapped_column(String(20), default=EnvelopeState.RECEIVED, index=True)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -99,6 +103,7 @@ class Envelope(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     legal_hold: Mapped[bool] = mapped_column(default=False)  # retention never purges it (0005)
     purged_at: Mapped[datetime | None] = mapped_column()  # retention deleted blobs and text (0005)
+    station: Mapped[str | None] = mapped_column(String(100))  # the scanning station's token that uploaded it (0013)
 
     documents: Mapped[list[Document]] = relationship(back_populates="envelope", order_by="Document.id")
 
@@ -202,8 +207,25 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+    station: Mapped[str | None] = mapped_column(String(100))  # recorded on what it uploads (0013)
+    scope: Mapped[str] = mapped_column(String(10), default="full", server_default="full")  # full | upload (0013)
+    expires_at: Mapped[datetime | None] = mapped_column()  # no longer authenticates after this (0013)
 
     user: Mapped[User] = relationship()
+
+
+class WebSession(Base):
+    """A signed-in browser session (0013): the cookie names it; signing out or disabling the user ends it here,
+    so a copied cookie stops working at once. Only the SHA-256 of the session id is stored."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None] = mapped_column()
+    ip: Mapped[str] = mapped_column(String(64), default="")
 
 
 class LoginFailure(Base):
@@ -213,7 +235,7 @@ class LoginFailure(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), index=True)
-    ip: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64), index=True)  # indexed for the per-address limit (0013)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
@@ -318,6 +340,7 @@ class SearchEntry(Base):
     language: Mapped[str | None] = mapped_column(String(8), index=True)
     category: Mapped[str | None] = mapped_column(String(32), index=True)
     folded: Mapped[str] = mapped_column(Text, default="")
+    lemmas: Mapped[str] = mapped_column(Text, default="")  # 0013: one folded lemma per word of folded
 
 
 class SearchEntityValue(Base):

@@ -28,8 +28,22 @@ Speed at 1,000,000 documents (docs/benchmarks.md, "Archive search"):
 - Both: entity and customer filters are resolved to their few entries first and drive the query.
 
 Query language: words (all must occur), ``"a phrase"``, prefixes ``wypow*``, ``OR`` between two
-terms, ``-word`` to exclude. Snippets are cut from the original text in Python, so both backends
-highlight the same way and diacritics are kept.
+terms, ``-word`` to exclude, ``=word`` / ``="a phrase"`` for these forms only. Snippets are cut from the
+original text in Python, so both backends highlight the same way and diacritics are kept.
+
+Inflection (migration 0013, ``storage/lemmas.py``): every entry also holds ``lemmas``, one folded lemma per
+word of ``folded`` (same words, same positions), lemmatised in the letter's language. A query word (not a
+prefix, not ``=``) matches a position whose form is the word or one of the word's lemmas in every language
+it may be in, or whose lemma is one of those: ``umowa`` finds ``umowy``, ``"wypowiedzenie umowy"`` finds
+``wypowiedzenia umowy`` (the words in that order, in any form).
+
+- SQLite: ``search_fts`` has two columns, ``folded`` and ``lemmas``. A word is ``(w OR l1 OR l2)`` over
+  both; a phrase is ``folded : "w1 w2"`` or ``lemmas : "l1 l2"`` for each choice of lemmas; a prefix or an
+  ``=`` term reads ``folded`` only.
+- PostgreSQL: ``tsv`` also holds, at the position of every word whose lemma differs from its form, the
+  lemma marked with ``LEMMA_MARK`` (``'éumowa':7`` beside ``'umowy':7``; ``search_tsv(folded, lemmas,
+  received_at)``). No folded query word starts with the mark (folding removes every accent). A word is
+  ``('w' | 'l1' | 'él1' | ...)``; a phrase is those joined by ``<->``.
 """
 
 from __future__ import annotations
@@ -50,6 +64,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from ground.errors import MailroomError
+from storage import lemmas as _lemmas
 from storage.models import Document, Envelope, SearchEntityValue, SearchEntry, WorkItem
 
 TOKEN = re.compile(r"[^\W_]+")
@@ -64,6 +79,8 @@ WINDOW_MARGIN = 1.5  # PostgreSQL: a relevance window is sized for this many tim
 WINDOW_MAX = 0.8  # a wider window saves little (and loses the free total): read every match instead
 LEXEME_WINDOW_MAX = 0.3  # PostgreSQL: narrower relevance windows are receipt-time lexemes in the GIN query
 WINDOW_MAX_PHRASE = 0.35  # phrases are under-estimated, so the window is a filter on every match, not a bitmap
+LEMMA_MARK = "é"  # PostgreSQL: a lemma lexeme is the mark + the lemma (migration 0013); folded words never have it
+MAX_PHRASE_VARIANTS = 32  # SQLite: a phrase's lemma choices are FTS5 phrases OR-ed together, at most this many
 
 
 class BadQuery(MailroomError):
@@ -86,6 +103,11 @@ def tokens(text: str) -> list[str]:
 def fold(text: str) -> str:
     """The indexed form of a text: folded words separated by single spaces."""
     return " ".join(tokens(text))
+
+
+def lemma_stream(text: str, language: str | None) -> str:
+    """What ``search_entries.lemmas`` holds: one folded lemma per word of :func:`fold`'s, in ``language``."""
+    return _lemmas.lemma_stream(text, language)
 
 
 def date_key(when: datetime, document_id: str = "") -> int:
@@ -121,6 +143,27 @@ def normalise_entity(value: str) -> str:
 class Term:
     words: tuple[str, ...]  # folded; more than one: a phrase
     prefix: bool = False  # the last word is a prefix
+    lemmas: tuple[tuple[str, ...], ...] = ()  # per word, the folded lemmas it may stand for (storage.lemmas);
+    # empty: these forms only (a prefix, or "=word")
+
+    def variants(self, limit: int = MAX_PHRASE_VARIANTS) -> list[tuple[str, ...]]:
+        """The lemma sequences of the term (one lemma per word), at most ``limit``: fewer choices for the
+        later words first (each word keeps at least its most likely lemmas)."""
+        choices = [list(c) for c in self.lemmas]
+        while choices and _product(choices) > limit:
+            longest = max(range(len(choices)), key=lambda i: (len(choices[i]), i))
+            choices[longest].pop()
+        out: list[tuple[str, ...]] = [()]
+        for c in choices:
+            out = [v + (w,) for v in out for w in c]
+        return [v for v in out if v]
+
+
+def _product(choices: list[list[str]]) -> int:
+    n = 1
+    for c in choices:
+        n *= len(c)
+    return n
 
 
 @dataclass
@@ -136,26 +179,30 @@ class Query:
         return [t for c in self.clauses for t in c]
 
 
-_QTOKEN = re.compile(r'(-?)"([^"]*)"(\*?)|(\S+)')
+_QTOKEN = re.compile(r'(-?)(=?)"([^"]*)"(\*?)|(\S+)')
 
 
 def parse_query(q: str) -> Query:
     query = Query()
     join_next = False
     for m in _QTOKEN.finditer(q or ""):
-        neg, phrase, star, word = m.group(1), m.group(2), m.group(3), m.group(4)
+        neg, exact, phrase, star, word = m.group(1), m.group(2), m.group(3), m.group(4), m.group(5)
         if word is not None:
             if word == "OR":
                 join_next = bool(query.clauses)
                 continue
             neg = "-" if word.startswith("-") and len(word) > 1 else ""
             word = word[1:] if neg else word
+            exact = "=" if word.startswith("=") and len(word) > 1 else ""
+            word = word[1:] if exact else word
             star = "*" if word.endswith("*") else ""
             phrase = word.rstrip("*")
-        words = tuple(tokens(phrase or ""))
+        raw = TOKEN.findall(phrase or "")
+        words = tuple(fold_token(w) for w in raw)
         if not words:
             continue
-        term = Term(words, prefix=bool(star))
+        lemmas = () if exact or star else tuple(_lemmas.query_lemmas(w) for w in raw)
+        term = Term(words, prefix=bool(star), lemmas=lemmas)
         if neg:
             query.exclude.append(term)
         elif join_next:
@@ -169,8 +216,16 @@ def parse_query(q: str) -> Query:
 
 
 def fts5_expression(query: Query) -> str:
+    def phrase(words: Iterable[str]) -> str:
+        return '"' + " ".join(words) + '"'
+
     def term(t: Term) -> str:
-        return '"' + " ".join(t.words) + '"' + ("*" if t.prefix else "")
+        if not t.lemmas:  # these forms only: the folded column
+            return "folded : " + phrase(t.words) + (" *" if t.prefix else "")
+        if len(t.words) == 1:  # the form, or a lemma, in either column (see the module's docstring)
+            return "(" + " OR ".join(phrase((w,)) for w in dict.fromkeys(t.words + t.lemmas[0])) + ")"
+        return "(" + " OR ".join(["folded : " + phrase(t.words)]
+                                 + ["lemmas : " + phrase(v) for v in t.variants()]) + ")"
 
     expr = " AND ".join("(" + " OR ".join(term(t) for t in clause) + ")" for clause in query.clauses)
     if query.exclude:
@@ -179,11 +234,14 @@ def fts5_expression(query: Query) -> str:
 
 
 def tsquery_expression(query: Query) -> str:
+    def word(i: int, t: Term) -> str:
+        if not t.lemmas:
+            return f"'{t.words[i]}'" + (":*" if t.prefix and i == len(t.words) - 1 else "")
+        forms = dict.fromkeys((t.words[i], *t.lemmas[i]))
+        return "(" + " | ".join([f"'{w}'" for w in forms] + [f"'{LEMMA_MARK}{w}'" for w in t.lemmas[i]]) + ")"
+
     def term(t: Term) -> str:
-        parts = [f"'{w}'" for w in t.words]
-        if t.prefix:
-            parts[-1] += ":*"
-        return "(" + " <-> ".join(parts) + ")"
+        return "(" + " <-> ".join(word(i, t) for i in range(len(t.words))) + ")"
 
     expr = " & ".join("(" + " | ".join(term(t) for t in clause) + ")" for clause in query.clauses)
     for t in query.exclude:
@@ -278,6 +336,9 @@ class _Base:
         new_folded = fold(doc.text or "")
         if entry.folded != new_folded:
             entry.folded = new_folded
+        new_lemmas = lemma_stream(doc.text or "", doc.language)  # the language decides the lemmatiser
+        if entry.lemmas != new_lemmas:
+            entry.lemmas = new_lemmas
         session.execute(delete(SearchEntityValue).where(SearchEntityValue.document_id == doc.id))
         session.add_all([SearchEntityValue(document_id=doc.id, name=n, value=v)
                          for n, v in sorted(set(entity_rows(doc.entities)))])
@@ -602,7 +663,7 @@ _ENTRY_TSV = table("search_entries", column("ctid"), column("tsv"))
 
 def _loose(query: Query) -> list[Query]:
     """One query per required word (phrases split, OR groups kept): each matches at least what ``query`` does."""
-    out = [Query(clauses=[[Term((w,), t.prefix and i == len(t.words) - 1)]])
+    out = [Query(clauses=[[Term((w,), t.prefix and i == len(t.words) - 1, t.lemmas[i:i + 1])]])
            for c in query.clauses if len(c) == 1 for t in c for i, w in enumerate(t.words)]
     return out + [Query(clauses=[c]) for c in query.clauses if len(c) > 1]
 
@@ -663,37 +724,62 @@ def _hits(session: Session, rows: Sequence[tuple[str, float]], query: Query, dia
     if not rows:
         return []
     ids = [r[0] for r in rows]
-    stmt = (select(Document, Envelope, WorkItem.queue, WorkItem.state)
+    stmt = (select(Document, Envelope, WorkItem.queue, WorkItem.state, SearchEntry.lemmas)
             .join(Envelope, Envelope.id == Document.envelope_id)
             .outerjoin(WorkItem, and_(WorkItem.document_id == Document.id))
+            .outerjoin(SearchEntry, SearchEntry.document_id == Document.id)
             .where(Document.id.in_(ids)))
-    found = {d.id: (d, env, q, st) for d, env, q, st in session.execute(stmt)}
+    found = {d.id: (d, env, q, st, lem) for d, env, q, st, lem in session.execute(stmt)}
     out = []
     for doc_id, score in rows:
         if doc_id not in found:
             continue
-        d, env, q, st = found[doc_id]
+        d, env, q, st, lem = found[doc_id]
         out.append(Hit(document_id=d.id, envelope_id=env.id, received_at=env.received_at, channel=env.channel,
                        language=d.language, category=d.category, queue=q, status=st,
-                       score=round(-score if score else 0.0, 6), snippet=snippet(d.text, query),
-                       entities=d.entities))
+                       score=round(-score if score else 0.0, 6),
+                       snippet=snippet(d.text, query, language=d.language, lemmas=lem), entities=d.entities))
     return out
 
 
 def snippet(text_: str, query: Query, *, mark: tuple[str, str] = ("<mark>", "</mark>"), escape: bool = True,
-            size: int = SNIPPET_TOKENS) -> str:
-    """The window of ``size`` words with most matches, matches wrapped in ``mark``; HTML-escaped."""
-    toks = [(m.start(), m.end(), fold_token(m.group())) for m in TOKEN.finditer(text_ or "")]
-    if not toks:
+            size: int = SNIPPET_TOKENS, language: str | None = None, lemmas: str | None = None) -> str:
+    """The window of ``size`` words with most matches, matches wrapped in ``mark``; HTML-escaped.
+
+    Every form the search matched is marked, inflected ones too: ``lemmas`` is the entry's lemma stream
+    (``search_entries.lemmas``, one lemma per word of the text); without it (or when it no longer fits the
+    text) the words are lemmatised here in ``language``, or, with no language, in every language.
+    """
+    matches = list(TOKEN.finditer(text_ or ""))
+    if not matches:
         return ""
+    toks = [(m.start(), m.end(), fold_token(m.group())) for m in matches]
     hit = [False] * len(toks)
+    known: list[frozenset[str]] = []
+    if any(t.lemmas for t in query.terms()):
+        stream = (lemmas or "").split(" ") if lemmas else []
+        if len(stream) == len(toks):
+            known = [frozenset((w,)) for w in stream]
+        elif language is not None:
+            known = [frozenset((_lemmas.lemma(m.group(), language),)) for m in matches]
+        else:
+            known = [frozenset(_lemmas.query_lemmas(m.group())) for m in matches]
+
+    def matches_at(term: Term, k: int, i: int) -> bool:
+        form = toks[i][2]
+        if term.prefix and k == len(term.words) - 1:
+            return form.startswith(term.words[k])
+        if form == term.words[k]:
+            return True
+        if not term.lemmas:
+            return False
+        choices = term.lemmas[k]
+        return form in choices or not known[i].isdisjoint(choices)
+
     for term in query.terms():
         n = len(term.words)
         for i in range(len(toks) - n + 1):
-            ok = all(toks[i + k][2] == term.words[k] for k in range(n - 1))
-            last = toks[i + n - 1][2]
-            ok = ok and (last.startswith(term.words[-1]) if term.prefix else last == term.words[-1])
-            if ok:
+            if all(matches_at(term, k, i + k) for k in range(n)):
                 for k in range(n):
                     hit[i + k] = True
     best, best_count, count = 0, -1, 0

@@ -255,12 +255,19 @@ def test_an_email_is_one_letter_and_a_batch_attachment_splits() -> None:
     docs = list(compose_letter(parts, readings))
     assert [(d.part_index, d.doc_index) for d in docs] == [(0, 0), (2, 0), (2, 1)]
     letter = docs[0].ocr
-    assert [p.number for p in letter.pages] == [1, 2, 3, 4]
-    assert letter.text.startswith("Subject: R") and "Strona druga" in letter.text
-    assert "bad.pdf" in letter.pages[-1].text and "damaged" in letter.pages[-1].text
+    assert [p.number for p in letter.pages] == [1, 2, 3]  # the body, then the attachment's two pages
+    assert letter.text.startswith("Subject: R") and letter.pages[2].text.startswith("Strona druga")
+    assert "bad.pdf" in letter.pages[-1].text and "damaged" in letter.pages[-1].text  # notes end the letter
     assert "logo.png" in letter.pages[-1].text  # noted, but no page and no low-confidence flag
     assert not any("low-confidence" in p.flags for p in letter.pages)
     assert [d.ocr.text for d in docs[1:]] == ["List A", "List B"]
+
+
+def test_an_empty_body_adds_no_page_but_its_subject_opens_the_letter() -> None:
+    parts = [Part("body", "text/plain", b""), Part("a.pdf", "application/pdf", b"")]
+    [doc] = compose_letter(parts, [OcrResult([_page("Subject: Reklamacja\nFrom: j@x.pl\n\n")]),
+                                   OcrResult([_page("Strona pierwsza"), _page("Strona druga")])])
+    assert [p.text for p in doc.ocr.pages] == ["Subject: Reklamacja\nFrom: j@x.pl\n\nStrona pierwsza", "Strona druga"]
 
 
 def test_a_letter_without_any_readable_text_goes_to_a_person() -> None:

@@ -105,7 +105,8 @@ def test_html_body_of_two_million_lt_signs(warm_data: Path, tmp_path: Path) -> N
     path = tmp_path / "flood.eml"
     path.write_bytes(msg.as_bytes(policy=email.policy.SMTP))
     [line] = _process_bounded(warm_data, path)
-    assert line.get("document_id") and line["text"].count("<") >= 1_000_000  # read as text, not as markup
+    assert line.get("document_id") and line["text"].count("<") >= 400_000  # read as text, not as markup
+    assert "more characters" in line["text"]  # the rest is in the original: a body is at most 500,000 characters
 
 
 def zip_bomb(entry_size: int = 3 << 30) -> bytes:

@@ -47,10 +47,13 @@ def _kill_9(data: Path) -> tuple[int, int, bool]:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    def gone() -> bool:  # the postmaster reaped (a zombie still holds its pid: pg_ctl would refuse to start)
+        return not Path(f"/proc/{master}").exists() and not any(_alive(pid) for pid in children)
+
     deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in [master, *children]) and time.monotonic() < deadline:
+    while not gone() and time.monotonic() < deadline:
         time.sleep(0.05)
-    return master, len(children), not any(_alive(pid) for pid in [master, *children])
+    return master, len(children), gone()
 
 
 def _alive(pid: int) -> bool:
@@ -70,9 +73,11 @@ def _ppid(pid: int) -> int:
 
 def _start(data: Path, port: int) -> None:
     as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run([*as_postgres, str(_pg_bin() / "pg_ctl"), "-D", str(data), "-w", "-l", str(data.parent / "log2"),
-                    "-o", f"-p {port} -k {data.parent} -c listen_addresses=127.0.0.1 -c fsync=off "
-                    "-c max_connections=200", "start"], check=True, capture_output=True, timeout=120)
+    log = data.parent / "log2"
+    done = subprocess.run([*as_postgres, str(_pg_bin() / "pg_ctl"), "-D", str(data), "-w", "-t", "120", "-l",
+                           str(log), "-o", f"-p {port} -k {data.parent} -c listen_addresses=127.0.0.1 -c fsync=off "
+                           "-c max_connections=200", "start"], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, (done.stdout, done.stderr, log.read_text()[-3000:] if log.exists() else "")
 
 
 class Agents:
@@ -156,6 +161,9 @@ def test_kill_9_postgresql_during_transitions_loses_and_doubles_nothing() -> Non
                 kills.append({"target": target, "acked": acked_at, "master": master, "children": children,
                               "dead": dead, "failed_calls": agents.in_doubt - failed_before})
                 _start(data, port)
+        except BaseException:
+            agents.stop.set()  # the agents would wait for the server for ever
+            raise
         finally:
             for t in threads:
                 t.join(300)

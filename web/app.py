@@ -10,6 +10,7 @@ from pipeline.context import Context
 from web import api_archive, api_intake, api_jobs, api_queues, ops, pages, schemas
 from web.deps import guard
 from web.errors import install as install_error_handlers
+from web.gate import RequestGate
 from web.pages import agent, archive, mailroom, supervisor
 
 # Every route of the app, in matching order: the API (OpenAPI), then the pages (not in the schema).
@@ -34,6 +35,7 @@ def create_app(ctx: Context) -> FastAPI:
                   description="Document intake and correspondence processing for customer care.")
     app.state.ctx = ctx
     install_error_handlers(app)  # 503 when the database/blob store is down
+    app.add_middleware(RequestGate)  # size limit and credentials before a body is read (web/gate.py)
 
     @app.exception_handler(MailroomError)
     async def mailroom_error(_: Request, exc: MailroomError) -> JSONResponse:

@@ -1,10 +1,17 @@
 """Who is asking and what they may do: one place for authentication and role checks.
 
 Credentials, in order: ``Authorization: Bearer mrt_…`` (an API token of a scanning station or an
-integration), ``Authorization: Basic`` (kept for API compatibility; throttled like the sign-in form),
-then the signed session cookie of the pages (HttpOnly, SameSite=Lax; any non-GET request carrying it
-must also carry the session's CSRF token as the ``csrf_token`` form field or the ``X-CSRF-Token``
-header).
+integration; expired or revoked tokens do not authenticate; an upload-scoped token may only upload and
+read its own batches), ``Authorization: Basic`` (kept for scripts; throttled like the sign-in form, and
+refused when the request comes from a browser — it carries ``Origin`` or ``Sec-Fetch-*`` — because a
+browser caches Basic credentials and sends them along with cross-site requests; the API never asks for
+Basic: its 401 says ``WWW-Authenticate: Bearer``), then the signed session cookie of the pages
+(HttpOnly, SameSite=Lax, Secure over HTTPS or behind a trusted TLS proxy; the session is also kept in
+the database so that signing out ends it; any non-GET request carrying it must also carry the session's
+CSRF token as the ``csrf_token`` form field or the ``X-CSRF-Token`` header).
+
+A request with a body is checked by web/gate.py before the body is read: its size against the route's
+limit and its credentials and role against this table (:func:`identify`, :func:`refusal`).
 
 Who may use which route is the table :data:`ACCESS` (method, path template) → roles; the
 app-wide dependency :func:`guard` enforces it for every route. A route missing from the table
@@ -19,24 +26,36 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.routing import APIRoute
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
+from starlette.datastructures import Headers
 
 from pipeline.context import Context
 from queues.work import agent_scope
 from storage.db import session_scope
 from storage.models import Role, User
-from storage.users import LoginThrottled, authenticate, check_throttle, clear_failures, record_failure, user_for_token
+from storage.users import (
+    LoginThrottled,
+    authenticate,
+    check_throttle,
+    clear_failures,
+    end_web_session,
+    record_failure,
+    start_web_session,
+    token_for,
+    web_session_valid,
+)
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +214,10 @@ def get_session(ctx: CtxDep) -> Iterator[Session]:
         yield s
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the session commits (or rolls back) when the handler returns, before the response is sent.
+# FastAPI's default ("request") runs a yield dependency's exit after the response: an agent could be told
+# 200 for a claim whose COMMIT had not run yet (or then failed), and its next request could miss it (#20).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 # ---------------------------------------------------------------- signed cookies
 
@@ -225,19 +247,38 @@ def _password_mark(user: User) -> str:
 
 def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
     response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="lax", path="/",
-                        secure=request.url.scheme == "https")
+                        secure=is_https(request.scope, request.app.state.ctx.settings))
 
 
 def start_session(request: Request, response: Response, ctx: Context, user: User) -> str:
-    """Sign ``user`` in on ``response``; returns the new session's CSRF token."""
+    """Sign ``user`` in on ``response``; returns the new session's CSRF token. The session is also kept in the
+    database (``web_sessions``), so signing out ends it for every copy of the cookie."""
     csrf = secrets.token_urlsafe(24)
-    value = _serializer(ctx, "session").dumps({"uid": user.id, "pw": _password_mark(user), "csrf": csrf})
+    now, lifetime, ip = datetime.now(UTC), timedelta(seconds=SESSION_MAX_AGE), client_ip(request)
+    db = object_session(user)  # the request's session (committed before the response), which may hold SQLite's
+    if db is not None:  # write lock already: a second transaction would wait for it
+        sid = start_web_session(db, user, now, lifetime, ip)
+    else:
+        with session_scope(ctx.db_url) as s:
+            sid = start_web_session(s, user, now, lifetime, ip)
+    value = _serializer(ctx, "session").dumps({"uid": user.id, "pw": _password_mark(user), "csrf": csrf,
+                                               "sid": sid})
     _set_cookie(request, response, SESSION_COOKIE, value, SESSION_MAX_AGE)
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return csrf
 
 
-def end_session(response: Response) -> None:
+def end_session(response: Response, request: Request | None = None) -> None:
+    """Drop the cookie and, given the request, end its session in the database (a kept copy stops working)."""
+    ident = getattr(request.state, "identity", None) if request is not None else None
+    if request is not None and ident is not None and ident.session_id:
+        user = getattr(request.state, "user", None)
+        db = object_session(user) if user is not None else None  # the request's own transaction (see above)
+        if db is not None:
+            end_web_session(db, ident.session_id, datetime.now(UTC))
+        else:
+            with session_scope(request.app.state.ctx.db_url) as s:
+                end_web_session(s, ident.session_id, datetime.now(UTC))
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
@@ -255,11 +296,53 @@ def check_login_form_token(request: Request, ctx: Context, submitted: str) -> bo
     return isinstance(expected, str) and hmac.compare_digest(expected, submitted)
 
 
+# ---------------------------------------------------------------- the client behind trusted proxies
+
+
+def _trusted(address: str, settings: Any) -> bool:
+    networks = getattr(settings, "trusted_proxies", None) or []
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)
+
+
+def client_address(scope: Any, settings: Any) -> str:
+    """The client's address: the peer, unless the peer is a trusted proxy (MAILROOM_TRUSTED_PROXIES); then the
+    nearest address in X-Forwarded-For that is not a trusted proxy. Without that setting forwarded headers are
+    never believed (anyone can send them)."""
+    client = scope.get("client")
+    peer = str(client[0]) if client else "unknown"
+    if not _trusted(peer, settings):
+        return peer
+    hops = [h.strip() for h in ",".join(Headers(scope=scope).getlist("x-forwarded-for")).split(",") if h.strip()]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer  # a hop that is no address: believe nothing further
+        if not _trusted(hop, settings):
+            return hop
+    return hops[0] if hops else peer
+
+
+def is_https(scope: Any, settings: Any) -> bool:
+    """Whether the client talks HTTPS to us: directly, or to a trusted proxy that says so (X-Forwarded-Proto)."""
+    if scope.get("scheme") == "https":
+        return True
+    client = scope.get("client")
+    if not client or not _trusted(str(client[0]), settings):
+        return False
+    proto = Headers(scope=scope).get("x-forwarded-proto", "")
+    return proto.split(",")[-1].strip().lower() == "https"
+
+
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_address(request.scope, request.app.state.ctx.settings)
 
 
-# ---------------------------------------------------------------- credentials → user
+# ---------------------------------------------------------------- credentials → identity → user
 
 
 @dataclass
@@ -270,18 +353,48 @@ class Credentials:
     session: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who a request is, once its credentials were checked: the user, how they signed in, and for an API token
+    its station and scope."""
+
+    user_id: int
+    username: str
+    role: str
+    kind: str  # bearer | basic | session
+    token_id: int | None = None
+    token_name: str | None = None
+    station: str | None = None
+    scope: str = "full"  # full | upload (API tokens only)
+    csrf: str = ""
+    session_id: str | None = None
+
+
+IDENTITY_KEY = "mailroom_identity"  # request.state: the identity web/gate.py established before the body
+# Headers only browsers send. Basic credentials with one of them are refused: browsers must not use Basic (it is
+# cached and sent along with any cross-site request, bypassing CSRF); they sign in with the form.
+BROWSER_SIGNALS = ("origin", "sec-fetch-mode", "sec-fetch-site", "sec-fetch-dest")
+# What an upload-scoped API token (a scanning station) may call; anything else is 403.
+UPLOAD_SCOPE: frozenset[tuple[str, str]] = frozenset({("POST", "/api/envelopes"),
+                                                      ("GET", "/api/batches/{envelope_id}")})
+
+
 def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": 'Basic realm="mailroom"'})
+    # Bearer, never Basic: a Basic challenge makes a browser ask for and then cache the password (CSRF).
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": 'Bearer realm="mailroom"'})
 
 
-async def credentials(request: Request, ctx: CtxDep) -> Credentials:
-    """Parse what the request carries; for a cookie session check the CSRF token of a write."""
-    header = request.headers.get("authorization")
+def parse_credentials(headers: Headers, cookies: dict[str, str], ctx: Context) -> Credentials:
+    """What the request carries, checked for form only (no database, no body)."""
+    header = headers.get("authorization")
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return Credentials("bearer", secret=value.strip())
         if scheme.lower() == "basic":
+            if any(h in headers for h in BROWSER_SIGNALS):
+                raise _unauthorized("Basic credentials are for scripts and scanning stations, not browsers: "
+                                    "sign in on the sign-in page, or send an API token (Bearer).")
             try:
                 username, sep, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
@@ -289,8 +402,8 @@ async def credentials(request: Request, ctx: CtxDep) -> Credentials:
             if not sep:
                 raise _unauthorized("Malformed Basic credentials.")
             return Credentials("basic", username=username, secret=password)
-        raise _unauthorized("Unsupported Authorization scheme; use Bearer or Basic.")
-    raw = request.cookies.get(SESSION_COOKIE)
+        raise _unauthorized("Unsupported Authorization scheme; use Bearer (an API token).")
+    raw = cookies.get(SESSION_COOKIE)
     if not raw:
         return Credentials()
     try:
@@ -299,66 +412,106 @@ async def credentials(request: Request, ctx: CtxDep) -> Credentials:
         return Credentials()
     if not isinstance(data, dict):
         return Credentials()
-    if request.method not in SAFE_METHODS:
+    return Credentials("session", session=data)
+
+
+async def credentials(request: Request, ctx: CtxDep) -> Credentials:
+    """Parse what the request carries; for a cookie session check the CSRF token of a write."""
+    creds = parse_credentials(request.headers, request.cookies, ctx)
+    if creds.kind == "session" and request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER)
         ctype = request.headers.get("content-type", "")
         if sent is None and ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             value = (await request.form()).get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
-        if not sent or not hmac.compare_digest(str(data.get("csrf", "")), sent):
+        if not sent or not hmac.compare_digest(str(creds.session.get("csrf", "")), sent):
             raise HTTPException(status.HTTP_403_FORBIDDEN,
                                 "The form is out of date (missing or wrong CSRF token); reload the page and retry.")
-    return Credentials("session", session=data)
+    return creds
 
 
 CredentialsDep = Annotated[Credentials, Depends(credentials)]
 
 
-def optional_user(request: Request, session: SessionDep, ctx: CtxDep, creds: CredentialsDep) -> User | None:
-    """The signed-in user, None when the request carries no credentials; 401 for wrong ones."""
-    now = datetime.now(UTC)
-    user: User | None = None
+def identify(ctx: Context, creds: Credentials, ip: str, now: datetime) -> Identity | None:
+    """Check credentials against the database (blocking: call it from a worker thread). None: anonymous (no
+    credentials, or a session that has ended); 401/429 for wrong or throttled credentials."""
     if creds.kind == "bearer":
-        user = user_for_token(session, creds.secret, now)
-        if user is None:
-            raise _unauthorized("Unknown or revoked API token.")
-        if session.dirty:  # last_used_at: commit now, or SQLite's write lock is held while the handler writes
-            session.commit()  # in its own transactions (concurrent uploads then waited out busy_timeout)
-    elif creds.kind == "basic":
-        ip = client_ip(request)
+        with session_scope(ctx.db_url) as s:  # its own transaction: last_used_at is committed at once
+            token = token_for(s, creds.secret, now)
+            if token is None:
+                raise _unauthorized("Unknown, revoked or expired API token.")
+            user = token.user
+            return Identity(user.id, user.username, user.role, "bearer", token.id, token.name, token.station,
+                            token.scope or "full")
+    if creds.kind == "basic":
         with session_scope(ctx.db_url) as s:  # its own transaction: failures stay recorded after a 401
             try:
                 check_throttle(s, creds.username, ip, now)
             except LoginThrottled as exc:
                 raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, exc.reason) from exc
-        user = authenticate(session, creds.username, creds.secret)
         with session_scope(ctx.db_url) as s:
-            if user is None:
+            user = authenticate(s, creds.username, creds.secret)  # a rehashed password is committed here
+            found = None if user is None else Identity(user.id, user.username, user.role, "basic")
+        with session_scope(ctx.db_url) as s:
+            if found is None:
                 record_failure(s, creds.username, ip, now)
             else:
                 clear_failures(s, creds.username, ip)
-        if user is None:
+        if found is None:
             raise _unauthorized("Wrong user name or password.")
-    elif creds.kind == "session":
-        uid = creds.session.get("uid")
-        candidate = session.get(User, uid) if isinstance(uid, int) else None
-        if candidate is not None and candidate.active and creds.session.get("pw") == _password_mark(candidate):
-            user = candidate
-            request.state.csrf = str(creds.session.get("csrf", ""))
+        return found
+    if creds.kind == "session":
+        uid, sid = creds.session.get("uid"), creds.session.get("sid")
+        if not isinstance(uid, int) or not isinstance(sid, str):
+            return None
+        with session_scope(ctx.db_url) as s:
+            user = s.get(User, uid)
+            if (user is None or not user.active or creds.session.get("pw") != _password_mark(user)
+                    or not web_session_valid(s, sid, uid, now)):
+                return None
+            return Identity(user.id, user.username, user.role, "session", csrf=str(creds.session.get("csrf", "")),
+                            session_id=sid)
+    return None
+
+
+def optional_user(request: Request, session: SessionDep, ctx: CtxDep, creds: CredentialsDep) -> User | None:
+    """The signed-in user, None when the request carries no credentials; 401 for wrong ones."""
+    ident = getattr(request.state, IDENTITY_KEY, None)  # checked already by web/gate.py (a request with a body)
+    if ident is None:
+        ident = identify(ctx, creds, client_ip(request), datetime.now(UTC))
+    user = session.get(User, ident.user_id) if ident is not None else None
+    if user is not None and not user.active:
+        user = None
     request.state.user = user
+    request.state.identity = ident if user is not None else None
+    if user is not None and ident is not None and ident.kind == "session":
+        request.state.csrf = ident.csrf
     return user
 
 
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 
 
-def _sign_in_needed(request: Request) -> HTTPException:
-    if request.url.path.startswith("/api/") or request.url.path == "/metrics":
-        return _unauthorized("Sign in: Basic credentials, an API token or a session cookie.")
-    target = "/login?next=" + quote(request.url.path, safe="/")
-    if request.headers.get("hx-request"):  # htmx: a full-page redirect instead of swapping the form in
+def current_identity(request: Request, user: OptionalUser) -> Identity | None:
+    """How the signed-in user signed in (an API token's station and scope), None when anonymous."""
+    return getattr(request.state, "identity", None)
+
+
+IdentityDep = Annotated[Identity | None, Depends(current_identity)]
+
+
+def sign_in_needed(path: str, headers: Headers) -> HTTPException:
+    if path.startswith("/api/") or path == "/metrics":
+        return _unauthorized("Sign in: an API token (Bearer), Basic credentials (scripts only) or a session cookie.")
+    target = "/login?next=" + quote(path, safe="/")
+    if headers.get("hx-request"):  # htmx: a full-page redirect instead of swapping the form in
         return HTTPException(status.HTTP_401_UNAUTHORIZED, "Sign in again.", headers={"HX-Redirect": target})
     return HTTPException(status.HTTP_303_SEE_OTHER, "Sign in first.", headers={"Location": target})
+
+
+def _sign_in_needed(request: Request) -> HTTPException:
+    return sign_in_needed(request.url.path, request.headers)
 
 
 def current_user(request: Request, user: OptionalUser) -> User:
@@ -370,17 +523,30 @@ def current_user(request: Request, user: OptionalUser) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
+def refusal(route: Any, method: str, role: str | None, ident: Identity | None) -> HTTPException | None:
+    """Why ``route`` is refused to this caller (None: allowed). The one decision of :func:`guard` and of the
+    gate that runs before a request's body is read (web/gate.py)."""
+    policy = allowed_roles(route, method)
+    if not may(role, policy):
+        return None if role is None else HTTPException(status.HTTP_404_NOT_FOUND, "Not found.")
+    method = "GET" if method == "HEAD" else method
+    if ident is not None and ident.scope == "upload" and policy != PUBLIC and (method, route.path) not in UPLOAD_SCOPE:
+        return HTTPException(status.HTTP_403_FORBIDDEN,
+                             "This API token may only upload envelopes and read its own batches.")
+    return None
+
+
 def guard(request: Request, user: OptionalUser) -> None:
-    """App-wide: enforce :data:`ACCESS` for the matched route before its handler runs."""
+    """App-wide: enforce :data:`ACCESS` (and an API token's scope) for the matched route before its handler runs."""
     route = request.scope.get("route")
     if getattr(route, "path", None) is None or getattr(route, "dependant", None) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found.")  # unknown route shape: fail closed
-    policy = allowed_roles(route, request.method)
-    if may(user.role if user else None, policy):
-        return
-    if user is None:
+    role = user.role if user else None
+    if user is None and not may(None, allowed_roles(route, request.method)):
         raise _sign_in_needed(request)
-    raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found.")
+    refused = refusal(route, request.method, role, getattr(request.state, "identity", None))
+    if refused is not None:
+        raise refused
 
 
 def require(*roles: Role):  # type: ignore[no-untyped-def]

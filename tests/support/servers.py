@@ -101,3 +101,57 @@ def wait_until(predicate, timeout: float, what: str):  # type: ignore[no-untyped
             return result
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def mailroom_api(data: Path, users: dict[str, tuple[str, str]], log: Path,
+                 **env_extra: str) -> Iterator[tuple[str, int]]:
+    """A real ``mailroom api`` (uvicorn, its own process) on ``data`` with the embedded redis-server it
+    reports on, and ``users`` ({name: (password, role)}) made first; yields its base URL and pid once
+    ``/api/health`` answers 200. Stopped (SIGINT, then SIGKILL) on exit, with its redis-server."""
+    import time
+
+    import httpx
+
+    from ground.settings import Settings
+    from mailroom.services import start_redis
+    from storage.db import migrate, session_scope
+    from storage.models import Role
+    from storage.users import upsert_user
+
+    data.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{data / 'mailroom.db'}"
+    migrate(url)
+    with session_scope(url) as s:
+        for name, (password, role) in users.items():
+            upsert_user(s, name, password, Role(role))
+    redis = start_redis(Settings(data=data))
+    port = free_port()
+    env = dict(os.environ, MAILROOM_DATA=str(data), MAILROOM_PORT=str(port),
+               MAILROOM_SECRET_KEY="api-test-" + "9fK2qLm7xR4tVw8zA3bN6cD1eH5jP0sU", **env_extra)
+    env.pop("MAILROOM_DATABASE_URL", None)
+    base = f"http://127.0.0.1:{port}"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "mailroom.cli", "api"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, f"mailroom api exited:\n{log.read_text()[-3000:]}"
+            try:
+                if httpx.get(f"{base}/api/health", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"mailroom api did not answer:\n{log.read_text()[-3000:]}"
+            time.sleep(0.3)
+        yield base, proc.pid
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=20)
+        redis.terminate()
+        redis.wait(timeout=10)

@@ -7,21 +7,31 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
+from ground import i18n
+from ground.errors import MailroomError
+from ground.i18n import _
 from ground.records import CATEGORIES
 from ocr.render import has_images, page_numbers, part_type, render_page_png
 from queues import work
 from storage.audit import record
 from storage.models import Document, Role, User, WorkItem, WorkItemState
 from web.deps import CtxDep, CurrentUser, SessionDep, visible_queues
-from web.pages import highlight, queue_rows, render
-from web.ui_text import t
+from web.pages import highlight, localize, page_error, queue_rows, render, sla_view
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(localize)])
+
+# The buttons of the letter page, as people read them (the action names stay in the URLs).
+ACTION_LABELS = {"claim": i18n.N_("Claim"), "complete": i18n.N_("Complete"), "hold": i18n.N_("Put on hold"),
+                 "resume": i18n.N_("Resume"), "transfer": i18n.N_("Transfer"), "reclassify": i18n.N_("Reclassify")}
+# What the page says once an action is done.
+ACTION_DONE = {"claim": i18n.N_("The item is yours now."), "complete": i18n.N_("Item completed."),
+               "hold": i18n.N_("Item put on hold."), "resume": i18n.N_("Item resumed."),
+               "transfer": i18n.N_("Item transferred."), "reclassify": i18n.N_("Letter reclassified.")}
 
 
 def _my_queue_ids(session: Session, user: User, ctx: Any) -> list[str]:
@@ -33,7 +43,8 @@ def _agent_view(session: Session, ctx: Any, user: User) -> dict[str, Any]:
     mine = list(session.scalars(select(WorkItem).where(
         WorkItem.assignee == user.username, WorkItem.state.in_([WorkItemState.CLAIMED, WorkItemState.ON_HOLD]))
         .order_by(WorkItem.sla_due)))
-    return {"queues": queue_rows(session, ctx, _my_queue_ids(session, user, ctx), now), "mine": mine, "now": now}
+    return {"queues": queue_rows(session, ctx, _my_queue_ids(session, user, ctx), now), "mine": mine, "now": now,
+            "sla": {i.id: sla_view(i, ctx.policies, now) for i in mine}}
 
 
 @router.get("/agent")
@@ -50,17 +61,19 @@ def agent_queues(request: Request, user: CurrentUser, session: SessionDep, ctx: 
 def _visible_item(session: Session, ctx: Any, user: User, item_id: int) -> WorkItem:
     item = session.get(WorkItem, item_id) if 0 < item_id < 2**63 else None  # a huge id is no row, not a 500
     if item is None or item.queue not in set(_my_queue_ids(session, user, ctx)) and user.role == Role.AGENT.value:
-        raise HTTPException(404, "Not found.")
+        raise HTTPException(404, _("Not found."))
     return item
 
 
 @router.post("/agent/queues/{queue}/next")
 def agent_next(queue: str, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> RedirectResponse:
     if queue not in set(_my_queue_ids(session, user, ctx)):
-        raise HTTPException(404, "Not found.")
+        raise HTTPException(404, _("Not found."))
     item = work.next_item(session, queue, user.username, datetime.now(UTC))
     if item is None:
-        return RedirectResponse("/agent?" + urlencode({"message": t("agent.empty", queue=queue)}), status_code=303)
+        name = next((q.name for q in ctx.rules.queues if q.id == queue), queue)
+        message = _("The queue %(queue)s has no new item.") % {"queue": i18n.queue_name(name)}
+        return RedirectResponse("/agent?" + urlencode({"message": message}), status_code=303)
     return RedirectResponse(f"/agent/items/{item.id}", status_code=303)
 
 
@@ -141,7 +154,7 @@ def agent_item(item_id: int, request: Request, user: CurrentUser, session: Sessi
                   text=highlight(doc.text or "", doc.entities or {}), pages=_pages(doc),
                   has_images=has_images(ctype), earlier=_earlier(session, doc), actions=list(ACTIONS),
                   queues=ctx.rules.queues, categories=CATEGORIES, now=now, outcomes=work.OUTCOMES,
-                  seconds_left=int((item.sla_due - now).total_seconds()))
+                  sla=sla_view(item, ctx.policies, now), labels=ACTION_LABELS)
 
 
 @router.get("/agent/items/{item_id}/pages/{page}.png")
@@ -150,11 +163,11 @@ def agent_item_page(item_id: int, page: int, user: CurrentUser, session: Session
     doc = _visible_item(session, ctx, user, item_id).document
     numbers = _pages(doc)
     if not 1 <= page <= len(numbers):
-        raise HTTPException(404, "Not found.")
+        raise HTTPException(404, _("Not found."))
     data, ctype = _part(ctx, doc)
     png = render_page_png(data, ctype, numbers[page - 1], ctx.settings)
     if png is None:
-        raise HTTPException(404, "Not found.")
+        raise HTTPException(404, _("Not found."))
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -166,10 +179,14 @@ def agent_action(item_id: int, action: str, user: CurrentUser, session: SessionD
     _visible_item(session, ctx, user, item_id)
     apply = ACTIONS.get(action)
     if apply is None:
-        raise HTTPException(404, "Not found.")
+        raise HTTPException(404, _("Not found."))
     form = {"reason": reason, "outcome": outcome, "queue": queue, "category": category}
-    apply(session, ctx, item_id, user.username, datetime.now(UTC), form)
+    try:
+        apply(session, ctx, item_id, user.username, datetime.now(UTC), form)
+    except MailroomError as exc:  # refused (someone else's claim, a changed item): said on the page
+        session.rollback()
+        return RedirectResponse(f"/agent/items/{item_id}?" + urlencode({"message": page_error(exc)}),
+                                status_code=303)
     session.commit()
     target = "/agent?" if action == "complete" else f"/agent/items/{item_id}?"
-    return RedirectResponse(target + urlencode({"message": t("action.done", action=t(f"action.{action}"))}),
-                            status_code=303)
+    return RedirectResponse(target + urlencode({"message": _(ACTION_DONE[action])}), status_code=303)

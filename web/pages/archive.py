@@ -11,21 +11,23 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from markupsafe import Markup
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from ground import i18n
 from ground.errors import MailroomError
+from ground.i18n import _
 from ground.records import CATEGORIES
 from storage.audit import record
 from storage.models import AuditEvent, Document, WorkItemState
 from storage.search import Filters, search
 from web.deps import CtxDep, CurrentUser, SessionDep
-from web.pages import highlight, render
+from web.pages import highlight, localize, page_error, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(localize)])
 
 PAGE_SIZE = 25
 EXPORT_PAGE, EXPORT_MAX = 200, 10_000  # rows per search call, rows per CSV export
@@ -51,17 +53,14 @@ class SearchFilters:
 
 
 def _filters(params: Any) -> SearchFilters:
-    def day(value: str) -> date | None:
-        try:
-            return date.fromisoformat(value) if value else None
-        except ValueError:
-            return None
+    def day(value: str) -> date | None:  # ISO (links, bookmarks) or as the reader's language writes it
+        return i18n.parse_date_input(value) if value else None
 
     def get(name: str, size: int) -> str:
         return str(params.get(name, "")).strip()[:size]
 
     page = get("page", 6)
-    return SearchFilters(get("q", 200), day(get("date_from", 10)), day(get("date_to", 10)), get("channel", 10),
+    return SearchFilters(get("q", 200), day(get("date_from", 20)), day(get("date_to", 20)), get("channel", 10),
                          get("category", 32), get("queue", 64), get("language", 8), get("customer", 40),
                          get("state", 20), get("invoice", 40), int(page) if page.isdigit() and int(page) > 0 else 1)
 
@@ -93,7 +92,7 @@ def auditor_page(request: Request, user: CurrentUser, session: SessionDep, ctx: 
         try:
             total, results = _search(session, f, PAGE_SIZE, f.page)
         except MailroomError as exc:  # e.g. a query of excluded words only
-            error = exc.reason
+            error = page_error(exc)
         record(session, user.username, "archive.searched", detail={"query": f.query_string(page="")})
     return render(request, "auditor.html", f=f, total=total, results=results, searched=searched, error=error,
                   pages=(total + PAGE_SIZE - 1) // PAGE_SIZE, queues=ctx.rules.queues, categories=CATEGORIES,
@@ -114,8 +113,7 @@ def auditor_export(request: Request, user: CurrentUser, session: SessionDep) -> 
     session.commit()
     buf = io.StringIO()
     out = csv.writer(buf)
-    out.writerow(["document_id", "received_at", "channel", "source_name", "language", "category", "queue",
-                  "state", "assignee", "sla_due", "customer_id", "invoice_no"])
+    out.writerow(csv_header())
     for d, e, w, _ in rows:
         ents = d.entities or {}
         out.writerow([d.id, e.received_at.isoformat(), e.channel, _csv_safe(e.source_name), d.language or "",
@@ -124,6 +122,17 @@ def auditor_export(request: Request, user: CurrentUser, session: SessionDep) -> 
                       " ".join(ents.get("invoice_no", []))])
     return StreamingResponse(iter([buf.getvalue()]), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="mailroom-archive.csv"'})
+
+
+# The export's columns: headers in the reader's language, values as stored (ISO 8601 times with their offset,
+# codes of channels, categories and states), so a spreadsheet or a script reads them alike.
+CSV_COLUMNS = (i18n.N_("Document"), i18n.N_("Received"), i18n.N_("Channel"), i18n.N_("File"),
+               i18n.N_("Language"), i18n.N_("Category"), i18n.N_("Queue"), i18n.N_("State"), i18n.N_("Assignee"),
+               i18n.N_("Due"), i18n.N_("Customer number"), i18n.N_("Invoice number"))
+
+
+def csv_header() -> list[str]:
+    return [i18n.pgettext("csv", c) for c in CSV_COLUMNS]
 
 
 def _csv_safe(value: str) -> str:
@@ -135,7 +144,7 @@ def _csv_safe(value: str) -> str:
 def auditor_document(document_id: str, request: Request, user: CurrentUser, session: SessionDep) -> HTMLResponse:
     doc = session.get(Document, document_id)
     if doc is None:
-        raise HTTPException(404, "Not found.")
+        raise HTTPException(404, _("Not found."))
     item = doc.work_item
     record(session, user.username, "document.viewed", document_id=doc.id, envelope_id=doc.envelope_id,
            work_item_id=item.id if item else None)
@@ -152,7 +161,7 @@ def auditor_document(document_id: str, request: Request, user: CurrentUser, sess
 def auditor_original(document_id: str, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> Response:
     doc = session.get(Document, document_id)
     if doc is None:
-        raise HTTPException(404, "Not found.")
+        raise HTTPException(404, _("Not found."))
     envelope = doc.envelope
     record(session, user.username, "original.downloaded", document_id=doc.id, envelope_id=envelope.id)
     session.commit()

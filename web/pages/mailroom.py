@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline.quarantine import HELD
+from ground.i18n import _
+from pipeline.quarantine import HELD, batch_status
 from storage.models import Envelope, Role, User
 from web.api_intake import retry_envelope
 from web.deps import CtxDep, CurrentUser, SessionDep
-from web.pages import render
-from web.ui_text import t
+from web.pages import localize, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(localize)])
 
 CHANNELS = ["scan", "fax", "email", "upload"]
 
@@ -39,6 +39,17 @@ def mailroom_batches(request: Request, user: CurrentUser, session: SessionDep) -
     return render(request, "_batches.html", batches=_envelopes_for(session, user, None, 30))
 
 
+@router.get("/mailroom/batches/{envelope_id}")
+def mailroom_batch(envelope_id: str, request: Request, user: CurrentUser, session: SessionDep) -> HTMLResponse:
+    """One batch as ``mailroom batch ID`` shows it: pages received, letters found, each one's state and queue
+    (a station: its own batches only)."""
+    env = session.get(Envelope, envelope_id) if len(envelope_id) <= 64 else None
+    if env is None or (user.role == Role.SCANNER.value and env.submitted_by != user.username):
+        raise HTTPException(404, _("Not found."))
+    return render(request, "batch.html", envelope=env, status=batch_status(session, envelope_id),
+                  documents=sorted(env.documents, key=lambda d: (d.part_index, d.doc_index)))
+
+
 @router.get("/mailroom/quarantine")
 def mailroom_quarantine(request: Request, user: CurrentUser, session: SessionDep) -> HTMLResponse:
     return render(request, "_quarantine.html", quarantined=_envelopes_for(session, user, list(HELD), 50), message="")
@@ -51,9 +62,9 @@ def mailroom_retry(envelope_id: str, request: Request, user: CurrentUser, sessio
     env = session.get(Envelope, envelope_id)
     if env is None or env.state not in HELD or (
             user.role == Role.SCANNER.value and env.submitted_by != user.username):
-        raise HTTPException(404, "Not found.")
+        raise HTTPException(404, _("Not found."))
     session.commit()
     retry_envelope(ctx, envelope_id, user.username)
     session.expire_all()
-    return render(request, "_quarantine.html", message=t("mailroom.retried"),
+    return render(request, "_quarantine.html", message=_("Sent for processing again."),
                   quarantined=_envelopes_for(session, user, list(HELD), 50))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
@@ -16,9 +16,9 @@ from queues.routing import load_rules
 from queues.sla import load_policies
 from storage.models import Role, User
 from web.deps import CtxDep, CurrentUser, SessionDep
-from web.pages import queue_rows, render
+from web.pages import localize, queue_rows, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(localize)])
 
 
 def _validated(path: Path, loader: Callable[[Path], Any]) -> tuple[Any, str]:

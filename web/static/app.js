@@ -28,6 +28,12 @@
         bar.value = 100; li.className = "ok";
         state.textContent = body.duplicate ? list.dataset.duplicate : list.dataset.accepted;
         li.dataset.envelope = body.envelope_id || "";
+        if (body.envelope_id) {
+          var link = document.createElement("a");
+          link.href = "/mailroom/batches/" + encodeURIComponent(body.envelope_id);
+          link.textContent = list.dataset.open;
+          state.append(" · ", link);
+        }
       } else {
         li.className = "error";
         var d = body.detail; var reason = (d && d.reason) || (typeof d === "string" ? d : xhr.status);
@@ -62,25 +68,32 @@
     ["item.new", "item.taken", "sla.warning", "sla.breached", "case.copy"].forEach(function (kind) { source.addEventListener(kind, changed); });
   }
 
-  // ---- SLA clock
+  // ---- SLA clock: working time left on the calendar the deadline counts on; it runs only while that
+  // calendar is open (data-open-seconds: until it closes; 0: closed now) and stands still otherwise.
   function setupClock() {
     var el = document.querySelector("[data-seconds-left]");
     if (!el) return;
-    var end = Date.now() + 1000 * parseInt(el.dataset.secondsLeft, 10);
-    var out = el.querySelector(".clock");
-    function tick() {
-      var s = Math.round((end - Date.now()) / 1000);
-      if (s <= 0) { out.textContent = el.dataset.breached; el.classList.add("sla-breached"); return; }
-      var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
-      out.textContent = (d ? d + " d " : "") + h + " h " + (m < 10 ? "0" : "") + m + " min " + el.dataset.left;
+    var left = parseInt(el.dataset.secondsLeft, 10), open = parseInt(el.dataset.openSeconds, 10) || 0;
+    var start = Date.now(), out = el.querySelector(".clock"), fmt = el.dataset.format;
+    function show(s) {
+      var h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60);
+      return fmt.replace("%(hours)d", h).replace("%(minutes)02d", (m < 10 ? "0" : "") + m);
     }
-    tick(); setInterval(tick, 1000);
+    function tick() {
+      var ran = Math.min((Date.now() - start) / 1000, open);
+      var s = Math.round(left - ran);
+      if (s <= 0) { out.textContent = el.dataset.breached; el.classList.add("sla-breached"); return; }
+      out.textContent = show(s);
+    }
+    if (open > 0) { tick(); setInterval(tick, 1000); }
   }
 
   // ---- zoom and keyboard shortcuts
   function setupKeys() {
     var zoom = document.getElementById("zoom"), pages = document.getElementById("pages");
-    if (zoom && pages) zoom.addEventListener("click", function () { pages.classList.toggle("zoomed"); });
+    if (zoom && pages) zoom.addEventListener("click", function () {
+      zoom.setAttribute("aria-pressed", pages.classList.toggle("zoomed") ? "true" : "false");
+    });
     document.addEventListener("keydown", function (e) {
       var tag = (e.target.tagName || "").toLowerCase();
       if (e.ctrlKey || e.metaKey || e.altKey || tag === "input" || tag === "textarea" || tag === "select") return;
