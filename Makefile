@@ -15,8 +15,11 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-osd tesseract-ocr-pol tesseract-ocr-
                 tesseract-ocr-eng redis-server fonts-dejavu-core python3-venv postgresql dovecot-imapd chromium \
                 libpython3.11-testsuite
 PYTEST_ARGS ?=
+LOCALES  := en pl cs ru
+PO_FILES := $(foreach l,$(LOCALES),ground/locale/$(l)/LC_MESSAGES/mailroom.po)
+MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: run test install install-test apt lint hadolint bench lock clean
+.PHONY: run test install install-test apt lint hadolint bench lock clean i18n-extract i18n-update i18n-compile
 
 run: install
 	$(BIN)/mailroom serve --demo
@@ -27,14 +30,32 @@ test: install-test
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-install: apt $(STAMP) web/static/vendor/htmx.min.js
+install: apt $(STAMP) web/static/vendor/htmx.min.js web/static/vendor/axe.min.js $(MO_FILES)
 
 install-test: install $(TEST_STAMP)
 
-# Front-end libraries come from the npm registry (package.json + lock), copied into web/static.
-web/static/vendor/htmx.min.js: package.json package-lock.json
+# Front-end libraries come from the npm registry (package.json + lock), copied into web/static:
+# htmx for the pages, axe-core for the accessibility test (tests/test_a11y.py).
+web/static/vendor/htmx.min.js web/static/vendor/axe.min.js &: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	npm run --silent build
+
+# Translations (ground/i18n.py): the .po catalogs are committed, their compiled .mo files are built here.
+# After changing strings: `make i18n-extract i18n-update`, translate the new entries, commit the .po files.
+BABEL_KEYWORDS := -k N_ -k NC_:1c,2
+
+ground/locale/%/LC_MESSAGES/mailroom.mo: ground/locale/%/LC_MESSAGES/mailroom.po | $(STAMP)
+	$(BIN)/pybabel -q compile -D mailroom -d ground/locale -l $*
+
+i18n-compile: $(MO_FILES)
+
+i18n-extract: | $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg $(BABEL_KEYWORDS) --add-comments=Translators: --sort-by-file \
+	  --no-wrap --project=Mailroom --version=0.1.0 -o ground/locale/mailroom.pot ground web mailroom
+
+i18n-update: | $(STAMP)
+	$(BIN)/pybabel -q update -D mailroom -i ground/locale/mailroom.pot -d ground/locale --no-wrap \
+	  --ignore-obsolete --no-fuzzy-matching
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \

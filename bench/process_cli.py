@@ -1,6 +1,7 @@
 """``mailroom process`` on a folder of one-page scans, as a user types it, against the raw tesseract CLI.
 
-    .venv/bin/python -m bench.process_cli [--files 24] [--seed 7] [--jobs N] [--rounds 2] [--engines tesserocr,tesseract]
+    .venv/bin/python -m bench.process_cli [--files 24] [--seed 7] [--jobs N] [--rounds 2]
+                                          [--engines tesserocr,tesseract]
 
 Renders ``--files`` one-page 300-dpi scans (clean, noisy and skewed, languages in turn; bench.ocr's renderer),
 then on the same files, taking turns for ``--rounds`` rounds so that other load on a shared machine weighs on

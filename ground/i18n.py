@@ -49,6 +49,12 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "transla
     return message
 
 
+def NC_(context: str, message: str) -> str:  # noqa: N802
+    """:func:`N_` with a context (``pgettext(context, message)`` translates it): the same English word may
+    need different words in another language as a category, a state or a column header."""
+    return message
+
+
 # ---------------------------------------------------------------- catalogs
 
 
@@ -96,7 +102,8 @@ class Local:
         return _locale(self.language)
 
 
-_current: ContextVar[Local] = ContextVar("mailroom_local", default=Local())
+_SITE = Local()  # frozen: a safe default
+_current: ContextVar[Local] = ContextVar("mailroom_local", default=_SITE)
 
 
 @functools.cache
@@ -318,131 +325,132 @@ def format_hours(seconds: int) -> str:
 
 
 CATEGORY_NAMES = {
-    "complaint": N_("Complaint"),
-    "invoice_query": N_("Invoice query"),
-    "payment": N_("Payment"),
-    "cancellation": N_("Cancellation"),
-    "service_order": N_("Service order"),
-    "fault_report": N_("Fault report"),
-    "data_change": N_("Change of customer data"),
-    "number_porting": N_("Number porting"),
-    "legal": N_("Legal matter"),
-    "gdpr_request": N_("Personal data request (GDPR)"),
-    "other": N_("Other"),
+    "complaint": NC_("category", "Complaint"),
+    "invoice_query": NC_("category", "Invoice query"),
+    "payment": NC_("category", "Payment"),
+    "cancellation": NC_("category", "Cancellation"),
+    "service_order": NC_("category", "Service order"),
+    "fault_report": NC_("category", "Fault report"),
+    "data_change": NC_("category", "Change of customer data"),
+    "number_porting": NC_("category", "Number porting"),
+    "legal": NC_("category", "Legal matter"),
+    "gdpr_request": NC_("category", "Personal data request (GDPR)"),
+    "other": NC_("category", "Other"),
 }
 
 # Envelope (a batch, file or e-mail), document (a letter in it) and work item states, each in its context.
 ENVELOPE_STATES = {
-    "received": N_("waiting for OCR"),
-    "processed": N_("routed to queues"),
-    "quarantined": N_("in quarantine"),
-    "needs_human": N_("needs manual handling"),
+    "received": NC_("envelope state", "waiting for OCR"),
+    "processed": NC_("envelope state", "routed to queues"),
+    "quarantined": NC_("envelope state", "in quarantine"),
+    "needs_human": NC_("envelope state", "needs manual handling"),
 }
 DOCUMENT_STATES = {
-    "read": N_("read, being classified"),
-    "routed": N_("routed"),
+    "read": NC_("document state", "read, being classified"),
+    "routed": NC_("document state", "routed"),
 }
 ITEM_STATES = {
-    "new": N_("new"),
-    "claimed": N_("in progress"),
-    "on_hold": N_("on hold"),
-    "done": N_("done"),
+    "new": NC_("item state", "new"),
+    "claimed": NC_("item state", "in progress"),
+    "on_hold": NC_("item state", "on hold"),
+    "done": NC_("item state", "done"),
 }
 SLA_STATES = {
-    "ok": N_("on time"),
-    "risk": N_("at risk"),
-    "breached": N_("overdue"),
+    "ok": NC_("sla", "on time"),
+    "risk": NC_("sla", "at risk"),
+    "breached": NC_("sla", "overdue"),
 }
-CHANNEL_NAMES = {"scan": N_("Scan"), "fax": N_("Fax"), "email": N_("E-mail"), "upload": N_("Upload")}
+CHANNEL_NAMES = {"scan": NC_("channel", "Scan"), "fax": NC_("channel", "Fax"), "email": NC_("channel", "E-mail"),
+                 "upload": NC_("channel", "Upload")}
 ROLE_NAMES = {
-    "scanner": N_("mailroom staff"),
-    "agent": N_("agent"),
-    "supervisor": N_("supervisor"),
-    "auditor": N_("auditor"),
-    "admin": N_("administrator"),
+    "scanner": NC_("role", "mailroom staff"),
+    "agent": NC_("role", "agent"),
+    "supervisor": NC_("role", "supervisor"),
+    "auditor": NC_("role", "auditor"),
+    "admin": NC_("role", "administrator"),
 }
 OUTCOME_NAMES = {
-    "resolved": N_("resolved"),
-    "answered": N_("answered"),
-    "rejected": N_("rejected"),
-    "no_action": N_("no action needed"),
-    "forwarded": N_("forwarded"),
-    "duplicate": N_("duplicate"),
-    "duplicate_of_case": N_("duplicate of a case"),
+    "resolved": NC_("outcome", "resolved"),
+    "answered": NC_("outcome", "answered"),
+    "rejected": NC_("outcome", "rejected"),
+    "no_action": NC_("outcome", "no action needed"),
+    "forwarded": NC_("outcome", "forwarded"),
+    "duplicate": NC_("outcome", "duplicate"),
+    "duplicate_of_case": NC_("outcome", "duplicate of a case"),
 }
 ENTITY_NAMES = {
-    "customer_id": N_("Customer number"),
-    "phone": N_("Phone"),
-    "invoice_no": N_("Invoice number"),
-    "amount": N_("Amount"),
-    "iban": N_("Bank account (IBAN)"),
-    "pesel": N_("PESEL"),
-    "nip": N_("Tax number (NIP)"),
-    "ico": N_("Company number (IČO)"),
-    "inn": N_("Tax number (INN)"),
-    "email": N_("E-mail address"),
-    "date": N_("Date"),
-    "contract_no": N_("Contract number"),
-    "regon": N_("REGON"),
-    "rodne_cislo": N_("Birth number (rodné číslo)"),
-    "snils": N_("SNILS"),
-    "ogrn": N_("OGRN"),
+    "customer_id": NC_("entity", "Customer number"),
+    "phone": NC_("entity", "Phone"),
+    "invoice_no": NC_("entity", "Invoice number"),
+    "amount": NC_("entity", "Amount"),
+    "iban": NC_("entity", "Bank account (IBAN)"),
+    "pesel": NC_("entity", "PESEL"),
+    "nip": NC_("entity", "Tax number (NIP)"),
+    "ico": NC_("entity", "Company number (IČO)"),
+    "inn": NC_("entity", "Tax number (INN)"),
+    "email": NC_("entity", "E-mail address"),
+    "date": NC_("entity", "Date"),
+    "contract_no": NC_("entity", "Contract number"),
+    "regon": NC_("entity", "REGON"),
+    "rodne_cislo": NC_("entity", "Birth number (rodné číslo)"),
+    "snils": NC_("entity", "SNILS"),
+    "ogrn": NC_("entity", "OGRN"),
 }
 # The shipped queues (ground/config/routing.yaml) by their configured English name; a queue a supervisor
 # adds or renames shows the name as configured.
 QUEUE_NAMES = (
-    N_("Legal & regulators"),
-    N_("Privacy (GDPR / personal data)"),
-    N_("Business complaints"),
-    N_("Complaints"),
-    N_("Billing"),
-    N_("Retention"),
-    N_("Sales"),
-    N_("Technical support"),
-    N_("Customer data"),
-    N_("Escalations"),
-    N_("Triage"),
+    NC_("queue", "Legal & regulators"),
+    NC_("queue", "Privacy (GDPR / personal data)"),
+    NC_("queue", "Business complaints"),
+    NC_("queue", "Complaints"),
+    NC_("queue", "Billing"),
+    NC_("queue", "Retention"),
+    NC_("queue", "Sales"),
+    NC_("queue", "Technical support"),
+    NC_("queue", "Customer data"),
+    NC_("queue", "Escalations"),
+    NC_("queue", "Triage"),
 )
 AUDIT_ACTIONS = {
-    "agent.skills_set": N_("skills set"),
-    "archive.exported": N_("archive exported"),
-    "archive.searched": N_("archive searched"),
-    "document.classified": N_("letter classified"),
-    "document.read": N_("letter read (OCR)"),
-    "document.reclassified": N_("letter reclassified"),
-    "document.trail_exported": N_("audit trail exported"),
-    "document.viewed": N_("letter viewed"),
-    "envelope.accepted": N_("received and stored"),
-    "envelope.duplicate": N_("received again (duplicate)"),
-    "envelope.folded": N_("folded into an earlier arrival"),
-    "envelope.legal_hold_set": N_("legal hold changed"),
-    "envelope.original_downloaded": N_("original downloaded"),
-    "original.downloaded": N_("original downloaded"),
-    "envelope.processed": N_("routed to queues"),
-    "envelope.quarantined": N_("put in quarantine"),
-    "envelope.needs_human": N_("set aside for manual handling"),
-    "envelope.purged": N_("purged (retention)"),
-    "envelope.received": N_("received"),
-    "envelope.retry": N_("sent for processing again"),
-    "queue.members_set": N_("queue members set"),
-    "sla.case_clock_moved": N_("case deadline moved"),
-    "sla.started": N_("SLA clock started"),
-    "user.signed_in": N_("signed in"),
-    "user.signed_out": N_("signed out"),
-    "user.preferences_set": N_("language and time zone set"),
-    "work_item.attached_to_case": N_("attached to a case"),
-    "work_item.claimed": N_("claimed"),
-    "work_item.completed": N_("completed"),
-    "work_item.routed": N_("routed"),
-    "work_item.held": N_("put on hold"),
-    "work_item.resumed": N_("resumed"),
-    "work_item.transferred": N_("transferred"),
-    "work_item.reclassified": N_("reclassified"),
-    "work_item.escalated": N_("escalated"),
-    "work_item.released": N_("released"),
-    "work_item.renewed": N_("claim renewed"),
-    "work_item.dispatched": N_("reply dispatched"),
-    "work_item.lease_expired": N_("claim expired"),
+    "agent.skills_set": NC_("audit", "skills set"),
+    "archive.exported": NC_("audit", "archive exported"),
+    "archive.searched": NC_("audit", "archive searched"),
+    "document.classified": NC_("audit", "letter classified"),
+    "document.read": NC_("audit", "letter read (OCR)"),
+    "document.reclassified": NC_("audit", "letter reclassified"),
+    "document.trail_exported": NC_("audit", "audit trail exported"),
+    "document.viewed": NC_("audit", "letter viewed"),
+    "envelope.accepted": NC_("audit", "received and stored"),
+    "envelope.duplicate": NC_("audit", "received again (duplicate)"),
+    "envelope.folded": NC_("audit", "folded into an earlier arrival"),
+    "envelope.legal_hold_set": NC_("audit", "legal hold changed"),
+    "envelope.original_downloaded": NC_("audit", "original downloaded"),
+    "original.downloaded": NC_("audit", "original downloaded"),
+    "envelope.processed": NC_("audit", "routed to queues"),
+    "envelope.quarantined": NC_("audit", "put in quarantine"),
+    "envelope.needs_human": NC_("audit", "set aside for manual handling"),
+    "envelope.purged": NC_("audit", "purged (retention)"),
+    "envelope.received": NC_("audit", "received"),
+    "envelope.retry": NC_("audit", "sent for processing again"),
+    "queue.members_set": NC_("audit", "queue members set"),
+    "sla.case_clock_moved": NC_("audit", "case deadline moved"),
+    "sla.started": NC_("audit", "SLA clock started"),
+    "user.signed_in": NC_("audit", "signed in"),
+    "user.signed_out": NC_("audit", "signed out"),
+    "user.preferences_set": NC_("audit", "language and time zone set"),
+    "work_item.attached_to_case": NC_("audit", "attached to a case"),
+    "work_item.claimed": NC_("audit", "claimed"),
+    "work_item.completed": NC_("audit", "completed"),
+    "work_item.routed": NC_("audit", "routed"),
+    "work_item.held": NC_("audit", "put on hold"),
+    "work_item.resumed": NC_("audit", "resumed"),
+    "work_item.transferred": NC_("audit", "transferred"),
+    "work_item.reclassified": NC_("audit", "reclassified"),
+    "work_item.escalated": NC_("audit", "escalated"),
+    "work_item.released": NC_("audit", "released"),
+    "work_item.renewed": NC_("audit", "claim renewed"),
+    "work_item.dispatched": NC_("audit", "reply dispatched"),
+    "work_item.lease_expired": NC_("audit", "claim expired"),
 }
 
 

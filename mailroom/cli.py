@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from pydantic import ValidationError
 
+from ground import i18n
 from ground.errors import MailroomError
 from ground.logging import configure as configure_logging
 from ground.settings import MAKE_SECRET, Settings, get_settings
@@ -43,6 +44,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         bar.update()
         for line in lines:
             failed += "error" in line
+            intake.record_process_read(ctx, line)  # audited before it is shown (issue 15)
             if args.json:
                 print(json.dumps(line, ensure_ascii=False), flush=True)
             elif "error" in line:
@@ -59,12 +61,15 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     from ocr import ocr_text
 
     try:
-        print(ocr_text(Path(args.path)))
+        text = ocr_text(Path(args.path))
+        intake.record_file_read(Path(args.path), Path(args.path).read_bytes())  # audited before it is shown
+        print(text)
     except MailroomError as exc:
         print(f"{args.path}: {exc.reason}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"{args.path}: cannot be read ({exc.strerror})", file=sys.stderr)
+        print(i18n.gettext("%(path)s: cannot be read (%(why)s)") % {"path": args.path, "why": exc.strerror},
+              file=sys.stderr)
         return 1
     return 0
 
@@ -157,7 +162,8 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
                 print(f"Users that already existed ({', '.join(kept)}) keep their passwords.", flush=True)
         print(f"Mailroom on http://{settings.host}:{port}/docs  (data: {settings.data})", flush=True)
         server = Server(uvicorn.Config(create_app(ctx), host=settings.host, port=port, log_level="info",
-                                       timeout_graceful_shutdown=HTTP_STOP_GRACE))
+                                       timeout_graceful_shutdown=HTTP_STOP_GRACE,
+                                       proxy_headers=False))  # web/deps.py: MAILROOM_TRUSTED_PROXIES only
         server.run()
         if not server.started and not stop.requested:
             code = 3  # uvicorn could not start (it said why), as ``uvicorn.run`` exits
@@ -215,7 +221,8 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     from corpus.generate import generate
 
     truth = generate(Path(args.out), seed=args.seed, count=args.count, holdout=args.holdout)
-    print(f"{len(truth)} files written to {args.out}")
+    print(i18n.ngettext("%(num)d file written to %(out)s", "%(num)d files written to %(out)s", len(truth))
+          % {"num": len(truth), "out": args.out})
     return 0
 
 
@@ -262,11 +269,38 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _speak() -> None:
+    """What people read from a command: in the terminal's language (LANGUAGE, LC_ALL, LANG) when we have it,
+    else the site's MAILROOM_LANGUAGE; times in MAILROOM_TIME_ZONE (ground/i18n.py). A setting that does not
+    validate is the command's own business to report, if it needs it."""
+    try:
+        settings = get_settings()
+        language, zone = settings.language, settings.time_zone
+    except ValidationError:
+        language, zone = os.environ.get("MAILROOM_LANGUAGE", ""), None
+    i18n.set_default(i18n.cli_language(language), zone)
+
+
+def _output_closed() -> int:
+    """The reader of our output went away (``mailroom search … | head``): stop quietly, as Unix tools do, and
+    point stdout at /dev/null so that the interpreter's last flush does not fail again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 128 + signal.SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()  # mailroom/logging.py: MAILROOM_LOG_FORMAT=json|text, ids and phones masked
-    args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        args = build_parser().parse_args(argv)
+        _speak()
+        code = int(args.func(args))
+        sys.stdout.flush()  # what is still buffered meets a closed pipe here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return _output_closed()
     except MailroomError as exc:
         print(f"mailroom: {exc.reason}", file=sys.stderr)
         return 2

@@ -724,21 +724,20 @@ def _hits(session: Session, rows: Sequence[tuple[str, float]], query: Query, dia
     if not rows:
         return []
     ids = [r[0] for r in rows]
-    stmt = (select(Document, Envelope, WorkItem.queue, WorkItem.state, SearchEntry.lemmas)
+    stmt = (select(Document, Envelope, WorkItem.queue, WorkItem.state)
             .join(Envelope, Envelope.id == Document.envelope_id)
             .outerjoin(WorkItem, and_(WorkItem.document_id == Document.id))
-            .outerjoin(SearchEntry, SearchEntry.document_id == Document.id)
             .where(Document.id.in_(ids)))
-    found = {d.id: (d, env, q, st, lem) for d, env, q, st, lem in session.execute(stmt)}
+    found = {d.id: (d, env, q, st) for d, env, q, st in session.execute(stmt)}
     out = []
     for doc_id, score in rows:
         if doc_id not in found:
             continue
-        d, env, q, st, lem = found[doc_id]
+        d, env, q, st = found[doc_id]
         out.append(Hit(document_id=d.id, envelope_id=env.id, received_at=env.received_at, channel=env.channel,
                        language=d.language, category=d.category, queue=q, status=st,
                        score=round(-score if score else 0.0, 6),
-                       snippet=snippet(d.text, query, language=d.language, lemmas=lem), entities=d.entities))
+                       snippet=snippet(d.text, query, language=d.language), entities=d.entities))
     return out
 
 

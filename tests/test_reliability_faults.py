@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from rq import Queue, Worker
+from rq.serializers import JSONSerializer
 from sqlalchemy import func, select
 
 from ground.settings import Settings
@@ -188,30 +190,65 @@ def fast_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 FAST_ITEMS, SCANS, KILLS = 94, 6, 10
 
 
+def _process_group(pgid: int) -> dict[int, str]:
+    """The live (not zombie) processes of process group ``pgid``: {pid: command name}."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        if int(rest[2]) == pgid and rest[0] != "Z":
+            found[int(entry)] = comm
+    return found
+
+
+def running_job(queue: Queue, worker: WorkerProc) -> str | None:
+    """The job that an rq worker of *this* start of ``worker`` (a process of its process group) runs now, as rq
+    records it. Not the started-job registry: that keeps the jobs of killed workers as "started"."""
+    if worker.proc is None:
+        return None
+    pids = _process_group(worker.proc.pid)
+    for w in Worker.all(connection=queue.connection, serializer=JSONSerializer):
+        if w.pid in pids and (job_id := w.get_current_job_id()):
+            return job_id
+    return None
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # 100 items, 10 kills: ≈ 1.5 min on a quiet machine, more under load
 def test_sigkill_whole_worker_repeatedly_every_item_routed_exactly_once(
         redis_settings: Settings, fast_files: list[Path], tmp_path: Path, worker_factory) -> None:
     ctx = get_context(redis_settings)
     scans = [scan_pdf(tmp_path / f"scan{i}.pdf", 2) for i in range(SCANS)]
-    ids = accept_files(ctx, [*fast_files, *scans])
+    ids = accept_files(ctx, [*scans, *fast_files])  # the scans first, so kills land during OCR too
     assert len(ids) == FAST_ITEMS + SCANS
+    scan_reads = {f"read-{env_id}" for env_id in ids[:SCANS]}
     enqueue_all(ctx, ids)
     queue = job_queue(ctx.settings)
     worker = worker_factory(redis_settings)
     rng = random.Random(7)
-    kills_mid_job = 0
+    kills: list[tuple[str | None, bool]] = []  # per kill: the job this worker start was running, tesseract running
     for _ in range(KILLS):
         worker.start()
-        try:
-            wait_for(lambda: queue.started_job_registry.get_job_ids(cleanup=False), 60, "a job to start", 0.1)
+        try:  # a job started by this start of the worker (not a dead entry left by the previous kill)
+            wait_for(lambda: running_job(queue, worker), 60, "a job to start", 0.05)
         except AssertionError:
             break  # nothing left to run
-        time.sleep(rng.uniform(0.0, 0.8))
-        kills_mid_job += bool(queue.started_job_registry.get_job_ids(cleanup=False))
+        time.sleep(rng.uniform(0.0, 2.0))
+        assert worker.proc is not None
+        ocr = "tesseract" in _process_group(worker.proc.pid).values()
+        kills.append((running_job(queue, worker), ocr))
         worker.kill()
         assert not worker.alive()
-    assert kills_mid_job >= 3  # the kills really hit running jobs
+    print(f"kills: {kills}")
+    mid_job = [job for job, _ in kills if job]
+    assert len(mid_job) >= 3, kills  # the kills really hit running jobs of the worker killed
+    # ... and at least one a running OCR read: a scan's read job with tesseract at work
+    assert any(job in scan_reads and ocr for job, ocr in kills), kills
     drive(ctx, ids, worker, timeout=600)
     docs, items = assert_exactly_once(ctx, ids)
     assert worker.alive()

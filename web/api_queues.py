@@ -287,19 +287,25 @@ def _poll(db_url: str, agent: str, after: int) -> tuple[list[live.LiveEvent], in
         return live.poll(s, agent, after)
 
 
+def _latest(db_url: str) -> int:
+    with session_scope(db_url) as s:
+        return live.latest_id(s)
+
+
 @router.get("/api/events", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}, "description": "server-sent events"}})
-async def events(request: Request, user: Agent, session: SessionDep, ctx: CtxDep,
+async def events(request: Request, user: Agent, ctx: CtxDep,
                  last_event_id: Annotated[str | None, Header(max_length=20)] = None) -> StreamingResponse:
     """My live events: ``item.new`` (in my queues), ``item.taken`` (by someone else),
-    ``sla.warning`` / ``sla.breached`` (on my item), ``case.copy``. Resumes after ``Last-Event-ID``."""
+    ``sla.warning`` / ``sla.breached`` (on my item), ``case.copy``. Resumes after ``Last-Event-ID``.
+
+    The one ``async def`` route: every database call runs in the thread pool, never on the event loop."""
     agent = user.username
+    db_url = ctx.db_url
     if last_event_id and last_event_id.isdigit():
         start = int(last_event_id)
     else:
-        start = live.latest_id(session)
-    session.commit()  # hand the connection back: the stream polls with short sessions of its own
-    db_url = ctx.db_url
+        start = await run_in_threadpool(_latest, db_url)
 
     async def stream() -> AsyncIterator[str]:
         after, quiet = start, 0.0

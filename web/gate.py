@@ -27,13 +27,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.requests import Request
-from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from web.deps import (
     IDENTITY_KEY,
     PUBLIC,
     allowed_roles,
+    api_routes,
     client_address,
     identify,
     parse_credentials,
@@ -51,10 +51,13 @@ BODY_LIMITS: dict[tuple[str, str], Callable[[Any], int]] = {
 
 
 def _route(app: Any, scope: Scope) -> Any | None:
-    """The route this request goes to (as the router will match it), or None (404 or 405 from the router)."""
-    for route in getattr(getattr(app, "router", None), "routes", []):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
+    """The API route this request goes to (the first whose path and method match, as the router matches), or
+    None (no such route: 404 or 405 from the router, which reads no body)."""
+    method = scope["method"]
+    path = scope["path"]
+    for route in api_routes(getattr(getattr(app, "router", None), "routes", [])):
+        regex, methods = getattr(route, "path_regex", None), getattr(route, "methods", None) or set()
+        if regex is not None and regex.match(path) and (method in methods or (method == "HEAD" and "GET" in methods)):
             return route
     return None
 
@@ -95,8 +98,7 @@ class RequestGate:
             await self._refuse(scope, receive, send, HTTPException(
                 413, f"The request body is larger than this route takes ({limit} bytes)."))
             return
-        if has_body and route is not None and getattr(route, "dependant", None) is not None \
-                and allowed_roles(route, method) != PUBLIC:
+        if has_body and route is not None and allowed_roles(route, method) != PUBLIC:
             try:
                 creds = parse_credentials(headers, Request(scope).cookies, ctx)
                 ident = await run_in_threadpool(identify, ctx, creds, client_address(scope, ctx.settings),

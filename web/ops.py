@@ -7,6 +7,7 @@ web/deps.py ACCESS, to be probed without signing in.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from typing import Any
@@ -23,6 +24,7 @@ from storage.db import session_scope
 from web import schemas
 from web.deps import CtxDep, SessionDep
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 MIN_FREE_BYTES = 256 * 1024 * 1024  # below this a file blob store stops taking uploads soon
 
@@ -39,12 +41,13 @@ def _blob_state(blobs: Any) -> str:
     if root is not None:
         target = root if root.exists() else root.parent
         if not os.access(target, os.W_OK):
-            return f"not writable: {target}"
+            log.warning("blob store not writable: %s", target)
+            return "not writable"  # the path is for the logs, never for an anonymous probe
         free = shutil.disk_usage(target).free
         return "ok" if free >= MIN_FREE_BYTES else f"low disk: {free // (1024 * 1024)} MB free"
     client, bucket = getattr(blobs, "client", None), getattr(blobs, "bucket", None)
     if client is not None and bucket:
-        return "ok" if client.bucket_exists(bucket) else f"bucket {bucket} missing"
+        return "ok" if client.bucket_exists(bucket) else "bucket missing"
     return "ok"
 
 
@@ -61,6 +64,7 @@ def health(session: SessionDep, ctx: CtxDep) -> schemas.Health:
 
 @router.get("/api/ready", response_model=Ready, responses={503: {"model": Ready}}, tags=["operations"])
 def ready(ctx: CtxDep) -> Any:
+    """Public: says what is not ready, never where (no paths, bucket names or error texts)."""
     checks: dict[str, str] = {}
     try:
         with session_scope(ctx.db_url) as s:

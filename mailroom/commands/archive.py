@@ -9,6 +9,8 @@ import sys
 from datetime import UTC, date, datetime
 from typing import Any
 
+from ground.i18n import _, ngettext
+
 
 def _actor() -> str:
     try:
@@ -33,7 +35,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.reindex:
         with session_scope(ctx.db_url) as s:
             n = reindex(s)
-        print(f"{n} documents indexed")
+        print(ngettext("%(num)d document indexed", "%(num)d documents indexed", n) % {"num": n})
         return 0
     filters = Filters(date_from=args.date_from, date_to=args.date_to, channel=args.channel or [],
                       category=args.category or [], queue=args.queue or [], language=args.language or [],
@@ -49,7 +51,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     q = parse_query(args.query)
     more = "+" if page.total_capped else ""
-    print(f"{page.total}{more} documents; page {page.page} ({args.sort})")
+    print(ngettext("%(num)d%(more)s document; page %(page)d (%(sort)s)",
+                   "%(num)d%(more)s documents; page %(page)d (%(sort)s)", page.total)
+          % {"num": page.total, "more": more, "page": page.page, "sort": args.sort})
     for h in page.hits:
         print(f"{h.received_at:%Y-%m-%d} {h.document_id} {h.channel} {h.language or '-'} {h.category or '-'} "
               f"{h.queue or '-'}/{h.status or '-'}")
@@ -74,9 +78,13 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     with session_scope(_ctx().db_url) as s:
         report = verify(s)
     if report.ok:
-        print(f"audit trail intact: {report.checked} events, hash chain verified")
+        print(ngettext("audit trail intact: %(num)d event, hash chain verified",
+                       "audit trail intact: %(num)d events, hash chain verified", report.checked)
+              % {"num": report.checked})
         return 0
-    print(f"AUDIT TRAIL BROKEN: {len(report.findings)} problem(s) in {report.checked} events")
+    print(ngettext("AUDIT TRAIL BROKEN: %(num)d problem in %(events)d events",
+                   "AUDIT TRAIL BROKEN: %(num)d problems in %(events)d events", len(report.findings))
+          % {"num": len(report.findings), "events": report.checked})
     for f in report.findings:
         print(f"  {f.kind}: {f.message}")
     return 1
@@ -146,7 +154,8 @@ def cmd_retention_hold(args: argparse.Namespace) -> int:
 
     with session_scope(_ctx().db_url) as s:
         set_legal_hold(s, args.envelope_id, args.hold, actor=_actor(), reason=args.reason)
-    print(f"envelope {args.envelope_id}: legal hold {'set' if args.hold else 'released'}")
+    print((_("envelope %(id)s: legal hold set") if args.hold else _("envelope %(id)s: legal hold released"))
+          % {"id": args.envelope_id})
     return 0
 
 

@@ -11,12 +11,48 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ground.records import Channel
+from mailroom.commands import cli_actor
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def record_read(session, action: str, **refs: Any) -> None:  # type: ignore[no-untyped-def]
+    """A read of personal data at the command line is an audit event too, by ``cli:<OS user>``; it is committed
+    with the caller's session before anything is printed."""
+    from storage.audit import record
+
+    detail = refs.pop("detail", {})
+    record(session, cli_actor(), action, detail={**detail, "via": "cli"}, **refs)
+
+
+def record_process_read(ctx, line: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    """``mailroom process`` shows a letter's text and entities: one audit event per line it prints."""
+    from storage.db import session_scope
+
+    if not line.get("envelope_id"):
+        return  # the file could not even be read: nothing of it was stored or shown
+    with session_scope(ctx.db_url) as s:
+        action = "document.viewed" if line.get("document_id") else "envelope.viewed"
+        record_read(s, action, envelope_id=line["envelope_id"], document_id=line.get("document_id"),
+                    detail={"command": "process"})
+
+
+def record_file_read(path: Path, data: bytes) -> None:
+    """``mailroom ocr`` shows the text of a file that need not be in Mailroom: the read is audited all the same
+    (its name, size and SHA-256, never its text)."""
+    import hashlib
+
+    from pipeline.context import get_context
+    from storage.db import session_scope
+
+    with session_scope(get_context().db_url) as s:
+        record_read(s, "file.ocr_read", detail={"command": "ocr", "name": path.name[:200], "bytes": len(data),
+                                                "sha256": hashlib.sha256(data).hexdigest()})
 
 
 def _dispatch(ctx, enqueue: bool):  # type: ignore[no-untyped-def]
@@ -132,9 +168,11 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         return 2
     if args.action == "show":
         with session_scope(ctx.db_url) as s:
-            print(json.dumps(q.show(s, args.envelope_id), ensure_ascii=False, indent=2))
+            shown = q.show(s, args.envelope_id)
+            record_read(s, "envelope.quarantine_viewed", envelope_id=args.envelope_id)
+        print(json.dumps(shown, ensure_ascii=False, indent=2))
         return 0
-    q.retry(ctx, args.envelope_id, "cli", _now())
+    q.retry(ctx, args.envelope_id, cli_actor(), _now())
     _dispatch(ctx, args.enqueue)(args.envelope_id)
     with session_scope(ctx.db_url) as s:
         status = q.batch_status(s, args.envelope_id)
@@ -150,6 +188,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     with session_scope(get_context().db_url) as s:
         status = batch_status(s, args.envelope_id)
+        record_read(s, "envelope.batch_viewed", envelope_id=args.envelope_id)
     if args.json:
         print(json.dumps(status, ensure_ascii=False))
         return 0

@@ -1,4 +1,7 @@
-"""``mailroom train``: rebuild the category model from the corpus generator, our phrases and agents' corrections."""
+"""``mailroom train``: rebuild the category model from the corpus generator, our phrases and agents' corrections.
+
+Writing the model where the workers load it activates it; that is an audit event (``model.trained``, by
+``cli:<OS user>``) in the database the model was trained against, when there is one."""
 
 from __future__ import annotations
 
@@ -11,19 +14,27 @@ from pathlib import Path
 from classifiers.model import MODEL_DIR
 
 
+def _database_url() -> str | None:
+    """The configured database, if there is one (training needs none)."""
+    from ground.settings import get_settings
+    from storage.db import migrate
+
+    settings = get_settings()
+    if settings.database_url or (settings.data / "mailroom.db").exists():
+        migrate(settings.db_url)
+        return settings.db_url
+    return None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from classifiers.training import Example, build_model, corrections_from_db
+    from storage.db import session_scope
 
     corrections: list[Example] = []
-    if not args.no_corrections:
-        from ground.settings import get_settings
-        from storage.db import migrate, session_scope
-
-        settings = get_settings()
-        if settings.database_url or (settings.data / "mailroom.db").exists():
-            migrate(settings.db_url)
-            with session_scope(settings.db_url) as s:
-                corrections = corrections_from_db(s)
+    db_url = _database_url()
+    if not args.no_corrections and db_url is not None:
+        with session_scope(db_url) as s:
+            corrections = corrections_from_db(s)
     print(f"agents' corrections: {len(corrections)}", file=sys.stderr)
     model = build_model(seed=args.seed, split=args.split, per_pair=args.per_pair, epochs=args.epochs,
                         corrections=corrections, log=lambda m: print(m, file=sys.stderr))
@@ -37,6 +48,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             shutil.rmtree(out)
         staged.rename(out)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    if db_url is not None:
+        from mailroom.commands import cli_actor
+        from storage.audit import record
+
+        with session_scope(db_url) as s:
+            record(s, cli_actor(), "model.trained", detail={
+                "version": model.version, "out": str(out), "seed": args.seed, "split": args.split,
+                "per_pair": args.per_pair, "epochs": args.epochs, "corrections": len(corrections), "bytes": size})
     print(f"wrote {model.version} to {out} ({size / 1e6:.1f} MB): lexicon_weight={model.lexicon_weight} "
           f"temperature={model.temperature}")
     return 0

@@ -25,6 +25,10 @@ from web.pages import highlight, localize, page_error, queue_rows, render, sla_v
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(localize)])
 
+# Pixels a page image drawn for the browser may have (an A3 page at 600 dpi is 70 million); larger ones are
+# refused before decoding. The workers' own limit (MAILROOM_MAX_PIXELS) is for OCR, not for the API process.
+PAGE_IMAGE_MAX_PIXELS = 72_000_000
+
 # The buttons of the letter page, as people read them (the action names stay in the URLs).
 ACTION_LABELS = {"claim": i18n.N_("Claim"), "complete": i18n.N_("Complete"), "hold": i18n.N_("Put on hold"),
                  "resume": i18n.N_("Resume"), "transfer": i18n.N_("Transfer"), "reclassify": i18n.N_("Reclassify")}
@@ -159,15 +163,22 @@ def agent_item(item_id: int, request: Request, user: CurrentUser, session: Sessi
 
 @router.get("/agent/items/{item_id}/pages/{page}.png")
 def agent_item_page(item_id: int, page: int, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> Response:
-    """The ``page``-th (1-based) page of the letter that is not blank, drawn as a PNG (ocr/render.py)."""
-    doc = _visible_item(session, ctx, user, item_id).document
+    """The ``page``-th (1-based) page of the letter that is not blank, drawn as a PNG (ocr/render.py).
+
+    Drawn in the API process, so within a pixel budget of its own (:data:`PAGE_IMAGE_MAX_PIXELS`, checked from
+    the image's header or the PDF page's size before anything is decoded: 413 beyond it). Audited."""
+    item = _visible_item(session, ctx, user, item_id)
+    doc = item.document
     numbers = _pages(doc)
     if not 1 <= page <= len(numbers):
         raise HTTPException(404, _("Not found."))
     data, ctype = _part(ctx, doc)
-    png = render_page_png(data, ctype, numbers[page - 1], ctx.settings)
+    budget = ctx.settings.model_copy(update={"max_pixels": min(ctx.settings.max_pixels, PAGE_IMAGE_MAX_PIXELS)})
+    png = render_page_png(data, ctype, numbers[page - 1], budget)
     if png is None:
         raise HTTPException(404, _("Not found."))
+    record(session, user.username, "document.page_viewed", document_id=doc.id, work_item_id=item.id,
+           envelope_id=doc.envelope_id, detail={"page": page})
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 

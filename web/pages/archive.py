@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ground import i18n
 from ground.errors import MailroomError
-from ground.i18n import _
+from ground.i18n import NC_, _
 from ground.records import CATEGORIES
 from storage.audit import record
 from storage.models import AuditEvent, Document, WorkItemState
@@ -114,7 +114,7 @@ def auditor_export(request: Request, user: CurrentUser, session: SessionDep) -> 
     buf = io.StringIO()
     out = csv.writer(buf)
     out.writerow(csv_header())
-    for d, e, w, _ in rows:
+    for d, e, w, _snippet in rows:
         ents = d.entities or {}
         out.writerow([d.id, e.received_at.isoformat(), e.channel, _csv_safe(e.source_name), d.language or "",
                       d.category or "", w.queue if w else "", w.state if w else d.state, w.assignee or "" if w else "",
@@ -126,9 +126,9 @@ def auditor_export(request: Request, user: CurrentUser, session: SessionDep) -> 
 
 # The export's columns: headers in the reader's language, values as stored (ISO 8601 times with their offset,
 # codes of channels, categories and states), so a spreadsheet or a script reads them alike.
-CSV_COLUMNS = (i18n.N_("Document"), i18n.N_("Received"), i18n.N_("Channel"), i18n.N_("File"),
-               i18n.N_("Language"), i18n.N_("Category"), i18n.N_("Queue"), i18n.N_("State"), i18n.N_("Assignee"),
-               i18n.N_("Due"), i18n.N_("Customer number"), i18n.N_("Invoice number"))
+CSV_COLUMNS = (NC_("csv", "Document"), NC_("csv", "Received"), NC_("csv", "Channel"), NC_("csv", "File"),
+               NC_("csv", "Language"), NC_("csv", "Category"), NC_("csv", "Queue"), NC_("csv", "State"),
+               NC_("csv", "Assignee"), NC_("csv", "Due"), NC_("csv", "Customer number"), NC_("csv", "Invoice number"))
 
 
 def csv_header() -> list[str]:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from ground.i18n import _
 from pipeline.quarantine import HELD, batch_status
+from storage.audit import record
 from storage.models import Envelope, Role, User
 from web.api_intake import retry_envelope
 from web.deps import CtxDep, CurrentUser, SessionDep
@@ -46,6 +47,7 @@ def mailroom_batch(envelope_id: str, request: Request, user: CurrentUser, sessio
     env = session.get(Envelope, envelope_id) if len(envelope_id) <= 64 else None
     if env is None or (user.role == Role.SCANNER.value and env.submitted_by != user.username):
         raise HTTPException(404, _("Not found."))
+    record(session, user.username, "envelope.batch_viewed", envelope_id=env.id, detail={"via": "page"})
     return render(request, "batch.html", envelope=env, status=batch_status(session, envelope_id),
                   documents=sorted(env.documents, key=lambda d: (d.part_index, d.doc_index)))
 
