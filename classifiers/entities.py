@@ -1,9 +1,15 @@
-"""Entities of a letter, normalised (formats in docs: customer_id MR-1234567, amount "149.99 PLN", …).
+"""Entities of a letter, normalised (amount "149.99 PLN", phone E.164, date ISO, national ids as digits, …).
 
-Extraction runs in an order that lets each finder blank what it took, so the digits of an
-e-mail, IBAN, invoice number, customer id, date, national id or amount are never read again
-as a phone number. Work happens on a copy of the text where O/l between digits read as 0/1;
-that copy keeps every offset of the original.
+Customer, contract and invoice numbers are each operator's own: their labels and shapes are configuration
+(``ground/config/entities.yaml``, see classifiers/entity_config.py) and values are reported as written.
+National ids (PESEL, NIP, REGON, IČO, rodné číslo, INN, SNILS, OGRN) and IBANs are reported only when their
+checksum is valid.
+
+Extraction runs in an order that lets each finder blank what it took, so the digits of an e-mail, IBAN,
+invoice, customer or contract number, date, national id or amount are never read again as a phone number:
+e-mails, IBANs, configured shapes (MR-1234567, FV/2026/10/004512), SNILS in its written form, labelled
+numbers ("Nr klienta: …"), dates, national ids, amounts, phones. Work happens on a copy of the text where
+O/l between digits read as 0/1; that copy keeps every offset of the original.
 """
 
 from __future__ import annotations

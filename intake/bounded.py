@@ -44,6 +44,15 @@ def in_child() -> bool:
     return _in_child
 
 
+_IDLE_THREADS = frozenset({"tqdm_monitor"})  # threads that only sleep and look at progress bars: no lock we need
+
+
+def _single_threaded() -> bool:
+    """No other thread that could hold a lock (PDFium's, libxml2's …) the forked child would need."""
+    me = threading.current_thread()
+    return all(t is me or t.name in _IDLE_THREADS for t in threading.enumerate())
+
+
 def _fork() -> Any:
     """A plain fork: instant, and safe while this process has one thread (no lock can be held by another)."""
     return mp.get_context("fork")
@@ -82,7 +91,7 @@ def call_bounded(fn: Callable[..., T], *args: Any, timeout: float, memory_mb: in
     if _in_child or timeout <= 0:
         return fn(*args)
     try:
-        ctx = _fork() if threading.active_count() == 1 else _forkserver()
+        ctx = _fork() if _single_threaded() else _forkserver()
         receiver, sender = ctx.Pipe(duplex=False)
         child = ctx.Process(target=_child, args=(sender, fn, args, memory_mb), daemon=True)
         child.start()

@@ -25,6 +25,7 @@ Bounded: at most MAX_PARTS MIME parts and MAX_DEPTH levels of nesting.
 from __future__ import annotations
 
 import email
+import email.errors
 import email.message
 import email.parser
 import email.policy
@@ -64,6 +65,7 @@ _DECORATION_EXTENSIONS = {".vcf": "a contact card (vCard)", ".ics": "a calendar 
                           ".p7s": "an S/MIME signature", ".asc": "a PGP signature", ".sig": "a signature"}
 _LOGO_NAME = re.compile(r"logo|sig(nature)?|podpis|banner|icon|facebook|linkedin|twitter|instagram|"
                         r"youtube|spacer|pixel|image0\d\d", re.I)
+_TEXT_EXTENSIONS = frozenset({".txt", ".text", ".csv", ".log", ".md", ".html", ".htm"})
 _ENCRYPTED_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime", "application/pgp-encrypted"})
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,400}>")
 
@@ -155,12 +157,12 @@ def read_email(data: bytes, min_pixels: int) -> MailContent:
         top = _Message()
         if _is_bounce(msg):
             state.bounce = {}
-        _walk(msg, top, state, 0, top_level=True)
+        _walk(msg, top, state, 0)
         headers = _headers(msg, state.hint)
     except MailroomError:
         raise
     except (ValueError, LookupError, UnicodeError, IndexError, TypeError, AttributeError, AssertionError,
-            KeyError) as exc:
+            KeyError, email.errors.MessageError) as exc:
         raise CorruptInput(f"The e-mail could not be parsed: {exc}.") from exc
     if state.bounce is not None:
         state.bounce = _bounce_summary(state.bounce)
@@ -273,7 +275,7 @@ def body_of(letter_text: str) -> str:
 # ---------------------------------------------------------------- walking the MIME tree
 
 
-def _walk(m: Message, msg: _Message, state: _State, depth: int, top_level: bool = False) -> None:
+def _walk(m: Message, msg: _Message, state: _State, depth: int) -> None:
     state.tick(depth)
     ctype = _content_type(m)
     if ctype in ("message/rfc822", "message/global", "message/news"):
@@ -297,7 +299,7 @@ def _walk(m: Message, msg: _Message, state: _State, depth: int, top_level: bool 
         for sub in subs:
             _walk(sub, msg, state, depth + 1)
         return
-    _leaf(m, ctype, msg, state, depth, top_level)
+    _leaf(m, ctype, msg, state, depth)
 
 
 def _content_type(m: Message) -> str:
@@ -383,7 +385,7 @@ def _disposition(m: Message) -> str | None:
         return None
 
 
-def _leaf(m: Message, ctype: str, msg: _Message, state: _State, depth: int, top_level: bool) -> None:
+def _leaf(m: Message, ctype: str, msg: _Message, state: _State, depth: int) -> None:
     disposition = _disposition(m)
     filename = _filename(m, state.hint)
     try:
@@ -449,12 +451,11 @@ def _attachment(name: str, payload: bytes, declared: str, charset: str | None, m
         _list(state, name, "application/ms-tnef", payload)
         _tnef(name, payload, msg, state, depth)
         return
-    if declared.startswith("text/") and declared != "text/html":
-        real = TEXT
-    elif declared == "text/html":
-        real = "text/html"
-    else:
-        real = _sniff(payload)
+    real = _sniff(payload)  # content wins over the declared type …
+    if real in (TEXT, "application/octet-stream") and (declared.startswith("text/") or (
+            _extension(name) in _TEXT_EXTENSIONS and b"\x00" not in payload[:4096])):
+        real = "text/html" if declared == "text/html" or _extension(name) in (".html", ".htm") else TEXT  # … but
+        # text in an 8-bit charset sniffs as unknown bytes: a declared text type or a .txt name says it is text
     if real == "text/html":
         _list(state, name, real, payload)
         text = html_to_text(decode_text(payload, charset)).text

@@ -269,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _speak() -> None:
+def _speak() -> tuple[str, str | None]:
     """What people read from a command: in the terminal's language (LANGUAGE, LC_ALL, LANG) when we have it,
     else the site's MAILROOM_LANGUAGE; times in MAILROOM_TIME_ZONE (ground/i18n.py). A setting that does not
     validate is the command's own business to report, if it needs it."""
@@ -278,7 +278,7 @@ def _speak() -> None:
         language, zone = settings.language, settings.time_zone
     except ValidationError:
         language, zone = os.environ.get("MAILROOM_LANGUAGE", ""), None
-    i18n.set_default(i18n.cli_language(language), zone)
+    return i18n.cli_language(language), zone
 
 
 def _output_closed() -> int:
@@ -295,9 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()  # mailroom/logging.py: MAILROOM_LOG_FORMAT=json|text, ids and phones masked
     try:
         args = build_parser().parse_args(argv)
-        _speak()
-        code = int(args.func(args))
-        sys.stdout.flush()  # what is still buffered meets a closed pipe here, not in the interpreter's exit
+        with i18n.use(*_speak()):
+            code = int(args.func(args))
+            sys.stdout.flush()  # what is still buffered meets a closed pipe here, not in the interpreter's exit
         return code
     except BrokenPipeError:
         return _output_closed()

@@ -16,8 +16,9 @@ another language (a Russian letter, or one whose language is not known) keeps it
 digit is never lemmatised (numbers, invoice numbers, ids).
 
 An analyser may offer several lemmas for one form (Polish ``danych``: ``dane``, ``dany``, ``dać``). The
-document keeps one: nouns before adjectives before the rest (people search for nouns), then the analyser's
-order (pymorphy3: most probable first). A query word, which has no context, is lemmatised in every
+document keeps one. Polish: nouns before adjectives before the rest (people search for nouns), then the lemma
+the other readings lead to as well (see ``_polish``), then Morfeusz's order. Russian: pymorphy3's most
+probable parse. Czech, English: simplemma has one lemma per form. A query word, which has no context, is lemmatised in every
 language its script allows (Latin: Polish, Czech, English; Cyrillic: Russian) and keeps every lemma the
 analysers offer, plus its own folded form: the search matches a word whose lemma is any of them.
 
@@ -64,16 +65,32 @@ def _pymorphy() -> Any:
     return _load("ru", pymorphy3.MorphAnalyzer)
 
 
-def _polish(word: str) -> list[str]:
-    found: list[tuple[int, int, str]] = []
+@lru_cache(maxsize=100_000)
+def _polish_readings(word: str) -> tuple[tuple[int, int, str], ...]:
+    """Morfeusz's readings of ``word``: (part-of-speech rank, analyser order, lemma)."""
     analyser = _morfeusz()
     with _morfeusz_lock:
         interpretations = analyser.analyse(word)
+    found: list[tuple[int, int, str]] = []
     for n, (start, _end, (_orth, lemma, tag, *_)) in enumerate(interpretations):
         if start != 0 or tag == "ign":  # "zrobiłem" = zrobił + em: the first segment carries the lemma
             continue
         found.append((_POS_ORDER.get(tag.split(":", 1)[0], 2), n, lemma.split(":", 1)[0]))  # "mama:Sf" → mama
-    return [lemma for _, _, lemma in sorted(found)]
+    return tuple(found)
+
+
+def _polish(word: str) -> list[str]:
+    """Nouns first; then the lemma that the other readings' own forms lead to as well (``usług``: usługa or
+    usługi; ``usługi`` is also a form of usługa, so usługa serves a query for either); then Morfeusz's order."""
+    readings = _polish_readings(word)
+    lemmas = {lemma for _, _, lemma in readings}
+
+    def reached_from_others(lemma: str) -> int:
+        return sum(1 for other in lemmas if other != lemma
+                   and any(r[2] == lemma for r in _polish_readings(other)))
+
+    ranked = sorted(readings, key=lambda r: (r[0], -reached_from_others(r[2]), r[1]))
+    return [lemma for _, _, lemma in ranked]
 
 
 def _russian(word: str) -> list[str]:

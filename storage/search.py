@@ -753,32 +753,40 @@ def snippet(text_: str, query: Query, *, mark: tuple[str, str] = ("<mark>", "</m
     if not matches:
         return ""
     toks = [(m.start(), m.end(), fold_token(m.group())) for m in matches]
-    hit = [False] * len(toks)
-    known: list[frozenset[str]] = []
-    if any(t.lemmas for t in query.terms()):
-        stream = (lemmas or "").split(" ") if lemmas else []
+    forms = [t[2] for t in toks]
+    terms = query.terms()
+    lemma_of: list[str] = []  # the lemma of each word (as the index keeps it)
+    lemma_sets: list[tuple[str, ...]] = []  # or, with no language, every lemma it may have
+    if any(t.lemmas for t in terms):
+        stream = lemmas.split(" ") if lemmas else []
         if len(stream) == len(toks):
-            known = [frozenset((w,)) for w in stream]
+            lemma_of = stream
         elif language is not None:
-            known = [frozenset((_lemmas.lemma(m.group(), language),)) for m in matches]
+            lemma_of = [_lemmas.lemma(m.group(), language) for m in matches]
         else:
-            known = [frozenset(_lemmas.query_lemmas(m.group())) for m in matches]
+            lemma_sets = [_lemmas.query_lemmas(m.group()) for m in matches]
 
-    def matches_at(term: Term, k: int, i: int) -> bool:
-        form = toks[i][2]
+    def column(term: Term, k: int) -> list[bool]:
+        """Whether each word of the text matches the term's k-th word."""
+        word = term.words[k]
         if term.prefix and k == len(term.words) - 1:
-            return form.startswith(term.words[k])
-        if form == term.words[k]:
-            return True
+            return [f.startswith(word) for f in forms]
         if not term.lemmas:
-            return False
-        choices = term.lemmas[k]
-        return form in choices or not known[i].isdisjoint(choices)
+            return [f == word for f in forms]
+        choices = {word, *term.lemmas[k]}
+        if lemma_sets:
+            return [f in choices or not choices.isdisjoint(ls) for f, ls in zip(forms, lemma_sets, strict=True)]
+        return [f in choices or le in choices for f, le in zip(forms, lemma_of, strict=True)]
 
-    for term in query.terms():
+    hit = [False] * len(toks)
+    for term in terms:
         n = len(term.words)
+        cols = [column(term, k) for k in range(n)]
+        if n == 1:
+            hit = [h or c for h, c in zip(hit, cols[0], strict=True)]
+            continue
         for i in range(len(toks) - n + 1):
-            if all(matches_at(term, k, i + k) for k in range(n)):
+            if all(cols[k][i + k] for k in range(n)):
                 for k in range(n):
                     hit[i + k] = True
     best, best_count, count = 0, -1, 0

@@ -135,8 +135,11 @@ ACCESS: dict[tuple[str, str], Roles | str] = {
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): SIGNED_IN,
+    ("GET", "/profile"): SIGNED_IN,  # everyone's own language and time zone (issue #16)
+    ("POST", "/profile"): SIGNED_IN,
     ("GET", "/mailroom"): MAILROOM,
     ("GET", "/mailroom/batches"): MAILROOM,
+    ("GET", "/mailroom/batches/{envelope_id}"): MAILROOM,  # a station: its own batches only
     ("GET", "/mailroom/quarantine"): MAILROOM,
     ("POST", "/mailroom/quarantine/{envelope_id}/retry"): MAILROOM,
     ("GET", "/agent"): AGENTS,

@@ -52,7 +52,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         print(_("The password must have at least 8 characters."), file=sys.stderr)
         return 2
     with session_scope(_ctx().db_url) as s:
-        user = upsert_user(s, args.username, password, Role(args.role), args.name)
+        user = upsert_user(s, args.username, password, Role(args.role), args.name, actor=cli_actor())
         if args.language is not None:  # the user's default for the pages; they may change it on /profile
             user.language = args.language or None
         if args.time_zone is not None:
