@@ -9,7 +9,7 @@
 Documents are letters of realistic length: a pool of letters composed by ``corpus.letters.compose``
 (all languages and categories) is recombined paragraph by paragraph, with fresh invoice numbers
 and customer numbers, so generating a million takes minutes, not hours. Envelopes, documents and
-work items are written with bulk INSERTs (not timed as indexing); the index rows (folded text,
+work items are written with bulk INSERTs (not timed as indexing); the index rows (folded text, lemmas,
 entity values; FTS5 triggers / GIN) are written next and timed: that is the build rate. A second,
 smaller run through ``index_document`` (the path the pipeline uses) gives the per-document rate.
 Queries go through ``storage.search.search`` exactly as the API does (first page of 20, total
@@ -42,7 +42,7 @@ from corpus.letters import compose
 from ground.records import CATEGORIES
 from storage.db import get_engine, migrate, session_scope
 from storage.models import Document, Envelope, SearchEntityValue, SearchEntry, WorkItem
-from storage.search import Filters, date_key, entity_rows, fold, index_document, search
+from storage.search import Filters, date_key, entity_rows, fold, index_document, lemma_stream, search
 
 LANGS = ("pl", "cs", "ru", "en")
 CHANNELS = ("scan", "fax", "email", "upload")
@@ -129,7 +129,7 @@ def fill(engine: Engine, gen: Generator, n: int, offset: int = 0) -> tuple[float
         for e, d in zip(envs, docs, strict=True):  # what index_document computes, in bulk
             entry = {"document_id": d["id"], "envelope_id": e["id"], "received_at": e["received_at"],
                      "channel": e["channel"], "language": d["language"], "category": d["category"],
-                     "folded": fold(d["text"])}
+                     "folded": fold(d["text"]), "lemmas": lemma_stream(d["text"], d["language"])}
             if keyed:
                 key = date_key(e["received_at"], d["id"])
                 while key in keys:

@@ -1,23 +1,22 @@
 """Run a parser on untrusted bytes in a child process, with a deadline and a memory budget.
 
 Python cannot stop a thread that is stuck in a parser (and a C parser holds the GIL), so the parsers
-of what arrives (MIME, Outlook .msg, TNEF, page counting) run in a child process. A single-threaded
-caller (the CLI, an rq work-horse) simply forks; a multi-threaded one (the web app, the SMTP endpoint)
-forks from multiprocessing's ``forkserver``, a single-threaded process that has the parsers imported,
-so the child inherits no lock another thread holds. The child's address space is capped
-(``RLIMIT_AS``: what it has at start plus the budget); when it runs out of time or memory it is killed
-and the caller gets a :class:`ParseLimit` with the reason.
+of what arrives (MIME, Outlook .msg, TNEF, page counting) run in a forked child. The child only parses
+(email, lxml, charset-normalizer, Pillow headers, PDFium page counts) and sends the result back; the one
+lock of ours it may need, PDFium's, is held while forking, so no other thread of a multi-threaded caller
+(the web app, the SMTP endpoint, a hot-folder watcher) can be inside PDFium at that moment. A fork starts
+in milliseconds (a fork server would have to import the parsers first: seconds for the first arrival).
+The child's address space is capped (``RLIMIT_AS``: what it has at start plus the budget); when it runs
+out of time or memory it is killed and the caller gets a :class:`ParseLimit` with the reason.
 
 Code already running in such a child calls the function directly (a child has no children).
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import multiprocessing as mp
 import os
-import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
@@ -27,9 +26,6 @@ from ground.errors import MailroomError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-PRELOAD = ["__main__", "intake.describe", "intake.parts"]  # __main__: imported once by the server, not per child
-_context: Any = None
-_context_lock = threading.Lock()
 _in_child = False
 
 
@@ -40,49 +36,6 @@ class ParseLimit(MailroomError):
     http_status = 422
 
 
-def in_child() -> bool:
-    return _in_child
-
-
-_IDLE_THREADS = frozenset({"tqdm_monitor"})  # threads that only sleep and look at progress bars: no lock we need
-
-
-def _single_threaded() -> bool:
-    """No other thread that could hold a lock (PDFium's, libxml2's …) the forked child would need."""
-    me = threading.current_thread()
-    return all(t is me or t.name in _IDLE_THREADS for t in threading.enumerate())
-
-
-def _fork() -> Any:
-    """A plain fork: instant, and safe while this process has one thread (no lock can be held by another)."""
-    return mp.get_context("fork")
-
-
-def _forkserver() -> Any:
-    global _context
-    with _context_lock:
-        if _context is None:
-            ctx = mp.get_context("forkserver")
-            ctx.set_forkserver_preload(PRELOAD)
-            _context = ctx
-            atexit.register(_stop_server)
-        return _context
-
-
-def _stop_server() -> None:
-    """At exit, end the server and wait for it (not left to end on its own once this process is gone), so
-    what its children used is accounted to this process (``RUSAGE_CHILDREN``)."""
-    from multiprocessing import forkserver
-
-    server = getattr(forkserver, "_forkserver", None)
-    stop = getattr(server, "_stop", None)
-    if callable(stop):
-        try:
-            stop()
-        except (OSError, ChildProcessError):
-            pass
-
-
 def call_bounded(fn: Callable[..., T], *args: Any, timeout: float, memory_mb: int, what: str) -> T:
     """``fn(*args)`` in a child process; raises what ``fn`` raised if it was a MailroomError, else ParseLimit.
 
@@ -90,11 +43,14 @@ def call_bounded(fn: Callable[..., T], *args: Any, timeout: float, memory_mb: in
     can be started (the platform has no fork), or when this already is such a child."""
     if _in_child or timeout <= 0:
         return fn(*args)
+    from ocr.pages import PDFIUM_LOCK
+
     try:
-        ctx = _fork() if _single_threaded() else _forkserver()
+        ctx = mp.get_context("fork")
         receiver, sender = ctx.Pipe(duplex=False)
         child = ctx.Process(target=_child, args=(sender, fn, args, memory_mb), daemon=True)
-        child.start()
+        with PDFIUM_LOCK:  # no other thread is inside PDFium while the child is made (it may use PDFium)
+            child.start()
     except (OSError, ValueError, RuntimeError) as exc:  # no fork here: the parsers are bounded by design too
         log.warning("cannot start a parser child (%s); parsing in this process", exc)
         return fn(*args)

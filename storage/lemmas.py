@@ -18,9 +18,11 @@ digit is never lemmatised (numbers, invoice numbers, ids).
 An analyser may offer several lemmas for one form (Polish ``danych``: ``dane``, ``dany``, ``dać``). The
 document keeps one. Polish: nouns before adjectives before the rest (people search for nouns), then the lemma
 the other readings lead to as well (see ``_polish``), then Morfeusz's order. Russian: pymorphy3's most
-probable parse. Czech, English: simplemma has one lemma per form. A query word, which has no context, is lemmatised in every
-language its script allows (Latin: Polish, Czech, English; Cyrillic: Russian) and keeps every lemma the
-analysers offer, plus its own folded form: the search matches a word whose lemma is any of them.
+probable parse. Czech, English: simplemma has one lemma per form.
+
+A query word, which has no context, is lemmatised in every language its script allows (Latin: Polish,
+Czech, English; Cyrillic: Russian) and keeps every lemma the analysers offer, plus its own folded form: the
+search matches a word whose lemma is any of them.
 
 Lemmas are folded like the text (``storage.search.fold_token``: lower case, no diacritics, ``ł``→``l``,
 ``ё``→``е``), so ``zazalenie`` typed without diacritics finds ``zażaleniu`` too.

@@ -27,6 +27,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield s
 
 
+@pytest.fixture(scope="module")
+def signed_in(server: Served, browser) -> Iterator[dict]:  # type: ignore[no-untyped-def]
+    """One signed-in page per role, kept for every language (a sign-in costs seconds of password hashing)."""
+    pages = {user: sign_in(browser, server.base, user) for user in pages_of(server)}
+    yield pages
+    for page in pages.values():
+        page.context.close()
+
+
 def pages_of(s: Served) -> dict[str, list[str]]:
     """Every page of every role (the htmx fragments are checked inside their pages)."""
     batch, item = f"/mailroom/batches/{s.envelope_id}", f"/agent/items/{s.item_id}"
@@ -62,7 +71,11 @@ def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_no_serious_or_critical_violation_on_any_page_of_any_role(server: Served, browser, language: str) -> None:  # type: ignore[no-untyped-def]
+def test_no_serious_or_critical_violation_on_any_page_of_any_role(server: Served, browser, signed_in,  # type: ignore[no-untyped-def]
+                                                                  language: str) -> None:
+    """In English every page of every role; in the other languages (the same markup, other words: a label
+    that no longer contains its visible text, a lang attribute) every page once, as the administrator who
+    sees them all, and each role's own pages with its own menu."""
     found: dict[str, list[str]] = {}
     context = browser.new_context(base_url=server.base, locale=language,
                                   extra_http_headers={"Accept-Language": language})
@@ -76,13 +89,12 @@ def test_no_serious_or_critical_violation_on_any_page_of_any_role(server: Served
     found["anonymous /login (failed)"] = serious(page)
     context.close()
     for user, urls in pages_of(server).items():
-        page = sign_in(browser, server.base, user, language)
-        for url in urls:
-            page.goto(url)
-            page.wait_for_load_state("networkidle")
+        page = signed_in[user]
+        page.context.set_extra_http_headers({"Accept-Language": language})
+        for url in urls if language == "en" or user == "root" else urls[:1]:
+            page.goto(url)  # server-rendered: complete at "load"
             assert page.evaluate("document.documentElement.lang") == language, (user, url)
             found[f"{user} {url}"] = serious(page)
-        page.context.close()
     problems = {where: v for where, v in found.items() if v}
     assert not problems, problems
 

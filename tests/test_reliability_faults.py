@@ -206,6 +206,11 @@ def _process_group(pgid: int) -> dict[int, str]:
     return found
 
 
+def _reading(fault_dir: Path) -> list[int]:
+    """The pids in which the witness OCR engine (tests/hostile/engines.py ``Witness``) is reading a page now."""
+    return [int(p.name.split(".")[0]) for p in fault_dir.glob("*.reading")]
+
+
 def running_job(queue: Queue, worker: WorkerProc) -> str | None:
     """The job that an rq worker of *this* start of ``worker`` (a process of its process group) runs now, as rq
     records it. Not the started-job registry: that keeps the jobs of killed workers as "started"."""
@@ -219,7 +224,7 @@ def running_job(queue: Queue, worker: WorkerProc) -> str | None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # 100 items, 10 kills: ≈ 1.5 min on a quiet machine, more under load
+@pytest.mark.timeout(1800)  # 100 items, 10 kills: ≈ 2 min on a quiet machine, 12 min with a load of 10
 def test_sigkill_whole_worker_repeatedly_every_item_routed_exactly_once(
         redis_settings: Settings, fast_files: list[Path], tmp_path: Path, worker_factory) -> None:
     ctx = get_context(redis_settings)
@@ -229,26 +234,41 @@ def test_sigkill_whole_worker_repeatedly_every_item_routed_exactly_once(
     scan_reads = {f"read-{env_id}" for env_id in ids[:SCANS]}
     enqueue_all(ctx, ids)
     queue = job_queue(ctx.settings)
-    worker = worker_factory(redis_settings)
+    # the real OCR engine, leaving <pid>.reading in fault_dir while it reads a page (tests/hostile/engines.py)
+    fault_dir = tmp_path / "fault"
+    fault_dir.mkdir()
+    worker = worker_factory(redis_settings, MAILROOM_OCR_ENGINE="witness", MAILROOM_FAULT_DIR=str(fault_dir),
+                            PYTHONPATH=f"{register(tmp_path / 'plugins')}:{ROOT}")
     rng = random.Random(7)
-    kills: list[tuple[str | None, bool]] = []  # per kill: the job this worker start was running, tesseract running
+    kills: list[tuple[str | None, bool]] = []  # per kill: the job this start of the worker ran, OCR running
     for _ in range(KILLS):
         worker.start()
         try:  # a job started by this start of the worker (not a dead entry left by the previous kill)
-            wait_for(lambda: running_job(queue, worker), 60, "a job to start", 0.05)
+            started = wait_for(lambda: running_job(queue, worker), 120, "a job to start", 0.05)
         except AssertionError:
             break  # nothing left to run
-        time.sleep(rng.uniform(0.0, 2.0))
         assert worker.proc is not None
-        ocr = "tesseract" in _process_group(worker.proc.pid).values()
-        kills.append((running_job(queue, worker), ocr))
+        if started in scan_reads:  # aim at the OCR: once the engine reads a page, at a random moment of it
+            try:
+                wait_for(lambda group=worker.proc.pid: set(_reading(fault_dir)) & set(_process_group(group)), 60,
+                         "the OCR of the scan to begin", 0.05)
+            except AssertionError:
+                pass  # the kill below then finds no page being read, and the assertion after the loop counts it
+            time.sleep(rng.uniform(0.0, 1.5))
+        else:
+            time.sleep(rng.uniform(0.0, 2.0))
+        pids = _process_group(worker.proc.pid)
+        job = running_job(queue, worker)
+        reading = bool(set(_reading(fault_dir)) & set(pids))
         worker.kill()
         assert not worker.alive()
-    print(f"kills: {kills}")
-    mid_job = [job for job, _ in kills if job]
-    assert len(mid_job) >= 3, kills  # the kills really hit running jobs of the worker killed
-    # ... and at least one a running OCR read: a scan's read job with tesseract at work
-    assert any(job in scan_reads and ocr for job, ocr in kills), kills
+        wait_for(lambda group=worker.proc.pid: not _process_group(group), 10, "the whole process group to die", 0.05)
+        kills.append((job, reading))
+    print(f"kills (job, OCR reading a page): {kills}")
+    assert len(kills) == KILLS, kills
+    assert sum(1 for job, _ in kills if job) >= 3, kills  # the kills really hit jobs this worker was running
+    # ... and at least one a running OCR read: a scan's read job, the engine in the middle of a page
+    assert any(job in scan_reads and reading for job, reading in kills), kills
     drive(ctx, ids, worker, timeout=600)
     docs, items = assert_exactly_once(ctx, ids)
     assert worker.alive()

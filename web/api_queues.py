@@ -107,6 +107,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _committed(session: Session, item: WorkItem) -> WorkItem:
+    """Commit a change in the handler's own thread, before its response is built. FastAPI validates a sync
+    handler's response in another thread of the pool, and the session dependency exits after that: on SQLite a
+    transition holds the writer lock (storage.db.begin_write) until the commit, and once every pool thread
+    waits for that lock (50 agents, #20) the holder waits for a thread that never comes (pool timeout, 500)."""
+    session.commit()
+    return item
+
+
 def _may_work(session: Session, user: User, queue: str | None) -> bool:
     """Agents work only their member queues (``queue_members`` via ``work.agent_scope``, the one
     source of truth the pages use too; no membership rows: no queue); supervisors work all."""
@@ -143,7 +152,7 @@ def next_item(queue: str, user: Agent, session: SessionDep) -> schemas.WorkItemO
     item = work.next_item(session, queue, user.username, _now())
     if item is None:
         return Response(status_code=204)
-    return _out(item)
+    return _out(_committed(session, item))
 
 
 @router.post("/api/next", response_model=WorkItemFull,
@@ -153,7 +162,7 @@ def next_mine(user: Agent, session: SessionDep) -> WorkItemFull | Response:
     item = work.next_for_agent(session, user.username, _now())
     if item is None:
         return Response(status_code=204)
-    return _full(item)
+    return _full(_committed(session, item))
 
 
 # ---------------------------------------------------------------- one work item (moved from app.py + lifecycle)
@@ -177,58 +186,61 @@ def work_item(item_id: int, user: Agent, session: SessionDep) -> schemas.WorkIte
 @router.post("/api/work-items/{item_id}/claim", response_model=schemas.WorkItemOut)
 def claim(item_id: int, user: Agent, session: SessionDep) -> schemas.WorkItemOut:
     _scoped(session, user, item_id)
-    return _out(work.claim(session, item_id, user.username, _now()))
+    return _out(_committed(session, work.claim(session, item_id, user.username, _now())))
 
 
 @router.post("/api/work-items/{item_id}/complete", response_model=schemas.WorkItemOut)
 def complete(item_id: int, user: Agent, session: SessionDep, body: CompleteIn | None = None) -> schemas.WorkItemOut:
     _scoped(session, user, item_id)
     outcome = body.outcome if body else "resolved"
-    return _out(work.complete(session, item_id, user.username, _now(), outcome))
+    return _out(_committed(session, work.complete(session, item_id, user.username, _now(), outcome)))
 
 
 @router.post("/api/work-items/{item_id}/renew", response_model=WorkItemFull)
 def renew(item_id: int, user: Agent, session: SessionDep) -> WorkItemFull:
     _scoped(session, user, item_id)
-    return _full(work.renew(session, item_id, user.username, _now()))
+    return _full(_committed(session, work.renew(session, item_id, user.username, _now())))
 
 
 @router.post("/api/work-items/{item_id}/release", response_model=WorkItemFull)
 def release(item_id: int, user: Agent, session: SessionDep) -> WorkItemFull:
     _scoped(session, user, item_id)
-    return _full(work.release(session, item_id, user.username, _now()))
+    return _full(_committed(session, work.release(session, item_id, user.username, _now())))
 
 
 @router.post("/api/work-items/{item_id}/hold", response_model=WorkItemFull)
 def hold(item_id: int, user: Agent, session: SessionDep, body: HoldIn | None = None) -> WorkItemFull:
     _scoped(session, user, item_id)
-    return _full(work.hold(session, item_id, user.username, _now(), body.reason if body else ""))
+    return _full(_committed(session, work.hold(session, item_id, user.username, _now(), body.reason if body else "")))
 
 
 @router.post("/api/work-items/{item_id}/resume", response_model=WorkItemFull)
 def resume(item_id: int, user: Agent, session: SessionDep, ctx: CtxDep) -> WorkItemFull:
     _scoped(session, user, item_id)
-    return _full(work.resume(session, item_id, user.username, _now(), ctx.policies))
+    return _full(_committed(session, work.resume(session, item_id, user.username, _now(), ctx.policies)))
 
 
 @router.post("/api/work-items/{item_id}/transfer", response_model=WorkItemFull)
 def transfer(item_id: int, body: TransferIn, user: Agent, session: SessionDep, ctx: CtxDep) -> WorkItemFull:
     _scoped(session, user, item_id)
-    return _full(work.transfer(session, item_id, user.username, _now(), body.queue, ctx.rules, ctx.policies,
-                               reason=body.reason))
+    item = work.transfer(session, item_id, user.username, _now(), body.queue, ctx.rules, ctx.policies,
+                         reason=body.reason)
+    return _full(_committed(session, item))
 
 
 @router.post("/api/work-items/{item_id}/reclassify", response_model=WorkItemFull)
 def reclassify(item_id: int, body: ReclassifyIn, user: Agent, session: SessionDep, ctx: CtxDep) -> WorkItemFull:
     _scoped(session, user, item_id)
-    return _full(work.reclassify(session, item_id, user.username, _now(), body.category, ctx.rules, ctx.policies,
-                                 segment=body.segment))
+    item = work.reclassify(session, item_id, user.username, _now(), body.category, ctx.rules, ctx.policies,
+                           segment=body.segment)
+    return _full(_committed(session, item))
 
 
 @router.post("/api/work-items/{item_id}/escalate", response_model=WorkItemFull)
 def escalate(item_id: int, body: EscalateIn, user: Agent, session: SessionDep, ctx: CtxDep) -> WorkItemFull:
     _scoped(session, user, item_id)
-    return _full(work.escalate(session, item_id, user.username, _now(), ctx.policies, ctx.rules, body.reason))
+    item = work.escalate(session, item_id, user.username, _now(), ctx.policies, ctx.rules, body.reason)
+    return _full(_committed(session, item))
 
 
 @router.post("/api/work-items/{item_id}/dispatch", response_model=WorkItemFull)
@@ -239,8 +251,9 @@ def dispatch(item_id: int, body: DispatchIn, user: Agent, session: SessionDep, c
     if body.at is not None and body.at.tzinfo is None:
         raise HTTPException(422, "Give the dispatch time with its UTC offset, e.g. 2026-11-23T10:00:00+01:00.")
     scope = work.agent_scope(session, user.username).queues  # the case's items the agent may not work stay open
-    return _full(work.dispatch(session, item_id, user.username, _now(), ctx.policies, channel=body.channel,
-                               at=body.at, tracking_number=body.tracking_number, queues=scope))
+    item = work.dispatch(session, item_id, user.username, _now(), ctx.policies, channel=body.channel,
+                         at=body.at, tracking_number=body.tracking_number, queues=scope)
+    return _full(_committed(session, item))
 
 
 # ---------------------------------------------------------------- membership and skills (supervisors)

@@ -18,7 +18,7 @@ LETTER = ("Dear Sir or Madam, I want to file a complaint about invoice IN/2026/1
           "My customer number is MR-1234567. The amount of 149.99 GBP was charged twice. "
           "Please refund it. Yours faithfully, John Smith. (page {n})")
 ENTRY_POINTS = {"fault-kill-page4": "KillOnPage4", "fault-hang-page2": "HangOnPage2", "fault-fast": "FastText",
-                "fault-slow": "SlowText"}
+                "fault-slow": "SlowText", "witness": "Witness"}
 
 
 def register(where: Path) -> Path:
@@ -76,3 +76,32 @@ class SlowText(FastText):
     def read(self, image: Image.Image, languages: str, timeout: float) -> str:
         time.sleep(3.0)
         return super().read(image, languages, timeout)
+
+
+class Witness:
+    """The real engine (``auto``: tesserocr in-process, else the tesseract CLI), which leaves a file
+    ``<pid>.reading`` in MAILROOM_FAULT_DIR while it reads a page: a test that SIGKILLs the worker can tell
+    whether the kill landed while OCR was running. Everything else is the real engine's."""
+
+    name = "witness"
+
+    def __init__(self) -> None:
+        from ocr.engine import load_engine
+
+        self.engine = load_engine("auto")
+        self.marker = Path(os.environ["MAILROOM_FAULT_DIR"]) / f"{os.getpid()}.reading"
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self.engine, name)  # AttributeError when the real engine has no such method
+        if name not in ("read", "read_page", "read_gray"):
+            return attr
+
+        def reading(*args: object, **kwargs: object) -> object:
+            marker = self.marker.with_name(f"{os.getpid()}.reading")  # a forked work-horse has its own
+            marker.write_text(name)
+            try:
+                return attr(*args, **kwargs)  # type: ignore[operator]
+            finally:
+                marker.unlink(missing_ok=True)
+
+        return reading
