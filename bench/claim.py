@@ -183,8 +183,9 @@ def make_users(db_url: str, agents: int) -> list[tuple[str, str]]:
     return out
 
 
-def join_every_queue(base: str, agents: list[str]) -> list[str]:
-    """What a supervisor does before agents can work: every agent in every queue, over the API."""
+def join_every_queue(base: str, agents: list[str]) -> tuple[int, list[str]]:
+    """What a supervisor does before agents can work: every agent in every queue, over the API. Returns the
+    number of new items the queues then hold and the queues."""
     import httpx
 
     with httpx.Client(base_url=base, auth=(SUPERVISOR, AGENT_PASSWORD), timeout=60) as c:
@@ -194,10 +195,12 @@ def join_every_queue(base: str, agents: list[str]) -> list[str]:
         for q in queues:
             r = c.put(f"/api/queues/{q}/members", json={"usernames": agents})
             r.raise_for_status()
-            assert sorted(r.json()) == sorted(agents), r.text
+            if sorted(r.json()) != sorted(agents):
+                raise RuntimeError(f"PUT /api/queues/{q}/members kept {r.json()}")
         r = c.get("/api/queues")
+        r.raise_for_status()
         new = sum(q["counts"].get("new", 0) for q in r.json())
-    return [str(new), *queues]
+    return new, queues
 
 
 # ---------------------------------------------------------------- the agents (HTTP clients)
@@ -466,8 +469,7 @@ def run_engine(engine: str, args: argparse.Namespace, root: Path) -> EngineResul
             env["MAILROOM_DATABASE_URL"] = pg_url
         print(f"{engine}: {args.fill} fill took {result.fill_seconds:.1f} s; starting mailroom serve", flush=True)
         with mailroom_serve(env, log=data / "serve.log") as (base, proc):
-            new, *queues = join_every_queue(base, [n for n, _ in agents])
-            result.items = int(new)
+            result.items, queues = join_every_queue(base, [n for n, _ in agents])
             print(f"{engine}: {result.items} new items in {len(queues)} queues; {args.agents} agents "
                   f"({args.procs} processes, {args.sse} with /api/events open), work {args.work_ms:g} ms",
                   flush=True)

@@ -1,7 +1,7 @@
 """Archive search at scale: index build rate and query latency on SQLite FTS5 and PostgreSQL.
 
     .venv/bin/python -m bench.search [--docs 1000000] [--backend both|sqlite|postgresql]
-                                     [--pg-url URL] [--repeat 20] [--keep DIR] [--reuse]
+                                     [--pg-url URL | --pg-fsync on|off] [--repeat 20] [--keep DIR] [--reuse]
 
 ``--reuse`` with ``--keep DIR`` / ``--pg-url URL`` queries an index filled by an earlier run (at least
 ``--docs`` documents) instead of filling it again: no build figures, same queries.
@@ -14,7 +14,9 @@ entity values; FTS5 triggers / GIN) are written next and timed: that is the buil
 smaller run through ``index_document`` (the path the pipeline uses) gives the per-document rate.
 Queries go through ``storage.search.search`` exactly as the API does (first page of 20, total
 count capped at 10,000, snippets). Without ``--pg-url`` a private PostgreSQL cluster is started
-(Debian package, ``fsync=off`` as in the tests).
+(Debian package) with durable settings, as a production server runs (``fsync=on``, ``synchronous_commit=on``;
+``--pg-fsync off`` for the test suite's ``fsync=off``). The settings the server really runs with (read back
+with SHOW, also of a ``--pg-url`` server) end the last line: ``pg_fsync=… pg_synchronous_commit=…``.
 
 Prints, last, one line: ``bench search: key=value ...``.
 """
@@ -226,14 +228,15 @@ def pct(values: list[float], p: float) -> float:
 
 
 @contextmanager
-def backend_url(backend: str, stack: ExitStack, tmp: Path, pg_url: str | None) -> Iterator[str]:
+def backend_url(backend: str, stack: ExitStack, tmp: Path, pg_url: str | None, fsync: bool = True) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp / 'bench-search.db'}"
         return
     if pg_url is None:
-        from tests.support.servers import postgres_server
+        from bench.support import DURABLE, FAST, durable_postgres, new_pg_database
 
-        pg_url = stack.enter_context(postgres_server())
+        server = stack.enter_context(durable_postgres(DURABLE if fsync else FAST))
+        pg_url = new_pg_database(server, "search")
     yield pg_url
 
 
@@ -290,6 +293,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--keep", help="directory for the SQLite file (default: a temporary one, removed)")
+    ap.add_argument("--pg-fsync", choices=["on", "off"], default="on",
+                    help="the private cluster's fsync (on: durable, as in production; off: as the test suite)")
     ap.add_argument("--reuse", action="store_true",
                     help="query an index already filled with at least --docs documents (--keep / --pg-url)")
     args = ap.parse_args()
@@ -301,10 +306,16 @@ def main() -> None:
           f"{statistics.mean(len(s) for s in sample):.0f} chars", flush=True)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results: dict[str, dict[str, Any]] = {}
+    durability: dict[str, str] = {}
     with ExitStack() as stack:
         tmp = Path(args.keep) if args.keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         for backend in backends:
-            with backend_url(backend, stack, tmp, args.pg_url) as url:
+            with backend_url(backend, stack, tmp, args.pg_url, args.pg_fsync == "on") as url:
+                if backend == "postgresql":
+                    from bench.support import pg_durability
+
+                    durability = pg_durability(url)
+                    print("postgresql: " + " ".join(f"{k}={v}" for k, v in durability.items()), flush=True)
                 results[backend] = run_backend(backend, url, gen, args.docs, args.repeat, args.reuse)
     parts = [f"docs={args.docs}"]
     for b, r in results.items():
@@ -312,6 +323,8 @@ def main() -> None:
         parts += [f"{short}_build_docs_per_s={r['build']:.0f}", f"{short}_index_document_per_s={r['doc_rate']:.0f}",
                   f"{short}_p50_ms={r['p50']:.1f}", f"{short}_p95_ms={r['p95']:.1f}"]
     parts.append(f"load={os.getloadavg()[0]:.1f}")  # 1-minute load average at the end (2 shared cores)
+    if "postgresql" in results:
+        parts += [f"pg_fsync={durability['fsync']}", f"pg_synchronous_commit={durability['synchronous_commit']}"]
     print("bench search: " + " ".join(parts))
 
 

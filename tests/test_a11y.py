@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.pages import Served, served, sign_in
+from tests.support.pages import SCREEN, Served, served, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "web" / "static" / "vendor" / "axe.min.js"
@@ -89,12 +89,15 @@ def test_no_serious_or_critical_violation_on_any_page_of_any_role(server: Served
     found["anonymous /login (failed)"] = serious(page)
     context.close()
     for user, urls in pages_of(server).items():
-        page = signed_in[user]
-        page.context.set_extra_http_headers({"Accept-Language": language})
+        context = browser.new_context(base_url=server.base, locale=language, viewport=SCREEN,
+                                      extra_http_headers={"Accept-Language": language},
+                                      storage_state=signed_in[user].context.storage_state())  # its session
+        page = context.new_page()
         for url in urls if language == "en" or user == "root" else urls[:1]:
             page.goto(url)  # server-rendered: complete at "load"
             assert page.evaluate("document.documentElement.lang") == language, (user, url)
             found[f"{user} {url}"] = serious(page)
+        context.close()
     problems = {where: v for where, v in found.items() if v}
     assert not problems, problems
 
