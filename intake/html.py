@@ -116,6 +116,22 @@ def _cids(root: etree._Element) -> set[str]:
     return found
 
 
+def cid_references(markup: str) -> set[str]:
+    """The ``cid:`` images an HTML body shows, by a linear search for ``src="cid:…"`` (without parsing the
+    body's text: for the meta of an e-mail, which needs only to know which attached images are shown)."""
+    found: set[str] = set()
+    lower = markup.lower()
+    at = lower.find("cid:")
+    while at >= 0 and len(found) < 1000:
+        end = at + 4
+        while end < len(lower) and end - at < 300 and lower[end] not in "\"' >":
+            end += 1
+        if lower[max(0, at - 6):at].rstrip("\"' =").endswith("src") or "src" in lower[max(0, at - 8):at]:
+            found.add(lower[at + 4:end].strip("<> "))
+        at = lower.find("cid:", end)
+    return found
+
+
 def _scan(markup: str) -> str:
     """Text outside tags, in one pass with ``str.find`` (linear), for what the parser cannot take.
 

@@ -38,7 +38,7 @@ from typing import Any
 
 from ground.errors import CorruptInput, MailroomError, TooLarge, UnsupportedInput
 from ground.records import Part
-from intake.html import html_to_text
+from intake.html import cid_references, html_to_text
 from intake.office import label_of, rejection
 from intake.outlook import OutlookMessage, read_msg
 from intake.text import GUESS_SAMPLE, decode_header_value, decode_text, decodes, guess_charset, has_raw_8bit
@@ -100,6 +100,7 @@ class _Message:
 class _State:
     min_pixels: int
     hint: str | None = None
+    text: bool = True  # False: only the meta is wanted (email_summary), the bodies' text is not read
     count: int = 0
     attachments: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, str]] = field(default_factory=list)
@@ -149,11 +150,12 @@ def parse(data: bytes) -> Message:
     return msg
 
 
-def read_email(data: bytes, min_pixels: int) -> MailContent:
-    """The letter in an RFC 822 message: body part first, then further pages; raises MailroomError."""
+def read_email(data: bytes, min_pixels: int, text: bool = True) -> MailContent:
+    """The letter in an RFC 822 message: body part first, then further pages; raises MailroomError.
+    ``text``=False: for the meta only (:meth:`MailContent.summary`); the bodies' text is left out."""
     try:
         msg = parse(data)
-        state = _State(min_pixels=min_pixels, hint=_charset_hint(msg))
+        state = _State(min_pixels=min_pixels, hint=_charset_hint(msg), text=text)
         top = _Message()
         if _is_bounce(msg):
             state.bounce = {}
@@ -412,6 +414,10 @@ def _leaf(m: Message, ctype: str, msg: _Message, state: _State, depth: int) -> N
             state.bounce.setdefault("returned_headers", decode_text(payload[:HEADER_LIMIT], _charset(m)))
         return
     if maintype == "text" and not attached:
+        if not state.text:  # meta only: the body's text is not needed, only which images it shows
+            if ctype == "text/html":
+                msg.cids |= cid_references(payload.decode("ascii", "replace"))
+            return
         text = decode_text(payload, _charset(m))
         if ctype == "text/html":
             parsed = html_to_text(text)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ground.errors import MailroomError
 from ground.records import Channel, Part
 from ground.settings import get_settings
 from intake.bounded import call_bounded
@@ -79,29 +78,23 @@ def explode(data: bytes, content_type: str, name: str) -> list[Part]:
     return [Part(name=name, content_type=content_type, data=data)]
 
 
-def read_mail(data: bytes, content_type: str) -> MailContent:
-    """An e-mail or Outlook .msg read in a bounded child process; raises MailroomError (with the reason)."""
+def read_mail(data: bytes, content_type: str, text: bool = True) -> MailContent:
+    """An e-mail or Outlook .msg read in a bounded child process; raises MailroomError (with the reason).
+    ``text``=False: for the meta only, the bodies' text is not read."""
     settings = get_settings()
-    return call_bounded(_read_mail, data, content_type, settings.min_attachment_image_pixels,
+    return call_bounded(_read_mail, data, content_type, settings.min_attachment_image_pixels, text,
                         timeout=settings.parse_timeout, memory_mb=settings.parse_memory_mb,
                         what="Reading the e-mail")
 
 
-def _read_mail(data: bytes, content_type: str, min_pixels: int) -> MailContent:
+def _read_mail(data: bytes, content_type: str, min_pixels: int, text: bool) -> MailContent:
     if content_type == "application/vnd.ms-outlook":
         return read_outlook(data, min_pixels)
-    return read_email(data, min_pixels)
+    return read_email(data, min_pixels, text)
 
 
 def email_summary(data: bytes, content_type: str) -> dict[str, Any]:
     """What intake keeps in the envelope's meta about an e-mail (RFC 822 or Outlook .msg): sender,
     recipients, subject, date, Message-ID, reply headers for case linking, attachments, those rejected
     (with their reason) and those skipped as decoration, and what a delivery-status report says."""
-    return read_mail(data, content_type).summary()
-
-
-def summary_or_error(data: bytes, content_type: str) -> dict[str, Any]:
-    try:
-        return {"email": email_summary(data, content_type)}
-    except MailroomError as exc:
-        return {"email_error": exc.reason}
+    return read_mail(data, content_type, text=False).summary()

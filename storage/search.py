@@ -555,9 +555,32 @@ class PostgresFtsIndex(_Base):
         a bitmap AND of the GIN match and a ``received_at`` range reads only the matches in the window.
         A window that turns out too small is dropped by the caller (one more query, all matches).
         """
-        expected = min(self._estimate(session, q) for q in loose)  # an upper bound: words co-occur
+        expected = min(self._word_estimate(session, q) for q in loose)  # an upper bound: words co-occur
         self.window_fraction = WINDOW_MARGIN * RANK_CANDIDATES / max(expected, 1.0)
         return self._window_conditions(session, f)
+
+    def _word_estimate(self, session: Session, stmt: Select[Any]) -> float:
+        """The planner's estimate for one word, corrected for a word with lemmas (0013).
+
+        ``'reklamacji' | 'reklamacja' | 'éreklamacja'`` is estimated as if its lexemes were independent, but
+        a letter with one form has its lemma too: the sum is up to twice the matches, and a window sized
+        from it holds too few (a second, wider query). The estimate is scaled down to the most frequent
+        lexeme's share (a lower bound: the window is then a little wider than needed, never too narrow).
+        """
+        estimate = self._estimate(session, stmt)
+        tsq = str(stmt.get_execution_options().get("mailroom_tsquery", ""))
+        lexemes = re.findall(r"'([^']*)'", tsq)
+        if len(lexemes) < 2 or any(op in tsq for op in ("&", "<", "!", ":*")):
+            return estimate
+        tsv = literal_column("search_entries.tsv")
+
+        def bare(q: str) -> float:
+            return self._estimate(session, select(SearchEntry.document_id)
+                                  .where(tsv.op("@@")(cast(literal(q), TSQUERY))))
+
+        whole = bare(tsq)
+        most = max(bare(f"'{lexeme}'") for lexeme in lexemes)
+        return estimate * min(1.0, most / max(whole, 1.0))
 
     def _widen(self, session: Session, f: Filters, matched: int | None) -> list[Any]:
         """Size the next window by the density of matches the last one actually held."""
@@ -640,7 +663,8 @@ class PostgresFtsIndex(_Base):
                                            {"q": tsquery_expression(query)}).scalar_one()
         tsq = cast(literal(normalised), TSQUERY)
         tsv = literal_column("search_entries.tsv")
-        stmt = stmt.select_from(SearchEntry).where(tsv.op("@@")(tsq))
+        stmt = (stmt.select_from(SearchEntry).where(tsv.op("@@")(tsq))
+                .execution_options(mailroom_tsquery=normalised))  # for _word_estimate
         self._tsq = tsq
         return stmt, -_rank_fn(tsv, tsq)  # negated: ascending order is best first, as in SQLite
 

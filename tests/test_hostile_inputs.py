@@ -1,6 +1,7 @@
 """Hostile input corpus (tests/hostile/make_corpus.py, ≥ 30 fixtures written at test time) through
-``mailroom process --json`` and through the rq worker: each ends in quarantine with a reason or is
-processed safely, within a time budget, in a process that survives with bounded memory."""
+``mailroom process --json`` and through the rq worker: each ends exactly as its fixture states — in its
+one end state, with the words of its reason, or as the documents and text it must give — within a time
+budget, in a process that survives with bounded memory, and no hostile name becomes a path."""
 
 from __future__ import annotations
 
@@ -17,17 +18,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from ground.errors import MailroomError
-from ground.records import Channel
+from channels.receive import enqueue, receive
 from ground.settings import Settings
-from intake import Accepted, Arrival, Duplicate, accept, guess_channel
-from ocr import sniff_type
 from pipeline.context import get_context
-from pipeline.jobs import enqueue_read, job_queue
-from pipeline.runner import quarantine
+from pipeline.jobs import job_queue
 from storage.db import session_scope
-from storage.models import Envelope
-from tests.hostile.make_corpus import Expect, make
+from storage.models import Document, Envelope
+from tests.hostile.make_corpus import PROCESSED, Expect, disk_name, make
 
 ROOT = Path(__file__).resolve().parent.parent
 RSS_CAP_MB = 1536  # worker memory cap (ru_maxrss of the child)
@@ -39,12 +36,50 @@ ESCAPE = Path("/tmp/mailroom-escape.pdf")
 class Run:
     corpus: Path
     data: Path
-    expected: dict[str, Expect]
+    expected: dict[str, Expect]  # by the name handed to intake
     lines: list[tuple[float, dict[str, Any]]]
     returncode: int
     maxrss_mb: float
     stderr: str
     seconds: float
+
+
+def problems(expect: Expect, env: Envelope, texts: list[str]) -> list[str]:
+    """How ``env`` (its documents' ``texts`` in order) differs from ``expect``; empty when it matches exactly."""
+    found = []
+    if env.state != expect.state:
+        found.append(f"state {env.state!r}, expected {expect.state!r} (error: {env.error!r})")
+    if expect.state != PROCESSED:
+        error = (env.error or "").lower()
+        found += [f"reason {env.error!r} lacks {word!r}" for word in expect.reason if word.lower() not in error]
+        if env.attempts > 1:  # a file a person must fix is not retried in a loop
+            found.append(f"{env.attempts} attempts")
+        return found
+    if len(texts) != expect.documents:
+        found.append(f"{len(texts)} documents, expected {expect.documents}")
+    text, at = "\n".join(texts).lower(), 0
+    for word in expect.text:  # in this order: an e-mail's body before its attachments
+        at = text.find(word.lower(), at)
+        if at < 0:
+            found.append(f"text lacks {word!r} (in this order: {expect.text})")
+            break
+        at += len(word)
+    found += [f"text contains {word!r}" for word in expect.absent if word.lower() in text]
+    return found
+
+
+HOSTILE_PARTS = ("passwd", "escape", "dot-dot", "windows", "x.pdf")
+
+
+def assert_nothing_escaped(data: Path, cwd: Path, fixtures: frozenset[str] = frozenset()) -> None:
+    """No hostile name became a path: nothing named after one inside the data directory, next to it, or in
+    or next to the directory the process ran in (where ``../dot-dot.pdf`` would land); ``fixtures``: the
+    corpus files themselves, when the process ran among them."""
+    assert not ESCAPE.exists()
+    inside = [p for p in data.rglob("*") if any(bad in p.name for bad in HOSTILE_PARTS)]
+    around = [p for where in (data.parent, cwd, cwd.parent) for p in where.iterdir()
+              if any(bad in p.name for bad in HOSTILE_PARTS) and p.name not in fixtures]
+    assert not inside and not around, (inside, around)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +90,9 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     expected = make(corpus)
     env = dict(os.environ, MAILROOM_DATA=str(data), OMP_THREAD_LIMIT="1", PYTHONPATH=str(ROOT))
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "mailroom.cli", "process", "--json", *sorted(expected)],
+    # the CLI names a file by its path's last part, so a name with "/" goes in as written on disk
+    proc = subprocess.Popen([sys.executable, "-m", "mailroom.cli", "process", "--json",
+                             *sorted(disk_name(name) for name in expected)],
                             cwd=corpus, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
     last = started
@@ -77,29 +114,32 @@ def test_corpus_has_at_least_30_fixtures(hostile_run: Run) -> None:
 
 
 @pytest.mark.slow
-def test_every_hostile_file_is_quarantined_or_processed_with_a_reason(hostile_run: Run) -> None:
+def test_every_hostile_file_ends_exactly_as_expected(hostile_run: Run) -> None:
     run = hostile_run
     assert run.returncode == 1, run.stderr[-2000:]  # some files failed, none crashed the process
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
     by_source: dict[str, list[dict[str, Any]]] = {}
     for _, line in run.lines:
         by_source.setdefault(line["source"], []).append(line)
-    assert set(by_source) == set(run.expected)
+    names = {disk_name(name): name for name in run.expected}
+    assert set(by_source) == set(names)
+    envelope_of = {source: {line.get("envelope_id") for line in lines} for source, lines in by_source.items()}
+    shared = {s: e for s, e in envelope_of.items() if sum(e == other for other in envelope_of.values()) > 1}
+    assert not shared, shared  # every fixture is its own envelope, none a duplicate of another
+    wrong: dict[str, list[str]] = {}
     with session_scope(f"sqlite:///{run.data / 'mailroom.db'}") as s:
         envs = {e.id: e for e in s.scalars(select(Envelope)).all()}
-        wrong = {}
-        for name, expect in run.expected.items():
-            lines = by_source[name]
+        for source, lines in by_source.items():
+            expect = run.expected[names[source]]
             env_ids = {line["envelope_id"] for line in lines if "envelope_id" in line}
-            assert len(env_ids) == 1, (name, lines)
+            assert len(env_ids) == 1, (source, lines)
             env = envs[env_ids.pop()]
-            if env.state not in expect.states:
-                wrong[name] = (env.state, env.error)
-            if env.state != "processed":
-                assert env.error and expect.reason.lower() in env.error.lower(), (name, env.error)
-                assert all("error" in line and line["error"] == env.error for line in lines)
-                assert env.attempts <= 1  # a file a person must fix is not retried in a loop
-        assert not wrong, wrong
+            found = problems(expect, env, [line["text"] for line in lines if "text" in line])
+            if env.state != PROCESSED and not all(line.get("error") == env.error for line in lines):
+                found.append(f"output lines {lines} do not carry the reason {env.error!r}")
+            if found:
+                wrong[source] = found
+    assert not wrong, "\n".join(f"{name}: {'; '.join(found)}" for name, found in sorted(wrong.items()))
 
 
 @pytest.mark.slow
@@ -112,13 +152,13 @@ def test_time_budget_and_memory_cap(hostile_run: Run) -> None:
 
 @pytest.mark.slow
 def test_nothing_escapes_and_names_never_become_paths(hostile_run: Run) -> None:
-    assert not ESCAPE.exists()
-    assert sorted(p.name for p in hostile_run.corpus.iterdir()) == sorted(hostile_run.expected)
+    assert_nothing_escaped(hostile_run.data, hostile_run.corpus,  # the CLI ran in the corpus directory
+                           frozenset(map(disk_name, hostile_run.expected)))
+    assert sorted(p.name for p in hostile_run.corpus.iterdir()) == sorted(map(disk_name, hostile_run.expected))
     blobs = hostile_run.data / "blobs"
     for path in blobs.rglob("*"):
         if path.is_file():  # storage keys are SHA-256 hex, never derived from a name
             assert len(path.name) == 64 and all(c in "0123456789abcdef" for c in path.name), path
-    assert not [p for p in hostile_run.data.rglob("*") if "passwd" in p.name or "escape" in p.name]
     with session_scope(f"sqlite:///{hostile_run.data / 'mailroom.db'}") as s:
         names = set(s.scalars(select(Envelope.source_name)))
     assert "..%2Fdot-dot.pdf" in names and "crlf-\r\nname.pdf" in names  # kept as data, shown escaped
@@ -126,41 +166,38 @@ def test_nothing_escapes_and_names_never_become_paths(hostile_run: Run) -> None:
 
 @pytest.mark.slow
 def test_rq_worker_survives_the_hostile_corpus(redis_settings: Settings, tmp_path: Path) -> None:
-    """The same files through the API's path: accept, enqueue, a real ``mailroom worker --burst``."""
+    """The same files through the API's path (``receive``: store, sniff, enqueue) under the names they carry —
+    ``../dot-dot.pdf`` is handed to intake as it is — and a real ``mailroom worker --burst``."""
     ctx = get_context(redis_settings)
     corpus = tmp_path / "hostile"
     expected = make(corpus)
     queue = job_queue(ctx.settings)
     ids: dict[str, str] = {}
     for name in sorted(expected):
-        data = (corpus / name).read_bytes()
-        problem: MailroomError | None = None
-        try:
-            ctype = sniff_type(data, name)
-            channel = guess_channel(data, ctype)
-        except MailroomError as exc:
-            ctype, channel, problem = "application/octet-stream", Channel.UPLOAD, exc
-        with session_scope(ctx.db_url) as s:
-            res = accept(Arrival(data=data, name=name, channel=channel, content_type=ctype,
-                                 received_at=datetime.now(UTC)), s, ctx.blobs)
-        env_id = res.envelope_id if isinstance(res, Accepted) else res.of
-        assert not isinstance(res, Duplicate), name
-        ids[name] = env_id
-        if problem is not None:
-            quarantine(ctx, env_id, problem)
-        else:
-            enqueue_read(queue, env_id)
+        got = receive(ctx, (corpus / disk_name(name)).read_bytes(), name, datetime.now(UTC),
+                      submitted_by="station", dispatch=enqueue(ctx))
+        assert not got.duplicate, name
+        ids[name] = got.envelope_id
     env = dict(os.environ, MAILROOM_DATA=str(redis_settings.data), OMP_THREAD_LIMIT="1")
     proc = subprocess.Popen([sys.executable, "-m", "mailroom.cli", "worker", "--burst"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert usage.ru_maxrss / 1024 < RSS_CAP_MB  # the worker and every work-horse it forked
+    wrong: dict[str, list[str]] = {}
     with session_scope(ctx.db_url) as s:
-        got = {name: s.get(Envelope, env_id) for name, env_id in ids.items()}
-        wrong = {name: (e.state, e.error) for name, e in got.items()
-                 if e is None or e.state not in expected[name].states}
-        assert not wrong, wrong
-        assert all(e is not None and e.attempts <= 1 for e in got.values())  # nothing retried in a loop
+        for name, env_id in ids.items():
+            envelope = s.get(Envelope, env_id)
+            assert envelope is not None, name
+            docs = sorted(s.scalars(select(Document).where(Document.envelope_id == env_id)),
+                          key=lambda d: (d.part_index, d.doc_index))
+            found = problems(expected[name], envelope, [d.text or "" for d in docs])
+            if found:
+                wrong[name] = found
+        names = set(s.scalars(select(Envelope.source_name)))
+    assert not wrong, "\n".join(f"{name!r}: {'; '.join(found)}" for name, found in sorted(wrong.items()))
     failed = queue.failed_job_registry.get_job_ids()
     assert not failed, failed
+    # the hostile names reached intake as they are, were kept as data, and none became a path
+    assert {"../dot-dot.pdf", "crlf-\r\nname.pdf", "rtl-\u202efdp.exe"} <= names
+    assert_nothing_escaped(redis_settings.data, ROOT)

@@ -52,9 +52,8 @@ def keyboard_sign_in(browser, base: str, user: str, language: str):  # type: ign
     page.keyboard.type(user)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_load_state("load")
-    assert "/login" not in page.url
+    with page.expect_navigation(url=lambda url: "/login" not in url, timeout=60_000):
+        page.keyboard.press("Enter")
     return page
 
 
@@ -70,19 +69,16 @@ def test_the_agent_takes_reads_and_completes_the_next_item_by_keyboard(server: S
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.url.endswith(f"/agent/items/{server.item_id}")
+    assert page.inner_text("#item-state") == "w realizacji"  # the next item is hers: claimed on the way
     # read: the recognised text is a stop of its own, and the arrow keys scroll it
     tab_to(page, lambda f: f["id"] == "text", "the recognised text")
     assert server.word in page.inner_text("#text")
     page.keyboard.press("ArrowDown")
-    tab_to(page, lambda f: f["text"] == "Przyjmij", "Claim", back=True)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
-    assert page.inner_text("#item-state") == "w realizacji"
     # complete: choose the outcome with the arrow keys, then the button
-    tab_to(page, lambda f: f["name"] == "outcome", "the outcome")
+    tab_to(page, lambda f: f["name"] == "outcome", "the outcome", back=True)
     page.keyboard.press("ArrowDown")  # resolved → answered
     assert page.evaluate("document.activeElement.value") == "answered"
-    tab_to(page, lambda f: f["text"] == "Zakończ", "Complete")
+    tab_to(page, lambda f: f["text"] == "Zakończ", "Complete")  # right after the outcome
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert re.search(r"/agent\?", page.url)

@@ -207,24 +207,42 @@ def test_a_parse_beyond_its_bounds_is_stopped() -> None:
     assert call_bounded(sum, [1, 2, 3], timeout=30, memory_mb=256, what="Adding") == 6
 
 
-def test_store_first_then_explore(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A parse that runs out of its memory budget sends the envelope to quarantine with the reason; the
-    original was stored before, and the answer still comes. Dedupe by Message-ID needs the header block only."""
-    monkeypatch.setenv("MAILROOM_PARSE_MEMORY_MB", "1")
+def _hang(*args: object) -> None:
+    time.sleep(3600)
+
+
+def _gorge(*args: object) -> None:
+    hoard = bytearray(1536 << 20)  # 1.5 GB, beyond the budget of 256 MB: stopped here, or it waits for the deadline
+    time.sleep(3600 + len(hoard))
+
+
+@pytest.mark.parametrize(("misbehaviour", "setting", "reason"), [
+    (_hang, ("MAILROOM_PARSE_TIMEOUT", "1"), "took longer than 1 s"),
+    (_gorge, ("MAILROOM_PARSE_MEMORY_MB", "256"), "memory"),
+], ids=["hangs", "eats-memory"])
+def test_store_first_then_explore(ctx: Context, monkeypatch: pytest.MonkeyPatch, misbehaviour: Any,
+                                  setting: tuple[str, str], reason: str) -> None:
+    """A parser that hangs or eats memory is stopped at its bound; the envelope goes to quarantine with the
+    reason, the original was stored before, and the caller still gets its answer. Dedupe by Message-ID
+    needs only the header block, read before storing."""
+    import intake.describe
+
+    monkeypatch.setattr(intake.describe, "_explore", misbehaviour)  # the child is forked: it runs this
+    monkeypatch.setenv(*setting)
     get_settings.cache_clear()
-    tight = Context(get_settings())  # the schema is there (ctx); these settings allow the parser 1 MB
+    bounded = Context(get_settings())  # the schema is there (ctx); these settings bound the parser
     msg = EmailMessage()
-    msg["From"], msg["Subject"], msg["Message-ID"] = "jan@example.pl", "Skan", "<tight@x.pl>"
-    msg.set_content("Skan w załączniku.")
-    msg.add_attachment(os.urandom(3_000_000), maintype="application", subtype="pdf", filename="skan.pdf")
+    msg["From"], msg["Subject"], msg["Message-ID"] = "jan@example.pl", "Reklamacja", "<bounded@x.pl>"
+    msg.set_content("Proszę o korektę faktury.")
     raw = msg.as_bytes()
-    got = receive(tight, raw, "tight.eml", NOW)
-    assert not got.ok and not got.duplicate and "original is kept" in (got.problem or "")
-    with session_scope(tight.db_url) as s:
+    got = receive(bounded, raw, "bounded.eml", NOW)
+    assert not got.ok and not got.duplicate and reason in (got.problem or "")
+    assert "original is kept" in (got.problem or "")
+    with session_scope(bounded.db_url) as s:
         env = s.get(Envelope, got.envelope_id)
         assert env is not None and env.state == EnvelopeState.QUARANTINED and env.error == got.problem
-        assert env.message_id == "<tight@x.pl>"  # read from the header block, before the original was stored
-        assert tight.blobs.get(env.sha256) == raw
-    again = receive(tight, raw.replace(b"Skan w", b"Skan jest w"), "again.eml", NOW)
+        assert env.message_id == "<bounded@x.pl>"  # read from the header block, before the original was stored
+        assert bounded.blobs.get(env.sha256) == raw
+    again = receive(bounded, raw.replace(b"korekt", b"KOREKT"), "again.eml", NOW)
     assert again.duplicate and again.envelope_id == got.envelope_id
     get_settings.cache_clear()

@@ -103,7 +103,9 @@ class RequestGate:
                 creds = parse_credentials(headers, Request(scope).cookies, ctx)
                 ident = await run_in_threadpool(identify, ctx, creds, client_address(scope, ctx.settings),
                                                 datetime.now(UTC))
-            except HTTPException as exc:
+            except Exception as exc:  # 401/429, or the database down (503): the app's own handlers answer
+                if _handler(app, exc) is None:
+                    raise
                 await self._refuse(scope, receive, send, exc)
                 return
             if ident is None:
@@ -116,8 +118,19 @@ class RequestGate:
             scope.setdefault("state", {})[IDENTITY_KEY] = ident
         await RequestBodyLimitMiddleware(self.app, limit)(scope, receive, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, exc: HTTPException) -> None:
-        """Answer without reading the body, and close the connection (the client may still be sending it)."""
-        response = await http_exception_handler(Request(scope, receive), exc)
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+        """Answer as the app would (its exception handlers: web/errors.py, web/app.py), without reading the body,
+        and close the connection (the client may still be sending it)."""
+        handler = _handler(scope["app"], exc) or http_exception_handler
+        response = await handler(Request(scope, receive), exc)
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
+
+
+def _handler(app: Any, exc: Exception) -> Callable[..., Any] | None:
+    """The app's exception handler for ``exc`` (by its class, most specific first), if it has one."""
+    handlers = getattr(app, "exception_handlers", {}) or {}
+    for cls in type(exc).__mro__:
+        if cls in handlers:
+            return handlers[cls]
+    return None

@@ -1,8 +1,8 @@
 """Hostile input corpus, written at test time (nothing big is committed).
 
 ``python -m tests.hostile.make_corpus OUT`` writes every fixture into OUT and prints their
-names; :func:`make` returns ``{file name: Expect}``. Each fixture states what must become of
-it: the envelope states it may end in and words its reason must contain.
+names; :func:`make` returns ``{name handed to intake: Expect}``. Each fixture states exactly what must
+become of it: its one end state and the words of its reason, or the documents it gives and their text.
 """
 
 from __future__ import annotations
@@ -23,25 +23,44 @@ from PIL import Image, ImageDraw, ImageFont
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
-QUARANTINE = frozenset({"quarantined"})
-HUMAN = frozenset({"needs_human"})
-HELD = frozenset({"quarantined", "needs_human"})
-ANY = frozenset({"processed", "quarantined", "needs_human"})
-PROCESSED = frozenset({"processed"})
+QUARANTINED, NEEDS_HUMAN, PROCESSED = "quarantined", "needs_human", "processed"
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+BODY = "Dear Sir, I complain about invoice IN/2026/10/004512. Customer MR-1234567."
 
 
 @dataclass(frozen=True)
 class Expect:
-    states: frozenset[str]
-    reason: str = ""  # a word the reason shown to a person must contain (case-insensitive)
+    """What must become of a fixture: exactly one end ``state``; when held, the words its ``reason`` (shown to a
+    person) contains; when processed, how many ``documents`` it gives and the words their ``text`` contains,
+    in this order (an e-mail: its body first), and words it must not contain (``absent``: markup never
+    becomes text). All words compare case-insensitively."""
+
+    state: str
+    reason: tuple[str, ...] = ()
+    documents: int = 0
+    text: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        assert self.state in (QUARANTINED, NEEDS_HUMAN, PROCESSED), self.state
+        if self.state == PROCESSED:
+            assert self.documents >= 1 and self.text and not self.reason, self
+        else:
+            assert self.reason and not (self.documents or self.text), self
+
+
+def held(state: str, *reason: str) -> Expect:
+    return Expect(state, reason=reason)
+
+
+def processed(*text: str, documents: int = 1, absent: tuple[str, ...] = ()) -> Expect:
+    return Expect(PROCESSED, documents=documents, text=text, absent=absent)
 
 
 # ---------------------------------------------------------------- building blocks
 
 
-def text_pdf(text: str = "Dear Sir, I complain about invoice IN/2026/10/004512. Customer MR-1234567.",
-             pages: int = 1) -> bytes:
+def text_pdf(text: str = BODY, pages: int = 1) -> bytes:
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=A4)
     for n in range(pages):
@@ -101,6 +120,16 @@ def circular_xobjects() -> bytes:
         _stream(b"q /X1 Do Q", b"/Type /XObject /Subtype /Form /BBox [0 0 612 792] "
                 b"/Resources << /XObject << /X1 5 0 R >> >>"),
     ])
+
+
+def broken_xref() -> bytes:
+    """Every offset of the xref table and startxref wrong: a reader must rebuild it by scanning the objects."""
+    return _raw_pdf([b"<< /Type /Catalog /Pages 2 0 R >>",
+                     b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                     b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+                     b"/Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>",
+                     _stream(b"BT /F1 12 Tf 72 720 Td (Broken xref. " + BODY.encode() + b") Tj ET")],
+                    xref_ok=False)
 
 
 def many_pages(count: int = 10_000) -> bytes:
@@ -277,8 +306,8 @@ def zip_bomb_mail(levels: int = 12) -> bytes:
     return msg.as_bytes()
 
 
-def xss_mail() -> bytes:
-    msg = _mail(f"Reklamacja {XSS}", f'"{XSS}" <evil@example.com>')
+def xss_mail(subject: str = "Reklamacja") -> bytes:
+    msg = _mail(f"{subject} {XSS}", f'"{XSS}" <evil@example.com>')  # its own Message-ID per subject
     msg.set_content("Dzień dobry, reklamuję fakturę FV/2026/10/004512. " + XSS + " Nr klienta MR-1234567.")
     msg.add_alternative(f"<html><body onload=alert(1)><p>Reklamacja {XSS}</p>"
                         f"<a href='javascript:alert(1)'>x</a></body></html>", subtype="html")
@@ -296,72 +325,91 @@ def html_only_mail() -> bytes:
 # ---------------------------------------------------------------- the corpus
 
 
+PASSWORD = ("password-protected", "unprotected copy")
+DAMAGED_PDF = ("PDF is damaged or incomplete", "new copy")
+DAMAGED_IMAGE = ("damaged",)
+NO_PAGE = ("No readable page", "blank")
+PIXELS = ("more than 200,000,000 pixels", "normal resolution")
+COMPLAINT = ("invoice IN/2026/10/004512", "MR-1234567")
+
+
 def fixtures() -> dict[str, tuple[Callable[[], bytes], Expect]]:
+    """{name handed to intake: (builder, what must become of it)}."""
     tp = text_pdf()
     return {
-        "encrypted-r2-user.pdf": (lambda: _encrypted(2, "user-secret"), Expect(HUMAN, "password")),
-        "encrypted-r3-user.pdf": (lambda: _encrypted(3, "user-secret"), Expect(HUMAN, "password")),
-        "encrypted-r4-user.pdf": (lambda: _encrypted(4, "user-secret"), Expect(HUMAN, "password")),
-        "encrypted-r6-user.pdf": (lambda: _encrypted(6, "user-secret"), Expect(HUMAN, "password")),
-        "encrypted-r4-owner-only.pdf": (lambda: _encrypted(4, ""), Expect(ANY)),
-        "encrypted-r6-owner-only.pdf": (lambda: _encrypted(6, ""), Expect(ANY)),
-        "truncated.pdf": (lambda: tp[: len(tp) // 2], Expect(ANY)),
-        "zero-bytes.pdf": (lambda: b"", Expect(QUARANTINE, "empty")),
-        "header-only.pdf": (lambda: b"%PDF-1.7\n", Expect(QUARANTINE)),
-        "recursive-page-tree.pdf": (recursive_page_tree, Expect(HELD)),
-        "circular-xobjects.pdf": (circular_xobjects, Expect(ANY)),
-        "broken-xref.pdf": (lambda: _raw_pdf([b"<< /Type /Catalog /Pages 2 0 R >>",
-                                              b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                                              b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>"],
-                                             xref_ok=False), Expect(ANY)),
-        "ten-thousand-pages.pdf": (many_pages, Expect(QUARANTINE, "pages")),
-        "javascript-openaction.pdf": (javascript_pdf, Expect(PROCESSED)),
-        "huge-mono-image.pdf": (huge_mono_image_pdf, Expect(HELD, "pixels")),
-        "png-bomb-40000.png": (lambda: png_bomb(40_000, real=True), Expect(QUARANTINE, "pixels")),
-        "png-header-100000.png": (lambda: png_bomb(100_000, real=False), Expect(QUARANTINE, "pixels")),
-        "tiff-bomb-100000.tif": (tiff_bomb, Expect(QUARANTINE)),
-        "tiff-ifd-loop.tif": (tiff_ifd_loop, Expect(ANY)),
-        "fax-truncated.tif": (lambda: fax_tiff(truncate=300), Expect(ANY)),
-        "fax-scribbled.tif": (lambda: fax_tiff(flip=True), Expect(ANY)),
-        "tiff-garbage.tif": (lambda: b"II*\x00" + b"\xff" * 64, Expect(QUARANTINE)),
-        "polyglot.jpg": (polyglot_jpeg_html, Expect(ANY)),
-        "png-named.pdf": (lambda: png_bomb(64, real=True), Expect(ANY)),
-        "pdf-named.eml": (lambda: tp, Expect(PROCESSED)),
-        "eml-named.pdf": (lambda: xss_mail() + b"\r\n", Expect(PROCESSED)),
-        "program.exe": (lambda: b"MZ\x90\x00" + bytes(range(256)) * 40, Expect(QUARANTINE)),
-        "mime-depth-100.eml": (lambda: nested_mime(100), Expect(ANY)),
-        "mime-10000-parts.eml": (lambda: many_parts(10_000), Expect(ANY)),
-        "header-10mb.eml": (lambda: huge_header(10 * 1024 * 1024), Expect(ANY)),
-        "filename-traversal.eml": (traversal_mail, Expect(ANY)),
-        "zip-bomb.eml": (zip_bomb_mail, Expect(ANY)),
-        "xss-subject-body.eml": (xss_mail, Expect(PROCESSED)),
-        "html-only.eml": (html_only_mail, Expect(ANY)),
+        "encrypted-r2-user.pdf": (lambda: _encrypted(2, "user-secret"), held(NEEDS_HUMAN, *PASSWORD)),
+        "encrypted-r3-user.pdf": (lambda: _encrypted(3, "user-secret"), held(NEEDS_HUMAN, *PASSWORD)),
+        "encrypted-r4-user.pdf": (lambda: _encrypted(4, "user-secret"), held(NEEDS_HUMAN, *PASSWORD)),
+        "encrypted-r6-user.pdf": (lambda: _encrypted(6, "user-secret"), held(NEEDS_HUMAN, *PASSWORD)),
+        "encrypted-r4-owner-only.pdf": (lambda: _encrypted(4, ""), processed(*COMPLAINT)),
+        "encrypted-r6-owner-only.pdf": (lambda: _encrypted(6, ""), processed(*COMPLAINT)),
+        "truncated.pdf": (lambda: tp[: len(tp) // 2], held(QUARANTINED, *DAMAGED_PDF)),
+        "zero-bytes.pdf": (lambda: b"", held(QUARANTINED, "is empty (0 bytes)", "send it again")),
+        "header-only.pdf": (lambda: b"%PDF-1.7\n", held(QUARANTINED, *DAMAGED_PDF)),
+        "recursive-page-tree.pdf": (recursive_page_tree, held(QUARANTINED, "Page 2 of the PDF is damaged")),
+        # the page draws only its endless form XObjects: rendered (no endless loop), blank
+        "circular-xobjects.pdf": (circular_xobjects, held(QUARANTINED, *NO_PAGE)),
+        "broken-xref.pdf": (broken_xref, processed("Broken xref", *COMPLAINT)),
+        "ten-thousand-pages.pdf": (many_pages, held(QUARANTINED, "10000 pages", "limit of 500", "split it")),
+        "javascript-openaction.pdf": (javascript_pdf, processed("please cancel my contract", "MR-1234567",
+                                                                absent=("launchURL", "127.0.0.1"))),
+        "huge-mono-image.pdf": (huge_mono_image_pdf, held(QUARANTINED, "Page 1", *PIXELS)),
+        "png-bomb-40000.png": (lambda: png_bomb(40_000, real=True), held(QUARANTINED, *PIXELS)),
+        "png-header-100000.png": (lambda: png_bomb(100_000, real=False), held(QUARANTINED, *PIXELS)),
+        "tiff-bomb-100000.tif": (tiff_bomb, held(QUARANTINED, *PIXELS)),
+        "tiff-ifd-loop.tif": (tiff_ifd_loop, held(QUARANTINED, *DAMAGED_IMAGE)),
+        "fax-truncated.tif": (lambda: fax_tiff(truncate=300), held(QUARANTINED, *DAMAGED_IMAGE)),
+        "fax-scribbled.tif": (lambda: fax_tiff(flip=True), processed("reklamacja")),  # decoded with warnings
+        "tiff-garbage.tif": (lambda: b"II*\x00" + b"\xff" * 64, held(QUARANTINED, *DAMAGED_IMAGE)),
+        "polyglot.jpg": (polyglot_jpeg_html, processed("polyglot", absent=("<script", "document.cookie"))),
+        # an all-black 64×64 PNG named .pdf: read as the PNG it is, and it holds no text
+        "png-named.pdf": (lambda: png_bomb(64, real=True), held(QUARANTINED, *NO_PAGE)),
+        "pdf-named.eml": (lambda: tp, processed(*COMPLAINT)),
+        "eml-named.pdf": (lambda: xss_mail("Reklamacja (named .pdf)"),
+                          processed("reklamuję fakturę FV/2026/10/004512", "MR-1234567")),
+        "program.exe": (lambda: b"MZ\x90\x00" + bytes(range(256)) * 40,
+                        held(QUARANTINED, "is not a PDF, image, TIFF fax or e-mail")),
+        "mime-depth-200.eml": (lambda: nested_mime(200), held(QUARANTINED, "nests deeper than 20 levels")),
+        "mime-10000-parts.eml": (lambda: many_parts(10_000), held(QUARANTINED, "more than 200 MIME parts")),
+        "header-10mb.eml": (lambda: huge_header(10 * 1024 * 1024), processed("please cancel my contract",
+                                                                              "MR-1234567")),
+        # one letter: the body first, then the ten attached PDFs as further pages (issue 14)
+        "filename-traversal.eml": (traversal_mail, processed("my complaint about invoice IN/2026/10/004512 is "
+                                                             "attached", "was charged twice")),
+        # the letter is its body; the archive is not opened, and noted on the letter by its name
+        "zip-bomb.eml": (zip_bomb_mail, processed("the invoices you asked for are in the attached archive",
+                                                  "invoices.zip")),
+        "xss-subject-body.eml": (xss_mail, processed("reklamuję fakturę FV/2026/10/004512", "MR-1234567")),
+        "html-only.eml": (html_only_mail, processed("I want to cancel my contract", "MR-1234567",
+                                                    absent=("<script", "<iframe", "javascript:", "x.js"))),
         "letter-with-script.txt": (lambda: (f"Dear Sir, {XSS} I complain about invoice IN/2026/10/004512. "
-                                            "MR-1234567").encode(), Expect(PROCESSED)),
+                                            "MR-1234567").encode(), processed(*COMPLAINT)),
+        # an SVG is not an image Mailroom draws: it is read as the text it is
         "svg-script.svg": (lambda: b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>'
-                           b"alert(document.cookie)</script><text>complaint</text></svg>", Expect(ANY)),
-        "../dot-dot.pdf": (lambda: tp + b"% dotdot", Expect(PROCESSED)),
-        "rtl-\u202efdp.exe": (lambda: tp + b"% rtl", Expect(PROCESSED)),
-        "crlf-\r\nname.pdf": (lambda: tp + b"% crlf", Expect(PROCESSED)),
+                           b"alert(document.cookie)</script><text>complaint</text></svg>", processed("complaint")),
+        "../dot-dot.pdf": (lambda: tp + b"% dotdot", processed(*COMPLAINT)),
+        "rtl-\u202efdp.exe": (lambda: tp + b"% rtl", processed(*COMPLAINT)),
+        "crlf-\r\nname.pdf": (lambda: tp + b"% crlf", processed(*COMPLAINT)),
     }
 
 
 def disk_name(name: str) -> str:
-    """Where a fixture is written: a name with ``../`` is written inside OUT with its slashes replaced
-    (the hostile part is the name handed to intake, see :func:`make`)."""
+    """Where a fixture is written: a name with ``/`` is written inside OUT with its slashes replaced. The
+    hostile name itself is what intake is handed (``make`` returns the real names)."""
     return name.replace("/", "%2F")
 
 
 def make(out: Path) -> dict[str, Expect]:
-    """Write every fixture into ``out``; returns {file name on disk: what must become of it}."""
+    """Write every fixture into ``out`` (as ``disk_name(name)``); returns {name handed to intake: Expect}."""
     out.mkdir(parents=True, exist_ok=True)
     expected = {}
     for name, (build, expect) in fixtures().items():
         (out / disk_name(name)).write_bytes(build())
-        expected[disk_name(name)] = expect
+        expected[name] = expect
     return expected
 
 
 if __name__ == "__main__":
     written = make(Path(sys.argv[1] if len(sys.argv) > 1 else "hostile-corpus"))
-    print("\n".join(sorted(written)))
+    print("\n".join(f"{disk_name(name)}\t{e.state}\t{' | '.join(e.reason or e.text)}"
+                    for name, e in sorted(written.items())))
