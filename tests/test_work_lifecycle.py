@@ -154,7 +154,9 @@ def test_next_across_my_queues_with_skills_and_capacity(ctx: Context) -> None:
         assert work.next_for_agent(s, "petr", MON) is None  # at capacity
         assert work.next_for_agent(s, "anna", MON).id == billing_pl
         assert work.next_for_agent(s, "anna", MON) is None
-        # no membership rows: every queue
+        # no membership rows: no queue (never every queue, issue 15); a membership opens that queue
+        assert work.next_for_agent(s, "boss", MON) is None
+        work.set_members(s, "legal", ["boss"], "anna", ctx.rules)
         assert work.next_for_agent(s, "boss", MON).id == legal
 
 
