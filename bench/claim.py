@@ -247,6 +247,13 @@ def _client_process(base: str, agents: list[tuple[str, str]], sse_agents: set[st
                 start.wait()
                 if work_ms:  # agents do not all ask at the same millisecond
                     time.sleep(rng.uniform(0, work_ms / 1000))
+                for attempt in range(3):  # the wait at the barrier may have outlasted the server's keep-alive
+                    try:  # (uvicorn: 5 s): reconnect with an idempotent request, not with the timed claim
+                        c.get("/api/health")
+                        break
+                    except httpx.TransportError:
+                        if attempt == 2:
+                            raise
                 while True:
                     t = time.perf_counter()
                     r = c.post("/api/next")

@@ -114,10 +114,11 @@ HTTP_STOP_GRACE = 3  # seconds uvicorn waits for open requests at a stop (an eve
 def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, workers: int = 1) -> int:
     """API + scheduler; with ``embedded`` also a private redis-server and ``workers`` rq workers.
 
-    Stopping (SIGTERM or SIGINT, to this process alone or to its whole process group): the workers are told at
-    once and finish their jobs while uvicorn closes its connections (``HTTP_STOP_GRACE``); then the scheduler
-    ends its round, the workers are waited for (``services.STOP_GRACE``, then they hand their jobs back), and
-    the redis-server, which no signal to the service reaches (``start_redis(shielded=True)``), is stopped last."""
+    Stopping (SIGTERM or SIGINT: to this process alone, to its process group, or to every process of the
+    service): the workers are told at once and finish their jobs while uvicorn closes its connections
+    (``HTTP_STOP_GRACE``); then the scheduler ends its round, the workers are waited for
+    (``services.STOP_GRACE``, then they hand their jobs back), and the redis-server, which no signal to the
+    service reaches (``start_redis(shielded=True)``), is stopped last."""
     from datetime import UTC, datetime
 
     import uvicorn

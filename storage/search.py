@@ -68,6 +68,7 @@ from storage import lemmas as _lemmas
 from storage.models import Document, Envelope, SearchEntityValue, SearchEntry, WorkItem
 
 TOKEN = re.compile(r"[^\W_]+")
+_DIGIT = re.compile(r"\d")
 _SPECIAL = str.maketrans({"ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ø": "o", "Ø": "o", "ß": "ss",
                           "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ı": "i"})
 MAX_PER_PAGE = 200
@@ -144,12 +145,14 @@ class Term:
     words: tuple[str, ...]  # folded; more than one: a phrase
     prefix: bool = False  # the last word is a prefix
     lemmas: tuple[tuple[str, ...], ...] = ()  # per word, the folded lemmas it may stand for (storage.lemmas);
-    # empty: these forms only (a prefix, or "=word")
+    # empty: these forms only (a prefix, or "=word"); () for one word: that word as written (it has a digit)
 
     def variants(self, limit: int = MAX_PHRASE_VARIANTS) -> list[tuple[str, ...]]:
         """The lemma sequences of the term (one lemma per word), at most ``limit``: fewer choices for the
         later words first (each word keeps at least its most likely lemmas)."""
-        choices = [list(c) for c in self.lemmas]
+        if not any(self.lemmas):
+            return []
+        choices = [list(c) or [w] for c, w in zip(self.lemmas, self.words, strict=True)]
         while choices and _product(choices) > limit:
             longest = max(range(len(choices)), key=lambda i: (len(choices[i]), i))
             choices[longest].pop()
@@ -201,7 +204,8 @@ def parse_query(q: str) -> Query:
         words = tuple(fold_token(w) for w in raw)
         if not words:
             continue
-        lemmas = () if exact or star else tuple(_lemmas.query_lemmas(w) for w in raw)
+        # a word with a digit (a number, an invoice number's part) has no lemma and no other form: ()
+        lemmas = () if exact or star else tuple(() if _DIGIT.search(w) else _lemmas.query_lemmas(w) for w in raw)
         term = Term(words, prefix=bool(star), lemmas=lemmas)
         if neg:
             query.exclude.append(term)
@@ -235,7 +239,7 @@ def fts5_expression(query: Query) -> str:
 
 def tsquery_expression(query: Query) -> str:
     def word(i: int, t: Term) -> str:
-        if not t.lemmas:
+        if not t.lemmas or not t.lemmas[i]:
             return f"'{t.words[i]}'" + (":*" if t.prefix and i == len(t.words) - 1 else "")
         forms = dict.fromkeys((t.words[i], *t.lemmas[i]))
         return "(" + " | ".join([f"'{w}'" for w in forms] + [f"'{LEMMA_MARK}{w}'" for w in t.lemmas[i]]) + ")"

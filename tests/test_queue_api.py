@@ -81,7 +81,9 @@ def test_routed_item_reaches_an_open_stream_within_a_second(server) -> None:
     with session_scope(ctx.db_url) as s:
         join_every_queue(s, ctx.rules, ["anna", "petr"])  # an agent without memberships works no queue
     doc_id = _new_document(ctx, 1)
-    timeout = httpx.Timeout(10.0, read=8.0)
+    # the read time-out only guards a hang: a first run_route loads the classifier (seconds on a busy machine);
+    # the latency that must hold — routed to visible within a second — is asserted below
+    timeout = httpx.Timeout(10.0, read=60.0)
     with httpx.Client(base_url=base, timeout=timeout) as c:
         with c.stream("GET", "/api/events", auth=auth("anna")) as stream:
             assert stream.status_code == 200
@@ -99,15 +101,20 @@ def test_routed_item_reaches_an_open_stream_within_a_second(server) -> None:
 
             router = threading.Thread(target=route_it)
             router.start()
-            kind, data, arrived = next(_events(lines))
+            try:
+                kind, data, arrived = next(_events(lines))
+            except httpx.ReadTimeout:
+                router.join(timeout=30)
+                raise AssertionError(f"no event within 60 s; the routing thread: {routed_at}") from None
             router.join(timeout=30)
             assert not router.is_alive(), "run_route did not return"
             assert "error" not in routed_at, routed_at.get("error")
             assert kind == "item.new" and data["queue"] == "complaints"
-            committed = datetime.fromisoformat(data["at"]).timestamp()
-            assert arrived - committed < 1.0, f"routed-to-visible took {arrived - committed:.2f} s"
+            # "at" is the routing's clock when it began (before classifying: seconds on a busy machine); run_route
+            # returns right after its commit, so routed-to-visible is measured from its return
+            assert datetime.fromisoformat(data["at"]).timestamp() <= arrived
             assert data["item_id"] == routed_at["id"]
-            assert arrived - routed_at["t"] < 1.0  # type: ignore[operator]
+            assert arrived - routed_at["t"] < 1.0, f"routed-to-visible took {arrived - routed_at['t']:.2f} s"  # type: ignore[operator]
 
             # someone else takes it: anna hears; boss's own claim is not echoed to boss
             taken = c.post(f"/api/work-items/{data['item_id']}/claim", auth=auth("petr"))

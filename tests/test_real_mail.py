@@ -249,7 +249,7 @@ def test_delivered_koi8r_message(ctx: Context, declared: bool) -> None:
     assert meta["subject"] == ("Просьба" if declared else "Расторжение договора")
 
 
-def test_undeclared_windows_1250_czech_body(ctx: Context) -> None:
+def test_undeclared_cp1250_czech_body(ctx: Context) -> None:
     body = ("Dobrý den,\nžádám o opravu faktury č. 2026104512, účtovali jste mi službu, kterou jsem si "
             "neobjednal. Prosím o vrácení přeplatku na účet.\nS pozdravem\nPetr Dvořák, číslo zákazníka 88120045")
     raw = (b"Received: from smtp.seznam.cz by mail.telewave.cz; Mon, 12 Oct 2026 10:00:00 +0200\r\n"
