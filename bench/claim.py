@@ -545,7 +545,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--agents", type=int, default=50)
     p.add_argument("--engines", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     p.add_argument("--work-ms", type=float, default=1000.0,
-                   help="mean time an agent works an item between claim and complete (0: back to back)")
+                   help="mean time an agent works an item between claim and complete (0: back to back; at most "
+                        "3000: a connection idle 5 s is closed by uvicorn, and the bench does not retry a claim)")
     p.add_argument("--procs", type=int, default=5, help="agent processes (the agents are threads in them)")
     p.add_argument("--sse", type=int, default=5, help="agents that keep GET /api/events open")
     p.add_argument("--fill", choices=["pipeline", "rows"], default="pipeline")
