@@ -338,8 +338,8 @@ def test_redis_restarted_mid_batch_nothing_lost_nothing_doubled(
     enqueue_all(ctx, ids)
     worker = worker_factory(redis_settings)
     worker.start()
-    wait_for(lambda: list(states(ctx, ids).values()).count("processed") >= 3, 180, "a few items to be routed",
-             every=0.05)
+    wait_for(lambda: list(states(ctx, ids).values()).count("processed") >= 3, 600, "a few items to be routed",
+             every=0.05)  # a guard only: on a loaded machine the worker's start alone takes tens of seconds
     # Freeze the worker mid-batch (a long-lived work-horse routes an e-mail in a fraction of a second, so
     # without this the batch could finish before the fault), then SIGKILL redis-server (no shutdown save)
     # and start an empty one on the same socket.
