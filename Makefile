@@ -13,7 +13,7 @@ TEST_STAMP := $(VENV)/.installed-test
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := tesseract-ocr tesseract-ocr-osd tesseract-ocr-pol tesseract-ocr-ces tesseract-ocr-rus \
                 tesseract-ocr-eng redis-server fonts-dejavu-core python3-venv postgresql dovecot-imapd chromium \
-                libpython3.11-testsuite
+                libpython3.11-testsuite libpango-1.0-0 libpangoft2-1.0-0
 PYTEST_ARGS ?=
 LOCALES  := en pl cs ru
 PO_FILES := $(foreach l,$(LOCALES),ground/locale/$(l)/LC_MESSAGES/mailroom.po)

@@ -24,7 +24,7 @@ from imap_tools import AND, MailBox, MailBoxStartTls, MailBoxUnencrypted, MailMe
 from imap_tools.errors import MailboxFolderCreateError, MailboxStarttlsError
 from imap_tools.utils import check_command_status
 
-from channels.hosts import check_host
+from intake.hosts import check_host
 from channels.receive import Dispatch, Received, receive
 from ground.records import Channel
 from pipeline.context import Context

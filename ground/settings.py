@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     # `mailroom process`; the API keeps ISO 8601 with offsets.
     time_zone: str = Field(default="Europe/Warsaw", validation_alias=AliasChoices(
         "time_zone", "MAILROOM_TIME_ZONE", "timezone", "MAILROOM_TIMEZONE"))
+    # Outbound letters (replies/): the SMTP relay replies and acknowledgements are sent through, as
+    # smtp://[user:password@]host[:port] (STARTTLS when offered; smtp+starttls:// requires it) or
+    # smtps://… (TLS from the start). Empty: e-mailed replies wait in state "queued" until one is configured.
+    smtp_url: str = ""
+    smtp_timeout: float = 30.0
+    replies: Path = CONFIG_DIR / "replies.yaml"  # senders per queue, templates, required content, acknowledgements
     queue_name: str = "mailroom"
     host: str = "127.0.0.1"
     port: int = 8000

@@ -59,8 +59,9 @@ from redis.exceptions import RedisError
 from rq import SimpleWorker
 from rq.job import Job
 from rq.queue import Queue
+from sqlalchemy.exc import SQLAlchemyError
 
-from ground.errors import ConfigError
+from ground.errors import ConfigError, MailroomError
 from ground.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,8 @@ def start_redis(settings: Settings, timeout: float = 10.0, *, shielded: bool = F
 
 def stop_redis(proc: subprocess.Popen[bytes], sock: Path, timeout: float = 5.0) -> None:
     """Stop a redis-server of ``start_redis``: the SHUTDOWN command (a shielded one ignores SIGTERM; it removes
-    its socket), SIGTERM if the socket does not answer, SIGKILL if it has not exited within ``timeout``."""
+    its socket); SIGKILL if its socket does not answer or it has not exited within ``timeout`` (it keeps
+    nothing on disk, so nothing is lost that way)."""
     if proc.poll() is None:
         try:
             with socket.socket(socket.AF_UNIX) as conn:  # not redis-py: it retries a closed connection
@@ -139,8 +141,9 @@ def stop_redis(proc: subprocess.Popen[bytes], sock: Path, timeout: float = 5.0) 
                 conn.connect(str(sock))
                 conn.sendall(b"*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n")
                 conn.recv(64)  # nothing (it closed the connection on its way out) or an error
-        except OSError:
-            proc.terminate()
+        except OSError as exc:
+            log.warning("redis-server pid %s does not answer on %s (%s); killed", proc.pid, sock, exc)
+            proc.kill()
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -454,6 +457,7 @@ class Scheduler(threading.Thread):
     def run(self) -> None:
         from pipeline.context import get_context
         from queues.sweep import run_scheduled
+        from replies.service import deliver_pending
 
         if self.recover_before is not None:
             self._reconcile(self.recover_before, timedelta(0))
@@ -463,6 +467,10 @@ class Scheduler(threading.Thread):
                 break
             ctx = get_context(self.settings)  # expired leases, SLA warnings, escalations:
             run_scheduled(ctx.db_url, ctx.policies, ctx.rules, datetime.now(UTC))
+            try:  # e-mailed letters still queued (the relay was down, or a crash before the commit)
+                deliver_pending(ctx.db_url, ctx.outbound, datetime.now(UTC))
+            except (SQLAlchemyError, MailroomError) as exc:
+                log.warning("outbound delivery skipped a round: %s", exc)
 
     def _reconcile(self, now: datetime, grace: timedelta) -> None:
         from pipeline.jobs import job_queue

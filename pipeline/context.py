@@ -9,6 +9,8 @@ from classifiers.entity_config import entity_config
 from ground.settings import Settings, get_settings
 from queues.routing import RuleSet, load_rules
 from queues.sla import SlaPolicies, load_policies
+from replies.policy import ReplyPolicy, load_reply_policy
+from replies.service import Outbound
 from storage.blobs import BlobStore, blob_store
 from storage.db import migrate
 
@@ -28,6 +30,15 @@ class Context:
     @cached_property
     def policies(self) -> SlaPolicies:
         return load_policies(self.settings.sla_policies)
+
+    @cached_property
+    def reply_policy(self) -> ReplyPolicy:
+        return load_reply_policy(self.settings.replies)
+
+    @cached_property
+    def outbound(self) -> Outbound:
+        return Outbound(self.reply_policy, self.policies, self.blobs, self.settings.smtp_url,
+                        self.settings.smtp_timeout)
 
     @property
     def db_url(self) -> str:

@@ -23,6 +23,7 @@ from pipeline import chunks
 from pipeline.context import Context
 from pipeline.stages import FoundDocument, decide, documents_of, letter_documents, read_part, read_parts
 from queues.cases import routed
+from replies.service import acknowledge_routed, deliver_email, record_bounce
 from storage.audit import record
 from storage.customers import link_customer
 from storage.db import session_scope
@@ -237,6 +238,7 @@ def run_route(ctx: Context, doc_id: str) -> int | None:
             return doc.work_item.id
         env = doc.envelope
         text, channel, received_at = doc.text, env.channel, env.received_at
+        bounce = (env.meta or {}).get("bounce") or {}
         flags = frozenset(f for page in doc.page_flags for f in page.get("flags", []))
     decision = decide(text, channel, received_at, ctx.rules, ctx.policies, flags)
     c, r, sla = decision.classification, decision.routing, decision.sla
@@ -253,7 +255,8 @@ def run_route(ctx: Context, doc_id: str) -> int | None:
                             warn_at=sla.warn_at)
             s.add(item)
             s.flush()
-            routed(s, item, ctx.policies, datetime.now(UTC))  # case across channels, clocks, live event
+            now = datetime.now(UTC)
+            routed(s, item, ctx.policies, now, ctx.reply_policy.reference_pattern)  # case, clocks, live event
             record(s, "system", "document.classified", envelope_id=doc.envelope_id, document_id=doc_id,
                    detail={"language": c.language, "category": c.category, "confidence": c.confidence,
                            "model": c.model_version, "reasons": c.reasons[:20]})
@@ -265,12 +268,33 @@ def run_route(ctx: Context, doc_id: str) -> int | None:
                    work_item_id=item.id, detail={"policy": sla.policy, "due": sla.due.isoformat(),
                                                  "calendar": sla.calendar})
             item_id = item.id
+            ack = _acknowledge(ctx, s, item, now)
+            if bounce.get("original_message_id"):  # one of our e-mails came back: its item returns to the agent
+                record_bounce(s, str(bounce["original_message_id"]), now, ctx.outbound,
+                              {"status": bounce.get("status"), "action": bounce.get("action"),
+                               "bounce_document_id": doc_id})
             _finish_envelope(s, doc.envelope_id)
     except IntegrityError:  # a concurrent run created the work item first
         with session_scope(ctx.db_url) as s:
             item = s.scalars(select(WorkItem).where(WorkItem.document_id == doc_id)).one()
             return item.id
+    if ack is not None and ctx.settings.smtp_url:
+        deliver_email(ctx.db_url, ack, ctx.outbound)  # not delivered now: the scheduler tries again
     return item_id
+
+
+def _acknowledge(ctx: Context, s: Session, item: WorkItem, now: datetime) -> str | None:
+    """The acknowledgement of receipt the policy asks for, queued in the routing transaction; the id of an
+    e-mailed one (sent after the commit). A letter it cannot make is recorded, never a failed routing."""
+    try:
+        with s.begin_nested():
+            letter = acknowledge_routed(s, item, now, ctx.outbound)
+    except MailroomError as exc:
+        log.warning("work item %s: no acknowledgement of receipt: %s", item.id, exc.reason)
+        record(s, "system", "outbound.acknowledgement_failed", document_id=item.document_id,
+               work_item_id=item.id, detail={"error": exc.reason[:300]})
+        return None
+    return letter.id if letter is not None and letter.channel == "email" else None
 
 
 def _finish_envelope(s: Session, envelope_id: str) -> None:

@@ -3,7 +3,8 @@ statutory clock, started at the earliest receipt.
 
 Design: every routed work item belongs to a case. A new document joins an existing case when,
 within ``WINDOW`` of that case's first receipt and while the case's primary item is still open,
-it is an e-mail replying to (In-Reply-To / References) a message of that case, or
+it is an e-mail replying to (In-Reply-To / References) a message of that case or one of our letters
+of that case, or it quotes the case reference of our letters (replies.yaml ``reference``), or
 it names the same customer number *and* the same invoice number, or its text is near-identical
 (Jaccard similarity of word 3-gram shingles >= ``SIMILARITY``, same language) and it names no
 other customer or invoice number than the case. The later copy
@@ -15,6 +16,7 @@ of order), the case's clock moves back and the primary item's deadlines are reco
 
 from __future__ import annotations
 
+import re
 import zlib
 from datetime import datetime, timedelta
 
@@ -25,7 +27,7 @@ from sqlalchemy.orm import Session
 from queues.sla import SlaPolicies
 from queues.work import OPEN, emit, sla_values
 from storage.audit import record
-from storage.models import Case, Document, Envelope, WorkItem, WorkItemState
+from storage.models import Case, Document, Envelope, OutboundLetter, WorkItem, WorkItemState
 
 WINDOW = timedelta(days=60)
 SIMILARITY = 0.7
@@ -61,8 +63,10 @@ def _open_primary(session: Session, case: Case) -> bool:
     return primary is not None and primary.state in OPEN
 
 
-def _replied_case(session: Session, doc: Document) -> tuple[Case, str] | None:
-    """The open case of the e-mail this one answers (In-Reply-To, then References, newest first)."""
+def _replied_case(session: Session, doc: Document, reference: re.Pattern[str] | None = None) -> tuple[Case, str] | None:
+    """The open case this letter answers: by In-Reply-To, then References (newest first), matched against the
+    customers' own e-mails and our letters to them (an acknowledgement, a request to complete); then by the
+    case reference (``reference``, replies.yaml) in the subject or the text."""
     mail = (doc.envelope.meta or {}).get("email") or {}
     ids = [i for i in [mail.get("in_reply_to"), *reversed(mail.get("references") or [])] if i]
     for message_id in dict.fromkeys(ids):
@@ -70,14 +74,25 @@ def _replied_case(session: Session, doc: Document) -> tuple[Case, str] | None:
              .join(Envelope, Envelope.id == Document.envelope_id)
              .where(Envelope.message_id == message_id).order_by(Case.id).limit(1))
         case = session.scalars(q).first()
+        if case is None:
+            ours = select(OutboundLetter.case_id).where(OutboundLetter.message_id == message_id).limit(1)
+            case_id = session.scalar(ours)
+            case = session.get(Case, case_id) if case_id is not None else None
         if case is not None and _open_primary(session, case):
             return case, f"reply to e-mail {message_id}"
+    if reference is not None:
+        for where in (str(mail.get("subject") or ""), (doc.text or "")[:20_000]):
+            for match in reference.finditer(where):
+                case = session.get(Case, int(match.group(1)))
+                if case is not None and _open_primary(session, case):
+                    return case, f"case reference {match.group(0)}"
     return None
 
 
-def find_case(session: Session, doc: Document, received_at: datetime, grams: list[int]) -> tuple[Case, str] | None:
+def find_case(session: Session, doc: Document, received_at: datetime, grams: list[int],
+              reference: re.Pattern[str] | None = None) -> tuple[Case, str] | None:
     """The open case this document belongs to, and why; None when it starts a new matter."""
-    replied = _replied_case(session, doc)
+    replied = _replied_case(session, doc, reference)
     if replied is not None:
         return replied
     since = received_at - WINDOW
@@ -100,12 +115,13 @@ def find_case(session: Session, doc: Document, received_at: datetime, grams: lis
     return None
 
 
-def link_case(session: Session, item: WorkItem, policies: SlaPolicies, now: datetime) -> Case:
+def link_case(session: Session, item: WorkItem, policies: SlaPolicies, now: datetime,
+              reference: re.Pattern[str] | None = None) -> Case:
     """Put a freshly routed item (flushed, same transaction) into its case; see the module doc."""
     doc = item.document
     received = doc.envelope.received_at
     grams = shingles(doc.text or "")
-    found = find_case(session, doc, received, grams)
+    found = find_case(session, doc, received, grams, reference)
     if found is None:
         case = Case(customer_id=_first(doc, "customer_id"), invoice_no=_first(doc, "invoice_no"),
                     language=doc.language, category=doc.category, shingles=grams, first_received_at=received,
@@ -146,6 +162,9 @@ def link_case(session: Session, item: WorkItem, policies: SlaPolicies, now: date
     return case
 
 
-def routed(session: Session, item: WorkItem, policies: SlaPolicies, now: datetime) -> None:
-    """Hook of ``pipeline.runner.run_route``: case linking, both SLA clocks, live notification."""
-    link_case(session, item, policies, now)
+def routed(session: Session, item: WorkItem, policies: SlaPolicies, now: datetime,
+           reference: re.Pattern[str] | None = None) -> None:
+    """Hook of ``pipeline.runner.run_route``: registration (the start of RU's statutory clock), case linking,
+    both SLA clocks, live notification. ``reference`` finds the case reference of our letters in an answer."""
+    item.registered_at = now
+    link_case(session, item, policies, now, reference)

@@ -143,7 +143,8 @@ def sla_values(session: Session, item: WorkItem, policies: SlaPolicies, now: dat
             statutory_from = case.first_received_at
     hold_list = item.holds if holds is None else holds
     c = clocks(received, doc.category or "other", doc.language or "und", queue or item.queue, policies,
-               _pauses(hold_list, now), statutory_from=statutory_from)
+               _pauses(hold_list, now), statutory_from=statutory_from, registered_at=item.registered_at,
+               extended=item.extended_at is not None)
     is_dispatched = item.dispatched_at is not None if dispatched is None else dispatched
     b = c.binding(dispatched=is_dispatched)
     st = c.statutory
@@ -324,17 +325,20 @@ def escalate(session: Session, item_id: int, actor: str, now: datetime, policies
 
 def dispatch(session: Session, item_id: int, actor: str, now: datetime, policies: SlaPolicies, *, channel: str,
              at: datetime | None = None, tracking_number: str | None = None,
-             queues: Sequence[str] | None = None) -> WorkItem:
+             queues: Sequence[str] | None = None, letter_id: str | None = None) -> WorkItem:
     """The reply was sent: the statutory clock of the item (and of the open items of its case in ``queues``,
-    the actor's scope; None: every queue) stops at ``at``, which lies between the letter's receipt and now."""
+    the actor's scope; None: every queue) stops at ``at``, which lies between the letter's receipt and now.
+    ``letter_id`` names the outbound letter whose dispatch this is (replies.service: the relay's acceptance,
+    the post batch's hand-over or the proven delivery); the mailroom that hands a batch over acts for the agent,
+    so a letter's dispatch does not need the item's claim."""
     if channel not in DISPATCH_CHANNELS:
         raise InvalidRequest(f"dispatch channel must be one of {', '.join(DISPATCH_CHANNELS)}, got {channel!r}")
-    if channel == "post" and not (tracking_number or "").strip():
+    if channel == "post" and not (tracking_number or "").strip() and not letter_id:
         raise InvalidRequest("a reply sent by post needs its tracking number (nadanie / podací číslo)")
     sent = at or now
     if sent > now:
         raise InvalidRequest("the dispatch time is in the future")
-    item = _owned(session, item_id, actor, "dispatch the reply to")
+    item = _get(session, item_id) if letter_id else _owned(session, item_id, actor, "dispatch the reply to")
     received = item.document.envelope.received_at
     if received.tzinfo is None:
         received = received.replace(tzinfo=UTC)
@@ -355,7 +359,8 @@ def dispatch(session: Session, item_id: int, actor: str, now: datetime, policies
                     detail={"channel": channel, "tracking_number": tracking_number, "at": _iso(sent),
                             "statutory_met": met, "case_id": t.case_id},
                     dispatched_at=sent, dispatch={"channel": channel, "tracking_number": tracking_number,
-                                                  "by": actor, "at": _iso(sent)}, **values)
+                                                  "by": actor, "at": _iso(sent), "letter_id": letter_id},
+                    **values)
     session.refresh(item)
     return item
 

@@ -171,6 +171,10 @@ class WorkItem(Base):
     dispatch: Mapped[dict[str, Any]] = mapped_column(default=dict)  # channel, tracking number, by
     sla_state: Mapped[str] = mapped_column(String(20), default="ok")  # ok | warned | breached
     flags: Mapped[list[Any]] = mapped_column(default=list)  # escalated, deemed_accepted_risk, ...
+    registered_at: Mapped[datetime | None] = mapped_column()  # routed into a queue: registration (RU's start)
+    extended_at: Mapped[datetime | None] = mapped_column()  # extension notice dispatched: the longer period
+    acknowledged_at: Mapped[datetime | None] = mapped_column()  # receipt confirmation dispatched (0014)
+    first_response_at: Mapped[datetime | None] = mapped_column()  # first letter out: acknowledgement or reply
 
     document: Mapped[Document] = relationship(back_populates="work_item")
 
@@ -320,6 +324,7 @@ class Customer(Base):
     national_id_kind: Mapped[str | None] = mapped_column(String(8))
     segment: Mapped[str] = mapped_column(String(16), default="individual")
     language: Mapped[str | None] = mapped_column(String(8))
+    address: Mapped[list[Any]] = mapped_column(default=list)  # postal address lines for letters by post (0014)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -381,3 +386,74 @@ class ReadChunk(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     pages: Mapped[list[Any]] = mapped_column(default=list)  # PageText records as dicts, once done
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OutboundState(StrEnum):
+    """An outbound letter's life (issue 17): a draft, approved where the policy asks for four eyes, queued
+    (e-mail waiting for the relay, a letter waiting for its post batch), sent (the relay took the e-mail) or
+    posted (the batch was handed over), then delivered, bounced (e-mail) or returned (post); or cancelled."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    QUEUED = "queued"
+    SENT = "sent"
+    POSTED = "posted"
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    RETURNED = "returned"
+    CANCELLED = "cancelled"
+
+
+class OutboundLetter(Base):
+    """A reply, acknowledgement of receipt, request to complete or extension notice (0014)."""
+
+    __tablename__ = "outbound_letters"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    work_item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(24))  # reply | acknowledgement | request_to_complete | extension
+    channel: Mapped[str] = mapped_column(String(8))  # email | post
+    state: Mapped[str] = mapped_column(String(12), default=OutboundState.DRAFT, index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    template: Mapped[str | None] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)  # decision, reasons, amounts, employee, ...
+    to_email: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[list[Any]] = mapped_column(default=list)  # postal address lines
+    attachments: Mapped[list[Any]] = mapped_column(default=list)  # [{document_id | sha256, name, type}]
+    needs_approval: Mapped[bool] = mapped_column(default=False)
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(300), unique=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(500))
+    references: Mapped[list[Any]] = mapped_column(default=list)
+    sha256: Mapped[str | None] = mapped_column(String(64))  # the sent original: raw MIME or the PDF as printed
+    batch_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    registered: Mapped[bool] = mapped_column(default=False)
+    registered_number: Mapped[str | None] = mapped_column(String(64))
+    send_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    relay_answer: Mapped[str | None] = mapped_column(String(500))
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column()  # relay's 250 or the batch's hand-over
+    delivered_at: Mapped[datetime | None] = mapped_column()  # return receipt, tracking, or none known
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class PostBatch(Base):
+    """The letters of one day's post: printed together, handed over to the post together (0014)."""
+
+    __tablename__ = "post_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(12), default="open")  # open | printed | handed_over
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    letters: Mapped[int] = mapped_column(Integer, default=0)
+    print_sha256: Mapped[str | None] = mapped_column(String(64))
+    list_sha256: Mapped[str | None] = mapped_column(String(64))
+    handed_over_at: Mapped[datetime | None] = mapped_column()
+    handed_over_by: Mapped[str | None] = mapped_column(String(64))

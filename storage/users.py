@@ -12,6 +12,9 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,13 +57,54 @@ def _verify_scrypt(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest, base64.b64decode(digest_b64))
 
 
-def verify_password(password: str, stored: str) -> bool:
+class _Verified:
+    """Recently verified (stored hash, password) pairs, so a station that sends HTTP Basic with every request
+    costs one argon2 run per few minutes instead of one per request, and a burst of identical checks (30
+    connections opened at once) runs it once while the others wait for that answer. Keys are an HMAC under
+    a per-process random key; an entry names the stored hash, so a changed password never matches it."""
+
+    TTL, SIZE = 300.0, 4096
+
+    def __init__(self) -> None:
+        self._key = secrets.token_bytes(32)
+        self._ok: OrderedDict[bytes, float] = OrderedDict()
+        self._locks: dict[bytes, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def check(self, password: str, stored: str) -> bool:
+        key = hmac.new(self._key, stored.encode() + b"\0" + password.encode(), hashlib.sha256).digest()
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:  # single flight: concurrent checks of the same pair wait for the first one
+            with self._guard:
+                if self._ok.get(key, 0.0) > time.monotonic():
+                    return True
+            ok = _verify_uncached(password, stored)
+            with self._guard:
+                self._locks.pop(key, None)
+                if ok:
+                    self._ok[key] = time.monotonic() + self.TTL
+                    self._ok.move_to_end(key)
+                    while len(self._ok) > self.SIZE:
+                        self._ok.popitem(last=False)
+            return ok
+
+
+def _verify_uncached(password: str, stored: str) -> bool:
     if stored.startswith("scrypt$"):
         return _verify_scrypt(password, stored)
     try:
         return _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+_verified = _Verified()
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Whether ``password`` matches the ``stored`` hash (a success is remembered for a few minutes)."""
+    return _verified.check(password, stored)
 
 
 def needs_rehash(stored: str) -> bool:

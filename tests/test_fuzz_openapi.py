@@ -27,6 +27,7 @@ from queues import work
 from storage.db import session_scope
 from storage.models import Document, Envelope, Role, WorkItem
 from storage.users import create_token, upsert_user
+from tests.hostile.make_corpus import _encrypted
 from web.app import create_app
 
 ROLES = ("supervisor", "agent", "scanner", "auditor")
@@ -37,6 +38,7 @@ FEW = {"GET /api/events": 2, "POST /api/envelopes": 6}  # a stream that ends at 
 @dataclass
 class Seeded:
     ids: dict[str, list[str | int]]  # path parameter name → ids of real objects
+    held: list[str | int] = field(default_factory=list)  # envelopes in quarantine or waiting for a person
     tokens: dict[str, str] = field(default_factory=dict)  # role → an API token of that role's user
 
 
@@ -56,8 +58,11 @@ def _seed(ctx: Context, tmp: Path) -> Seeded:
         got = receive(ctx, path.read_bytes(), path.name, now, submitted_by=users["scanner"])
         run_inline(ctx, got.envelope_id)
         env_ids.append(got.envelope_id)
-    held = receive(ctx, b"", "empty.pdf", now, submitted_by=users["scanner"])  # quarantined at once
-    env_ids.append(held.envelope_id)
+    empty = receive(ctx, b"", "empty.pdf", now, submitted_by=users["scanner"])  # quarantined at once
+    locked = receive(ctx, _encrypted(4, "user-secret"), "locked.pdf", now, submitted_by=users["scanner"])
+    run_inline(ctx, locked.envelope_id)  # password-protected: needs a person
+    held = [empty.envelope_id, locked.envelope_id]
+    env_ids += held
     with session_scope(ctx.db_url) as s:
         items = list(s.scalars(select(WorkItem).order_by(WorkItem.id)))
         queues = sorted({i.queue for i in items})
@@ -69,8 +74,8 @@ def _seed(ctx: Context, tmp: Path) -> Seeded:
         item_ids: list[str | int] = [i.id for i in items]
         doc_ids: list[str | int] = list(s.scalars(select(Document.id)))
         states = set(s.scalars(select(Envelope.state)))
-    assert len(item_ids) >= 6 and "quarantined" in states and "processed" in states, (item_ids, states)
-    return Seeded(ids={"envelope_id": list(env_ids), "document_id": doc_ids, "item_id": item_ids,
+    assert len(item_ids) >= 6 and {"quarantined", "needs_human", "processed"} <= states, (item_ids, states)
+    return Seeded(held=list(held), ids={"envelope_id": list(env_ids), "document_id": doc_ids, "item_id": item_ids,
                        "queue": [*queues, "triage"], "username": list(users.values()),
                        "job_id": [f"read-{env_ids[0]}"]}, tokens=tokens)
 
@@ -103,8 +108,9 @@ def _fuzz(app: object, seeded: Seeded, role: str) -> tuple[int, dict[str, str], 
             seeded_path = False
             if pick is not None:  # half the cases: the path names real objects
                 for param in list(case.path_parameters or {}):
-                    if param in seeded.ids:
-                        choices = seeded.ids[param]
+                    if param in seeded.ids:  # quarantine routes answer for held envelopes only
+                        held = param == "envelope_id" and "/quarantine/" in operation.path  # noqa: B023
+                        choices = seeded.held if held else seeded.ids[param]
                         case.path_parameters[param] = choices[pick % len(choices)]  # type: ignore[index]
                         seeded_path = True
             response = case.call_and_validate(headers=auth,

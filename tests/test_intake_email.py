@@ -355,6 +355,7 @@ def test_smtp_answers_250_only_after_storage_and_dedupes(ctx: Context) -> None:
         controller.stop()
     broken = Context(ctx.settings)
     broken.blobs = FailingBlobs()  # type: ignore[misc]
+    port = free_port()  # a new port: the old one may linger in TIME_WAIT after the stop
     controller = start_endpoint(broken, "127.0.0.1", port)
     try:
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as client, pytest.raises(smtplib.SMTPDataError) as err:

@@ -1,5 +1,5 @@
 """SSRF (RELIABILITY.md "SSRF"): IMAP hosts (and any other outbound host: SMTP relays, webhooks go through
-the same ``channels.hosts.check_host``) on loopback, link-local, private and other internal ranges are
+the same ``intake.hosts.check_host``) on loopback, link-local, private and other internal ranges are
 refused before any connection is made, however the address is written, unless
 ``MAILROOM_ALLOW_PRIVATE_HOSTS`` names them."""
 
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from channels.hosts import ALLOW_ENV, HostRefused, check_host
+from intake.hosts import ALLOW_ENV, HostRefused, check_host
 from channels.mailbox import MailboxConfig, poll_once
 from pipeline.context import Context
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from ground.errors import NotFound, StorageError
 from ground.records import Channel
 from intake import Accepted, Arrival, Duplicate, accept
 from pipeline.context import Context
+from storage import users
 from storage.blobs import FsBlobStore, sha256_hex
 from storage.db import get_engine, migrate, session_scope
 from storage.models import AuditEvent, Envelope, Role
@@ -103,3 +105,30 @@ def test_same_schema_and_intake_on_postgresql(postgres_url: str, tmp_path: Path)
     with session_scope(postgres_url) as s:
         env = s.get(Envelope, first.envelope_id)
         assert env is not None and env.received_at == datetime(2026, 11, 23, 10, tzinfo=UTC)
+
+def test_a_burst_of_identical_password_checks_runs_argon2_once(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP Basic sends the password with every request: 12 checks at once cost one argon2 run, a changed
+    password is never answered from what was remembered, and a wrong one is never remembered."""
+    with session_scope(ctx.db_url) as s:
+        upsert_user(s, "station", "scan-pass-1", Role.SCANNER)
+    runs: list[str] = []
+    real = users._verify_uncached
+
+    def counted(password: str, stored: str) -> bool:
+        runs.append(password)
+        return real(password, stored)
+
+    monkeypatch.setattr(users, "_verify_uncached", counted)
+
+    def sign_in(password: str) -> bool:
+        with session_scope(ctx.db_url) as s:
+            return authenticate(s, "station", password) is not None
+
+    with ThreadPoolExecutor(12) as pool:
+        assert list(pool.map(sign_in, ["scan-pass-1"] * 12)) == [True] * 12
+    assert runs == ["scan-pass-1"]
+    assert not sign_in("wrong") and not sign_in("wrong")
+    assert runs.count("wrong") == 2
+    with session_scope(ctx.db_url) as s:
+        upsert_user(s, "station", "scan-pass-2", Role.SCANNER)
+    assert not sign_in("scan-pass-1") and sign_in("scan-pass-2")

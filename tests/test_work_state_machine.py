@@ -73,6 +73,11 @@ def machine(ctx: Context) -> type[RuleBasedStateMachine]:
             assert ok, f"{name}{args[:2]} succeeded but the model forbids it"
             return result
 
+        @staticmethod
+        def owns(m: Model, agent: str) -> bool:
+            """Nobody else has the item claimed or on hold: only its holder may act on it."""
+            return m.state not in (C, H) or m.assignee == agent
+
         def item(self, i: int) -> int:
             return self.ids[i % len(self.ids)]
 
@@ -144,7 +149,8 @@ def machine(ctx: Context) -> type[RuleBasedStateMachine]:
         @rule(i=st.integers(0, 3), agent=st.sampled_from(AGENTS))
         def resume(self, i: int, agent: str) -> None:
             item_id, m = self.item(i), self.model[self.item(i)]
-            if self.call(m.state == H, work.resume, item_id, agent, self.now, ctx.policies, LEASE):
+            ok = m.state == H and self.owns(m, agent)
+            if self.call(ok, work.resume, item_id, agent, self.now, ctx.policies, LEASE):
                 assert m.assignee is not None
                 self.moved(item_id, C, m.assignee, self.now + LEASE)
                 after = self.load(item_id)
@@ -165,13 +171,15 @@ def machine(ctx: Context) -> type[RuleBasedStateMachine]:
         @rule(i=st.integers(0, 3), agent=st.sampled_from(AGENTS), category=st.sampled_from(CATEGORIES))
         def reclassify(self, i: int, agent: str, category: str) -> None:
             item_id, m = self.item(i), self.model[self.item(i)]
-            if self.call(m.state != D, work.reclassify, item_id, agent, self.now, category, ctx.rules, ctx.policies):
+            ok = m.state != D and self.owns(m, agent)
+            if self.call(ok, work.reclassify, item_id, agent, self.now, category, ctx.rules, ctx.policies):
                 self.moved(item_id, N, None)
 
         @rule(i=st.integers(0, 3), agent=st.sampled_from(AGENTS))
         def escalate(self, i: int, agent: str) -> None:
             item_id, m = self.item(i), self.model[self.item(i)]
-            if self.call(m.state != D, work.escalate, item_id, agent, self.now, ctx.policies, ctx.rules, "test"):
+            ok = m.state != D and self.owns(m, agent)
+            if self.call(ok, work.escalate, item_id, agent, self.now, ctx.policies, ctx.rules, "test"):
                 self.moved(item_id, m.state, m.assignee, m.claimed_until)  # stays with whoever has it
                 row = self.load(item_id)
                 assert row.queue == esc and "escalated" in row.flags

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from ground.errors import MailroomError
 from pipeline.context import Context
-from web import api_archive, api_intake, api_jobs, api_queues, ops, pages, schemas
+from web import api_archive, api_intake, api_jobs, api_queues, api_replies, ops, pages, schemas
 from web.deps import guard
 from web.errors import install as install_error_handlers
 from web.gate import RequestGate
@@ -18,6 +18,7 @@ ROUTERS = (
     ops.router,  # /api/health, /api/ready
     api_intake.router,  # /api/envelopes, /api/batches, /api/quarantine
     api_queues.router,
+    api_replies.router,  # /api/work-items/{id}/replies, /api/replies, /api/post-batches, /api/cases/{id}/timeline
     api_archive.router,
     api_jobs.router,
     pages.router,  # static files, sign-in
