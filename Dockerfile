@@ -10,7 +10,7 @@ FROM python:3.11-slim-bookworm
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       tesseract-ocr tesseract-ocr-osd tesseract-ocr-pol tesseract-ocr-ces tesseract-ocr-rus tesseract-ocr-eng \
-      fonts-dejavu-core redis-tools \
+      fonts-dejavu-core redis-tools libpango-1.0-0 libpangoft2-1.0-0 \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 10001 mailroom

@@ -51,7 +51,7 @@ i18n-compile: $(MO_FILES)
 
 i18n-extract: | $(STAMP)
 	$(BIN)/pybabel -q extract -F babel.cfg $(BABEL_KEYWORDS) --add-comments=Translators: --sort-by-file \
-	  --no-wrap --project=Mailroom --version=0.1.0 -o ground/locale/mailroom.pot ground web mailroom
+	  --no-wrap --project=Mailroom --version=0.1.0 -o ground/locale/mailroom.pot ground web mailroom replies
 
 i18n-update: | $(STAMP)
 	$(BIN)/pybabel -q update -D mailroom -i ground/locale/mailroom.pot -d ground/locale --no-wrap \

@@ -1,4 +1,4 @@
-"""E-mailed replies: the MIME message of one outbound letter, its delivery to the SMTP relay, and bounces.
+"""E-mailed replies: the MIME message of one outbound letter and its delivery to the SMTP relay.
 
 - :func:`message_id_for` gives every reply a fixed Message-ID, so a crash between the relay's 250 and our
   commit at worst sends the same message again, which receivers de-duplicate.
@@ -6,8 +6,9 @@
   the customer's (In-Reply-To, References), 7-bit clean (no 8BITMIME needed).
 - :func:`send` hands the bytes to the relay of ``MAILROOM_SMTP_URL`` (``smtp://``, ``smtp+starttls://``,
   ``smtps://``), after the SSRF check, connecting only to the addresses that check approved.
-- :func:`bounce_of` recognises a delivery-status notification (RFC 3464) of a permanent failure, reading only
-  header blocks and the small status part: the returned message itself is never parsed.
+
+Bounces of our e-mails arrive like any mail: intake reads the delivery-status report (``intake.mail``, the
+original Message-ID) and ``replies.service.record_bounce`` puts the letter's item back before its agent.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, Message
-from email.parser import BytesHeaderParser
-from email.utils import format_datetime, getaddresses
+from email.utils import format_datetime
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ground.errors import Disposition, MailroomError
@@ -321,9 +321,9 @@ def _answer(resp: bytes | str) -> str:
 
 
 def _by_code(code: int, what: str, resp: bytes | str, cfg: RelayConfig) -> RelayError:
-    """A relay's non-success answer as a typed error: 4xx transient, 5xx permanent."""
+    """A relay's non-success answer as a typed error: 5xx permanent, anything else (4xx) transient."""
     answer = _answer(resp)
-    if 400 <= code < 500 or code == -1:
+    if not 500 <= code < 600:
         return RelayUnavailable(f"The relay {cfg.where} answered {what} with {code} {answer}: try again later.",
                                 smtp_code=code, answer=answer)
     return RelayRefused(f"The relay {cfg.where} refused {what}: {code} {answer}", smtp_code=code, answer=answer)
@@ -331,7 +331,7 @@ def _by_code(code: int, what: str, resp: bytes | str, cfg: RelayConfig) -> Relay
 
 def _vetted(cfg: RelayConfig, check_host: HostCheck) -> list[str]:
     try:
-        return []
+        return check_host(cfg.host, cfg.port)
     except HostRefused as exc:
         cause = exc.__cause__
         if isinstance(cause, socket.gaierror) and cause.errno == socket.EAI_AGAIN:
@@ -340,15 +340,16 @@ def _vetted(cfg: RelayConfig, check_host: HostCheck) -> list[str]:
         raise RelayMisconfigured(f"The SMTP relay of {SMTP_URL_ENV} is refused: {exc.reason}{hint}") from exc
 
 
-def _connect(cfg: RelayConfig, addresses: list[str], timeout: float,
-             context: ssl.SSLContext) -> smtplib.SMTP:
+def _connect(cfg: RelayConfig, addresses: list[str], timeout: float, context: ssl.SSLContext,
+             helo: str | None) -> smtplib.SMTP:
     errors: list[str] = []
     for address in addresses or [None]:  # type: ignore[list-item]
         try:
             if cfg.scheme == "smtps":
-                client: smtplib.SMTP = _PinnedSMTPS(address, timeout=timeout, context=context)
+                client: smtplib.SMTP = _PinnedSMTPS(address, timeout=timeout, context=context,
+                                                    local_hostname=helo)
             else:
-                client = _PinnedSMTP(address, timeout=timeout)
+                client = _PinnedSMTP(address, timeout=timeout, local_hostname=helo)
             client._host = cfg.host  # the name TLS checks the certificate against (smtplib keeps "" otherwise)
             client.connect(cfg.host, cfg.port)
             return client
@@ -376,7 +377,13 @@ def _secure_and_login(client: smtplib.SMTP, cfg: RelayConfig, context: ssl.SSLCo
             raise _by_code(code, "EHLO/HELO", resp, cfg)
     encrypted = cfg.scheme == "smtps"
     if not encrypted and client.has_extn("starttls"):
-        client.starttls(context=context)
+        try:
+            client.starttls(context=context)
+        except smtplib.SMTPResponseException as exc:
+            if 400 <= exc.smtp_code < 500:
+                raise _by_code(exc.smtp_code, "STARTTLS", exc.smtp_error, cfg) from None
+            raise RelayMisconfigured(f"The relay {cfg.where} offers STARTTLS but refuses it: {exc.smtp_code} "
+                                     f"{_answer(exc.smtp_error)}", smtp_code=exc.smtp_code) from None
         client.ehlo()
         encrypted = True
     if cfg.scheme == "smtp+starttls" and not encrypted:
@@ -460,11 +467,12 @@ def _transaction(client: smtplib.SMTP, raw: bytes, mail_from: str, rcpt: Sequenc
 
 
 def send(raw: bytes, *, mail_from: str, rcpt: Sequence[str], url: str, timeout: float,
-         check_host: HostCheck = ssrf_check) -> Accepted:
+         helo: str | None = None, check_host: HostCheck = ssrf_check) -> Accepted:
     """Deliver ``raw`` to the relay of ``url`` for ``rcpt`` (envelope ``MAIL FROM:<mail_from>``).
 
     ``check_host`` is the SSRF guard (``intake.hosts.check_host``), called before any connection; only the
-    addresses it approved are connected to. Raises :class:`RelayUnavailable` (try again later),
+    addresses it approved are connected to. ``helo``: the name to greet with (default: this host's FQDN);
+    ``timeout`` applies to each network operation. Raises :class:`RelayUnavailable` (try again later),
     :class:`RelayRefused` (permanent) or :class:`RelayMisconfigured`."""
     rcpt = list(rcpt)
     if not rcpt:
@@ -474,7 +482,7 @@ def send(raw: bytes, *, mail_from: str, rcpt: Sequence[str], url: str, timeout: 
     cfg = parse_relay_url(url)
     context = _tls_context(cfg)
     addresses = _vetted(cfg, check_host)
-    client = _connect(cfg, addresses, timeout, context)
+    client = _connect(cfg, addresses, timeout, context, helo)
     accepted: Accepted | None = None
     try:
         _secure_and_login(client, cfg, context)
@@ -505,200 +513,3 @@ def send(raw: bytes, *, mail_from: str, rcpt: Sequence[str], url: str, timeout: 
             client.close()
     assert accepted is not None
     return accepted
-
-
-# --- bounces --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Bounce:
-    """A permanent delivery failure of one of our messages."""
-
-    original_message_ids: tuple[str, ...]
-    recipients: tuple[str, ...]
-    status: str  # "5.1.1"
-    diagnostic: str  # "smtp; 550 5.1.1 <jan@example.pl>: Recipient address rejected: User unknown"
-
-
-def _header_end(raw: bytes, start: int, end: int) -> tuple[int, int] | None:
-    """(end of the header block, start of the body) from ``start``, looking at most HEADER_LIMIT bytes."""
-    limit = min(end, start + HEADER_LIMIT)
-    pos = start
-    while pos < limit:
-        nl = raw.find(b"\n", pos, limit)
-        if nl < 0:
-            return (end, end) if end <= limit else None  # headers only, or too long a header block
-        line = raw[pos:nl]
-        if line in (b"", b"\r"):
-            return pos, nl + 1
-        pos = nl + 1
-    return (end, end) if pos >= end else None
-
-
-def _headers(raw: bytes, start: int, end: int) -> tuple[Message, int] | None:
-    found = _header_end(raw, start, end)
-    if found is None:
-        return None
-    hend, body = found
-    return BytesHeaderParser(policy=policy.compat32).parsebytes(raw[start:hend]), body
-
-
-def _delimiter(raw: bytes, delim: bytes, pos: int, end: int) -> int:
-    """The offset of the next delimiter line ``--boundary`` at or after ``pos`` (at a line start), or -1."""
-    at = pos if pos == 0 or raw[pos - 1:pos] == b"\n" else -1
-    while True:
-        if at < 0 or not raw.startswith(delim, at):
-            found = raw.find(b"\n" + delim, pos, end)
-            if found < 0:
-                return -1
-            at = found + 1
-        follow = raw[at + len(delim):at + len(delim) + 1]
-        if follow in (b"", b"-", b"\r", b"\n", b" ", b"\t"):
-            return at
-        pos, at = at + len(delim), -1  # "--boundaryX": a longer boundary, not ours
-
-
-def _parts(raw: bytes, start: int, end: int, boundary: str) -> Iterator[tuple[int, int]]:
-    """(start, end) of each body part of a multipart body in ``raw[start:end]``; one linear scan."""
-    delim = b"--" + boundary.encode("ascii", "replace")
-    pos = _delimiter(raw, delim, start, end)
-    while 0 <= pos < end:
-        after = pos + len(delim)
-        if raw.startswith(b"--", after):
-            return  # the close delimiter
-        nl = raw.find(b"\n", after, end)
-        if nl < 0:
-            return
-        part_start = nl + 1
-        nxt = _delimiter(raw, delim, part_start, end)
-        part_end = (nxt - 1) if nxt >= 0 else end  # the line break before a delimiter belongs to it
-        if part_end > part_start and raw[part_end - 1:part_end] == b"\r":
-            part_end -= 1
-        yield part_start, max(part_start, part_end)
-        pos = nxt
-
-
-def _decoded(raw: bytes, start: int, end: int, headers: Message, limit: int) -> bytes | None:
-    """A small part's body, transfer-decoded; None when larger than ``limit``."""
-    if end - start > limit:
-        return None
-    data = raw[start:end]
-    cte = str(headers.get("Content-Transfer-Encoding", "")).strip().lower()
-    if cte in ("base64", "quoted-printable"):
-        part = Message()
-        part["Content-Transfer-Encoding"] = cte
-        part.set_payload(data.decode("ascii", "replace"))
-        decoded = part.get_payload(decode=True)
-        return decoded if isinstance(decoded, bytes) else data
-    return data
-
-
-def _status_blocks(text: str) -> list[Message]:
-    """The per-message and per-recipient field groups of a message/delivery-status body."""
-    parser = BytesHeaderParser(policy=policy.compat32)
-    blocks = re.split(r"\r?\n(?:[ \t]*\r?\n)+", text.strip())
-    return [parser.parsebytes(b.encode("utf-8", "replace") + b"\n") for b in blocks if b.strip()]
-
-
-def _typed(value: object) -> str:
-    """``rfc822; jan@example.pl`` → ``jan@example.pl`` (the address-type or diagnostic-type dropped)."""
-    text = " ".join(str(value or "").split())
-    kind, sep, rest = text.partition(";")
-    return rest.strip() if sep and " " not in kind.strip() else text
-
-
-def _original_ids(raw: bytes, start: int, end: int, ctype: str, headers: Message) -> list[str]:
-    if ctype in ("message/rfc822", "message/global", "text/rfc822-headers", "message/global-headers"):
-        parsed = _headers(raw, start, end)
-        if parsed is not None:
-            return _msg_ids(str(parsed[0].get("Message-ID", "")))
-    return []
-
-
-def bounce_of(raw: bytes) -> Bounce | None:
-    """The permanent failure a delivery-status notification (RFC 3464) reports, else None (delays, successes,
-    ordinary mail). A MAILER-DAEMON ``multipart/mixed`` bounce carrying the message and an SMTP 5xx answer in
-    its text is recognised too. Reads header blocks and the small status part only."""
-    top = _headers(raw, 0, len(raw))
-    if top is None:
-        return None
-    headers, body = top
-    ctype = headers.get_content_type()
-    boundary = headers.get_param("boundary")
-    if not ctype.startswith("multipart/") or not isinstance(boundary, str) or not boundary:
-        return None
-    report = ctype == "multipart/report" and str(headers.get_param("report-type", "")).lower() in (
-        "delivery-status", "global-delivery-status")
-    if not report and not (ctype == "multipart/mixed" and _from_daemon(headers)):
-        return None
-    ids: list[str] = []
-    failed: list[tuple[str, str, str]] = []  # (recipient, status, diagnostic)
-    notes: list[str] = []
-    seen_status = False
-    for start, end in _parts(raw, body, len(raw), boundary):
-        parsed = _headers(raw, start, end)
-        if parsed is None:
-            continue
-        part, part_body = parsed
-        ptype = part.get_content_type()
-        if report and ptype in ("message/delivery-status", "message/global-delivery-status"):
-            data = _decoded(raw, part_body, end, part, STATUS_LIMIT)
-            if data is None:
-                continue
-            seen_status = True
-            failed.extend(_failures(data.decode("utf-8", "replace")))
-        elif ptype == "text/plain" and not report and not notes:
-            data = _decoded(raw, part_body, min(end, part_body + STATUS_LIMIT), part, STATUS_LIMIT)
-            notes.append((data or b"").decode(part.get_content_charset() or "utf-8", "replace"))
-        elif not ids:
-            ids = _original_ids(raw, part_body, end, ptype, part)
-    if report and not seen_status:
-        return None
-    if not report:
-        failed = _mixed_failure(headers, notes[0] if notes else "")
-    if not failed:
-        return None
-    if not ids:
-        for name in ("In-Reply-To", "References"):
-            ids.extend(i for i in _msg_ids(str(headers.get(name, ""))) if i not in ids)
-    recipients = tuple(dict.fromkeys(r for r, _, _ in failed if r))
-    return Bounce(tuple(ids), recipients, failed[0][1], failed[0][2])
-
-
-def _failures(text: str) -> list[tuple[str, str, str]]:
-    """(recipient, status, diagnostic) of each recipient block reporting a permanent failure."""
-    out = []
-    for block in _status_blocks(text)[1:]:  # the first block holds the per-message fields
-        action = str(block.get("Action", "")).strip().lower()
-        status_match = _STATUS.search(str(block.get("Status", "")))
-        status = ".".join(status_match.groups()) if status_match else ""
-        if action in ("delayed", "delivered", "relayed", "expanded"):
-            continue
-        if action != "failed" and not status.startswith("5"):
-            continue
-        recipient = _typed(block.get("Original-Recipient")) or _typed(block.get("Final-Recipient"))
-        out.append((recipient, status or "5.0.0", _typed_diag(block.get("Diagnostic-Code"))))
-    return out
-
-
-def _typed_diag(value: object) -> str:
-    return " ".join(str(value or "").split())
-
-
-def _from_daemon(headers: Message) -> bool:
-    senders = getaddresses([str(headers.get("From", "")), str(headers.get("Return-Path", ""))])
-    return any(addr.partition("@")[0].lower() in ("mailer-daemon", "postmaster") for _, addr in senders) or \
-        str(headers.get("Return-Path", "")).strip() == "<>"
-
-
-def _mixed_failure(headers: Message, text: str) -> list[tuple[str, str, str]]:
-    """A non-standard bounce: an SMTP 5xx answer in its text and no word of a delay."""
-    subject = str(headers.get("Subject", "")).lower()
-    if any(w in subject for w in ("delay", "warning", "not yet", "still trying")):
-        return []
-    answer = re.search(r"(?m)(?:^|said:)[ \t]*(5\d\d)[ -]#?(5\.\d{1,3}\.\d{1,3})\b(.*)$", text)
-    if answer is None:
-        return []
-    rcpts = re.findall(r"RCPT TO:\s*<([^<>\s]+)>", text, flags=re.IGNORECASE)
-    diagnostic = f"smtp; {answer.group(1)} {answer.group(2)}{answer.group(3).rstrip()}"
-    return [(r, answer.group(2), diagnostic) for r in dict.fromkeys(rcpts)] or [("", answer.group(2), diagnostic)]

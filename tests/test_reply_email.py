@@ -9,12 +9,8 @@ from __future__ import annotations
 import email.policy
 import socket
 import time
-import tracemalloc
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from email.message import EmailMessage, Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
+from email.message import EmailMessage
 
 import pytest
 
@@ -25,7 +21,6 @@ from replies.email_out import (
     RelayMisconfigured,
     RelayRefused,
     RelayUnavailable,
-    bounce_of,
     build_message,
     message_id_for,
     parse_relay_url,
@@ -302,144 +297,3 @@ def test_only_the_vetted_address_is_connected_to() -> None:
         send(reply(), mail_from="a@mailroom.example.com", rcpt=["b@example.pl"],
              url=f"smtp://relay.invalid:{r.port}", timeout=10, check_host=vetted)
     assert seen == [("relay.invalid", r.port)] and len(r.messages) == 1
-
-
-# --- bounces --------------------------------------------------------------------------------------------------
-
-
-def original_headers(message_id: str = "<reply-7001@mailroom.example.com>") -> str:
-    return (f"Return-Path: <bounces+7001@mailroom.example.com>\nFrom: {SENDER.email}\nTo: jan.kowalski@example.pl\n"
-            f"Subject: =?utf-8?q?Odpowied=C5=BA?=\nMessage-ID: {message_id}\nDate: Mon, 7 Dec 2026 10:15:00 +0000\n")
-
-
-def postfix_dsn(*, action: str = "failed", status: str = "5.1.1", returned: Message | None = None,
-                queue_id: str = "4F3A21C0E2") -> bytes:
-    """A non-delivery report as Postfix's bounce daemon writes it."""
-    dsn = MIMEMultipart("report", boundary=f"{queue_id}.1765102560/relay.example.com")
-    dsn.set_param("report-type", "delivery-status")
-    del dsn["MIME-Version"]
-    dsn["Return-Path"] = "<>"
-    dsn["From"] = "MAILER-DAEMON@relay.example.com (Mail Delivery System)"
-    dsn["Subject"] = ("Undelivered Mail Returned to Sender" if action == "failed"
-                      else "Delayed Mail (still being retried)")
-    dsn["To"] = "bounces+7001@mailroom.example.com"
-    dsn["Auto-Submitted"] = "auto-replied"
-    dsn["MIME-Version"] = "1.0"
-    dsn["Message-Id"] = f"<20261207101601.{queue_id}@relay.example.com>"
-    dsn.preamble = "This is a MIME-encapsulated message."
-    note = MIMEText("This is the mail system at host relay.example.com.\n\nI'm sorry to have to inform you that "
-                    "your message could not\nbe delivered to one or more recipients.\n\n<jan.kowalski@example.pl>: "
-                    "host mx.example.pl[192.0.2.7] said: 550\n    5.1.1 <jan.kowalski@example.pl>: Recipient "
-                    "address rejected: User unknown\n", "plain", "us-ascii")
-    note["Content-Description"] = "Notification"
-    per_message, per_recipient = Message(), Message()
-    per_message["Reporting-MTA"] = "dns; relay.example.com"
-    per_message["X-Postfix-Queue-ID"] = queue_id
-    per_message["X-Postfix-Sender"] = "rfc822; bounces+7001@mailroom.example.com"
-    per_message["Arrival-Date"] = "Mon,  7 Dec 2026 11:15:59 +0100 (CET)"
-    per_recipient["Final-Recipient"] = "rfc822; jan.kowalski@example.pl"
-    per_recipient["Original-Recipient"] = "rfc822;jan.kowalski@example.pl"
-    per_recipient["Action"] = action
-    per_recipient["Status"] = status
-    per_recipient["Remote-MTA"] = "dns; mx.example.pl"
-    per_recipient["Diagnostic-Code"] = ("smtp; 550 5.1.1 <jan.kowalski@example.pl>: Recipient address rejected: "
-                                        "User unknown in virtual mailbox table")
-    report = Message()
-    report["Content-Description"] = "Delivery report"
-    report.set_type("message/delivery-status")
-    del report["MIME-Version"]
-    report.set_payload([per_message, per_recipient])
-    if returned is None:
-        returned_part: Message = MIMEText(original_headers(), "rfc822-headers", "us-ascii")
-        returned_part["Content-Description"] = "Undelivered Message Headers"
-    else:
-        returned_part = Message()
-        returned_part["Content-Description"] = "Undelivered Message"
-        returned_part.set_type("message/rfc822")
-        returned_part.set_payload([returned])
-    for part in (note, report, returned_part):
-        del part["MIME-Version"]
-        dsn.attach(part)
-    return dsn.as_bytes(policy=email.policy.compat32)
-
-
-def test_bounce_of_a_postfix_dsn() -> None:
-    raw = postfix_dsn()
-    assert b"text/rfc822-headers" in raw and b"message/delivery-status" in raw
-    bounce = bounce_of(raw)
-    assert bounce is not None
-    assert bounce.original_message_ids == ("<reply-7001@mailroom.example.com>",)
-    assert bounce.recipients == ("jan.kowalski@example.pl",)
-    assert bounce.status == "5.1.1" and "User unknown in virtual mailbox table" in bounce.diagnostic
-    crlf = bounce_of(raw.replace(b"\n", b"\r\n"))
-    assert crlf == bounce
-
-
-def test_bounce_of_reads_the_returned_message_and_falls_back_to_the_dsn_headers() -> None:
-    original = parsed(reply("7003"))
-    bounce = bounce_of(postfix_dsn(returned=original, status="5.2.2"))
-    assert bounce is not None and bounce.original_message_ids == ("<reply-7003@mailroom.example.com>",)
-    assert bounce.status == "5.2.2"
-    # no returned message at all: the DSN's own In-Reply-To names the original
-    raw = postfix_dsn().replace(b"Message-ID: <reply-7001@mailroom.example.com>\n", b"")
-    raw = raw.replace(b"Auto-Submitted:", b"In-Reply-To: <reply-7009@mailroom.example.com>\nAuto-Submitted:", 1)
-    bounce = bounce_of(raw)
-    assert bounce is not None and bounce.original_message_ids == ("<reply-7009@mailroom.example.com>",)
-
-
-def test_delays_successes_and_ordinary_mail_are_not_bounces() -> None:
-    assert bounce_of(postfix_dsn(action="delayed", status="4.4.1")) is None
-    assert bounce_of(postfix_dsn(action="delivered", status="2.0.0")) is None
-    assert bounce_of(reply()) is None
-    assert bounce_of(b"") is None and bounce_of(b"Subject: hi\n\nno body") is None
-    mdn = postfix_dsn().replace(b'report-type="delivery-status"', b'report-type="disposition-notification"')
-    assert b"disposition-notification" in mdn and bounce_of(mdn) is None
-
-
-def test_a_mailer_daemon_multipart_mixed_bounce() -> None:
-    bounce = MIMEMultipart("mixed")
-    bounce["From"] = "Mail Delivery System <Mailer-Daemon@mx.example.net>"
-    bounce["Subject"] = "Mail delivery failed: returning message to sender"
-    bounce.attach(MIMEText("This message was created automatically by mail delivery software.\n\n"
-                           "  jan.kowalski@example.pl\n    SMTP error from remote mail server after RCPT "
-                           "TO:<jan.kowalski@example.pl>:\n    550 5.1.1 User unknown\n", "plain", "us-ascii"))
-    returned = Message()
-    returned.set_type("message/rfc822")
-    returned.set_payload([parsed(reply("7004"))])
-    bounce.attach(returned)
-    got = bounce_of(bounce.as_bytes())
-    assert got is not None and got.original_message_ids == ("<reply-7004@mailroom.example.com>",)
-    assert got.recipients == ("jan.kowalski@example.pl",) and got.status == "5.1.1"
-    bounce.replace_header("Subject", "Warning: message 1abc delayed 24 hours")
-    assert bounce_of(bounce.as_bytes()) is None
-    bounce.replace_header("Subject", "Mail delivery failed: returning message to sender")
-    bounce.replace_header("From", "Jan Kowalski <jan.kowalski@example.pl>")  # not from a mail system
-    assert bounce_of(bounce.as_bytes()) is None
-
-
-@pytest.fixture
-def huge_dsn() -> Iterator[bytes]:
-    marker = b"PLACEHOLDER-BODY"
-    original = EmailMessage()
-    original["Message-ID"] = "<reply-7777@mailroom.example.com>"
-    original["Subject"] = "big"
-    original.set_content(marker.decode())
-    raw = postfix_dsn(returned=original)
-    line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3\n"
-    big = raw.replace(marker, line * (20 * 1024 * 1024 // len(line)))
-    assert len(big) > 20 * 1024 * 1024
-    yield big
-
-
-def test_a_dsn_with_a_20_mb_returned_message_is_read_in_bounded_memory_and_time(huge_dsn: bytes) -> None:
-    tracemalloc.start()
-    started = time.perf_counter()
-    try:
-        bounce = bounce_of(huge_dsn)
-        elapsed = time.perf_counter() - started
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert bounce is not None and bounce.original_message_ids == ("<reply-7777@mailroom.example.com>",)
-    assert peak < 2 * 1024 * 1024, f"{peak} bytes allocated for a {len(huge_dsn)}-byte DSN"
-    assert elapsed < 2.0

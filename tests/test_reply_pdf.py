@@ -106,7 +106,7 @@ def test_paragraphs_and_line_breaks_of_the_body_are_kept() -> None:
     assert second["top"] - two["top"] > line_height * 1.3  # a paragraph gap, bigger than a line
 
 
-@pytest.mark.parametrize("language", ["pl", "ru"])
+@pytest.mark.parametrize("language", ["pl", "cs", "ru", "en"])
 @pytest.mark.parametrize("registered", [False, True])
 def test_the_address_lies_in_the_dl_window_under_the_return_line(language: str, registered: bool) -> None:
     content = letter(language, registered=registered)
@@ -247,6 +247,8 @@ def test_the_posting_list_lists_exactly_the_registered_letters_with_their_number
     assert "RR123456789PL" in text and text.count("RR") == 1
     assert "2 listy polecone" in text and "7 grudnia 2026" in text and SENDER.name in text
     assert "Poczta — Reklamacje" in text and "Adresat" in text
+    with pikepdf.open(io.BytesIO(batch.posting_list_pdf)) as listing:
+        assert listing.open_metadata().pdfa_status == "3B"
     with pdfplumber.open(io.BytesIO(batch.posting_list_pdf)) as pdf:
         page = pdf.pages[0]
         known, unknown = found(page, "MR-C-000010"), found(page, "MR-C-000012")

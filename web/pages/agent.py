@@ -19,9 +19,11 @@ from ground.records import CATEGORIES
 from ocr.render import has_images, page_numbers, part_type, render_page_png
 from queues import work
 from storage.audit import record
-from storage.models import Document, Role, User, WorkItem, WorkItemState
+from replies import service
+from storage.models import Document, OutboundLetter, Role, User, WorkItem, WorkItemState
 from web.deps import CtxDep, CurrentUser, SessionDep, visible_queues
 from web.pages import highlight, localize, page_error, queue_rows, render, sla_view
+from web.pages.cases import DECISIONS
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(localize)])
 
@@ -158,7 +160,8 @@ def agent_item(item_id: int, request: Request, user: CurrentUser, session: Sessi
                   text=highlight(doc.text or "", doc.entities or {}), pages=_pages(doc),
                   has_images=has_images(ctype), earlier=_earlier(session, doc), actions=list(ACTIONS),
                   queues=ctx.rules.queues, categories=CATEGORIES, now=now, outcomes=work.OUTCOMES,
-                  sla=sla_view(item, ctx.policies, now), labels=ACTION_LABELS)
+                  sla=sla_view(item, ctx.policies, now), labels=ACTION_LABELS,
+                  **_replies_view(session, ctx, item))
 
 
 @router.get("/agent/items/{item_id}/pages/{page}.png")
