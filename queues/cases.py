@@ -24,6 +24,7 @@ import regex
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from queues import work
 from queues.sla import SlaPolicies
 from queues.work import OPEN, emit, sla_values
 from storage.audit import record
@@ -156,6 +157,10 @@ def link_case(session: Session, item: WorkItem, policies: SlaPolicies, now: date
                            "statutory_due_before": before.isoformat() if before else None,
                            "statutory_due": primary.statutory_due.isoformat() if primary.statutory_due else None})
     session.flush()
+    if primary is not None and primary.state == WorkItemState.ON_HOLD:
+        # the customer answered (a completed complaint, the contract number asked for): the item comes back to
+        # its agent at once; the statutory clock never paused and keeps the original filing date
+        primary = work.resume(session, primary.id, "system", now, policies)
     if primary is not None:
         emit(session, "case.copy", primary, now, recipient=primary.assignee, copy_item_id=item.id,
              copy_document_id=doc.id, why=why)

@@ -398,3 +398,29 @@ def _dsn(original_msgid: str, recipient: str) -> bytes:
             f"--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: reklamacje@telewave.example\r\n"
             f"To: {recipient}\r\nSubject: Odpowiedz\r\nMessage-ID: {original_msgid}\r\n\r\n--{boundary}--\r\n"
             ).encode()
+
+
+def test_request_to_complete_holds_the_item_until_the_customers_answer_brings_it_back(
+        ctx: Context, private_relay: None) -> None:
+    raw, _ = _mail(COMPLAINT)
+    item = _arrive(ctx, raw)
+    _claim(ctx, item.id)
+    now = datetime.now(UTC)
+    with session_scope(ctx.db_url) as s:
+        before = s.get(WorkItem, item.id).statutory_due
+        letter = service.create_draft(s, item.id, "anna", now, ctx.outbound, kind="request_to_complete")
+        assert ctx.reply_policy.format_reference(item.case_id) in letter.body
+        service.submit(s, letter.id, "anna", now, ctx.outbound)
+        assert s.get(WorkItem, item.id).state == WorkItemState.ON_HOLD  # waiting for the customer
+        request_msgid = service.get_letter(s, letter.id).message_id
+    with relay() as r:
+        ctx.outbound.smtp_url = r.url
+        service.deliver_pending(ctx.db_url, ctx.outbound, datetime.now(UTC))
+        assert {_header(_parsed(m.raw), "Message-ID") for m in r.messages} >= {request_msgid}
+    answer, _ = _mail("Uzupełniam reklamację: numer umowy 12/2026, okres rozliczeniowy listopad.",
+                      subject="Re: uzupełnienie", in_reply_to=request_msgid)
+    _arrive(ctx, answer, "answer.eml")
+    with session_scope(ctx.db_url) as s:
+        row = s.get(WorkItem, item.id)
+        assert (row.state, row.assignee) == (WorkItemState.CLAIMED, "anna")  # back with its agent
+        assert row.statutory_due == before  # the original filing date still counts

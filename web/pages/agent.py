@@ -18,8 +18,8 @@ from ground.i18n import _
 from ground.records import CATEGORIES
 from ocr.render import has_images, page_numbers, part_type, render_page_png
 from queues import work
-from storage.audit import record
 from replies import service
+from storage.audit import record
 from storage.models import Document, OutboundLetter, Role, User, WorkItem, WorkItemState
 from web.deps import CtxDep, CurrentUser, SessionDep, visible_queues
 from web.pages import highlight, localize, page_error, queue_rows, render, sla_view
@@ -204,3 +204,175 @@ def agent_action(item_id: int, action: str, user: CurrentUser, session: SessionD
     session.commit()
     target = "/agent?" if action == "complete" else f"/agent/items/{item_id}?"
     return RedirectResponse(target + urlencode({"message": _(ACTION_DONE[action])}), status_code=303)
+
+
+# ---------------------------------------------------------------- answering the customer (issue 17)
+
+# The kinds of letter an agent starts from the item page (acknowledgements go out by themselves).
+NEW_LETTERS = {"reply": i18n.N_("Start a reply"), "request_to_complete": i18n.N_("Ask to complete"),
+               "extension": i18n.N_("Extension notice")}
+# Refusals of replies/service.py in fixed words, so that page_error finds them in the catalogs.
+LETTER_REASONS = (
+    i18n.N_("the letter has no text"),
+    i18n.N_("the e-mail address of the customer is missing or not valid; type it in"),
+    i18n.N_("a letter by post needs the customer's postal address (name and at least one address line)"),
+)
+FIELD_NAMES = ("decision", "reasons", "compensation", "compensation_due", "employee_position")
+
+
+def _case_documents(session: Session, item: WorkItem) -> list[Document]:
+    """The documents a letter of ``item`` may attach: its own, and those of the other items of its case."""
+    if item.case_id is None:
+        return [item.document]
+    return list(session.scalars(select(Document).join(WorkItem, WorkItem.document_id == Document.id)
+                                .where(WorkItem.case_id == item.case_id).order_by(Document.created_at)))
+
+
+def _replies_view(session: Session, ctx: Any, item: WorkItem) -> dict[str, Any]:
+    letters = service.letters_of_item(session, item.id)
+    editable = [x for x in letters if x.state in service.EDITABLE]
+    return {"letters": letters, "editable": editable, "new_letters": NEW_LETTERS, "decisions": DECISIONS,
+            "missing": {x.id: service.missing_elements(session, x, ctx.outbound) for x in editable},
+            "case_documents": _case_documents(session, item),
+            "requested_channel": service.requested_channel(item.document.text or ""),
+            "writable": item.state in (WorkItemState.CLAIMED, WorkItemState.ON_HOLD, WorkItemState.NEW)}
+
+
+def _back(item_id: int, message: str, letter_id: str | None = None) -> RedirectResponse:
+    anchor = f"#letter-{letter_id}" if letter_id else "#replies"
+    return RedirectResponse(f"/agent/items/{item_id}?" + urlencode({"message": message}) + anchor, status_code=303)
+
+
+def _letter_of(session: Session, ctx: Any, user: User, letter_id: str) -> OutboundLetter:
+    letter = session.get(OutboundLetter, letter_id) if len(letter_id) <= 36 else None
+    if letter is None:
+        raise HTTPException(404, _("Not found."))
+    _visible_item(session, ctx, user, letter.work_item_id)
+    return letter
+
+
+@router.post("/agent/items/{item_id}/letters/new")
+def agent_new_letter(item_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep,
+                     kind: Annotated[str, Form(max_length=24)] = "reply") -> RedirectResponse:
+    """A draft from the template of ``kind`` (the item's category and language), channel as the service
+    chooses it (what the customer asked for, else the channel the letter came by)."""
+    _visible_item(session, ctx, user, item_id)
+    if kind not in NEW_LETTERS:
+        raise HTTPException(404, _("Not found."))
+    try:
+        letter = service.create_draft(session, item_id, user.username, datetime.now(UTC), ctx.outbound, kind=kind,
+                                      zone=user.time_zone or ctx.settings.time_zone)
+    except MailroomError as exc:
+        session.rollback()
+        return _back(item_id, page_error(exc))
+    session.commit()
+    return _back(item_id, _("A draft is ready; check it and send it."), letter.id)
+
+
+@router.get("/agent/letters/{letter_id}/preview.pdf")
+def agent_letter_preview(letter_id: str, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> Response:
+    """The letter as it will be printed (for an e-mail: what the customer reads); a letter gone by post: the
+    PDF that was printed."""
+    letter = _letter_of(session, ctx, user, letter_id)
+    if letter.channel == "post" and letter.sha256 and letter.state not in service.EDITABLE:
+        pdf = ctx.blobs.get(letter.sha256)
+    else:
+        pdf = service.preview_pdf(session, letter_id, ctx.outbound, datetime.now(UTC).date())
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{letter.id}.pdf"', "Cache-Control": "no-store"})
+
+
+def _changes(letter: OutboundLetter, form: dict[str, Any]) -> dict[str, Any]:
+    """What the draft form changes (only that: an unchanged text keeps following the template's fields, and
+    an approved letter keeps its approval when nothing was edited)."""
+    changes: dict[str, Any] = {}
+    if form["channel"] in ("email", "post") and form["channel"] != letter.channel:
+        changes["channel"] = form["channel"]
+    to = form["to_email"].strip()
+    if to != (letter.to_email or ""):
+        changes["to_email"] = to
+    address = [line.strip() for line in form["address"].splitlines() if line.strip()][:8]
+    if address != list(letter.address):
+        changes["address"] = address
+    for key in ("subject", "body"):
+        value = form[key].replace("\r\n", "\n")
+        if value != getattr(letter, key):
+            changes[key] = value
+    fields = {k: form[k].strip() for k in FIELD_NAMES if form[k].strip() != str(letter.fields.get(k) or "")}
+    if fields:
+        changes["fields"] = fields
+    attached = [a.get("document_id") for a in letter.attachments]
+    if sorted(form["attachments"]) != sorted(x for x in attached if x):
+        changes["attachments"] = form["attachments"]
+    return changes
+
+
+def _send(session: Session, ctx: Any, user: User, letter: OutboundLetter, registered: bool) -> str:
+    """Submit the letter; an e-mail goes to the relay at once (outside the transaction). The flash message."""
+    if letter.needs_approval and letter.state != "approved":
+        return _("This reply waits for a supervisor's approval (four eyes); it can be sent once approved.")
+    missing = service.missing_elements(session, letter, ctx.outbound)
+    if missing:
+        return _("The reply cannot be sent yet; it lacks: %(missing)s") % {"missing": "; ".join(missing)}
+    letter = service.submit(session, letter.id, user.username, datetime.now(UTC), ctx.outbound,
+                            registered=registered if letter.channel == "post" else None)
+    letter_id, channel = letter.id, letter.channel
+    session.commit()
+    if channel == "post":
+        return _("The letter waits for the next post batch.")
+    if not ctx.outbound.smtp_url:
+        return _("The e-mail waits for the relay (none is configured yet).")
+    service.deliver_email(ctx.db_url, letter_id, ctx.outbound)
+    session.expire_all()
+    sent = service.get_letter(session, letter_id)
+    if sent.state == "sent":
+        return _("The e-mail was sent.")
+    if sent.state == "bounced":
+        return _("The relay refused the e-mail: %(error)s") % {"error": sent.error or ""}
+    return _("The relay could not be reached; the e-mail waits and is tried again.")
+
+
+@router.post("/agent/letters/{letter_id}/{action}")
+def agent_letter_action(letter_id: str, action: str, user: CurrentUser, session: SessionDep, ctx: CtxDep,
+                        version: Annotated[int, Form()] = 0,
+                        channel: Annotated[str, Form(max_length=8)] = "",
+                        to_email: Annotated[str, Form(max_length=254)] = "",
+                        address: Annotated[str, Form(max_length=2000)] = "",
+                        subject: Annotated[str, Form(max_length=300)] = "",
+                        body: Annotated[str, Form(max_length=50_000)] = "",
+                        decision: Annotated[str, Form(max_length=20)] = "",
+                        reasons: Annotated[str, Form(max_length=5000)] = "",
+                        compensation: Annotated[str, Form(max_length=2000)] = "",
+                        compensation_due: Annotated[str, Form(max_length=3)] = "",
+                        employee_position: Annotated[str, Form(max_length=200)] = "",
+                        attachments: Annotated[list[str] | None, Form()] = None,
+                        registered: Annotated[str, Form(max_length=3)] = "") -> RedirectResponse:
+    """``save`` the draft form, ``send`` it (saved first), or ``cancel`` the draft."""
+    letter = _letter_of(session, ctx, user, letter_id)
+    item_id = letter.work_item_id
+    if action not in ("save", "send", "cancel"):
+        raise HTTPException(404, _("Not found."))
+    now = datetime.now(UTC)
+    try:
+        if action == "cancel":
+            service.cancel(session, letter_id, user.username, now)
+            session.commit()
+            return _back(item_id, _("The draft is cancelled."))
+        form = {"channel": channel, "to_email": to_email, "address": address, "subject": subject, "body": body,
+                "decision": decision, "reasons": reasons, "compensation": compensation,
+                "compensation_due": compensation_due, "employee_position": employee_position,
+                "attachments": [a for a in (attachments or []) if a][:20]}
+        changes = _changes(letter, form) if letter.state in service.EDITABLE else {}
+        if changes:
+            letter = service.update_draft(session, letter_id, user.username, now, ctx.outbound,
+                                          expected_version=version or None, **changes)
+            session.flush()
+        if action == "save":
+            session.commit()
+            return _back(item_id, _("The draft is saved.") if changes else _("Nothing changed."), letter_id)
+        message = _send(session, ctx, user, letter, registered == "yes")
+        session.commit()  # the edits, when the send was refused
+        return _back(item_id, message, letter_id)
+    except MailroomError as exc:  # refused: someone changed it, no address, already sent
+        session.rollback()
+        return _back(item_id, page_error(exc), letter_id)
