@@ -58,21 +58,21 @@ class JobActionOut(BaseModel):
 def failed_list(user: Overseer, ctx: CtxDep, limit: Annotated[int, Query(ge=1, le=500)] = 100,
                 offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
     """Jobs rq gave up on after its retries, newest failure first, on the main and the pages queue."""
-    with open_worker_queues(ctx.settings) as queues:
+    with open_worker_queues(ctx.settings, probe=True) as queues:
         total, items = fj.list_failed(queues, limit, offset)
     return {"total": total, "items": [asdict(i) for i in items]}
 
 
 @router.get("/api/jobs/failed/{job_id}", response_model=FailedJobDetailOut)
 def failed_show(job_id: JobId, user: Overseer, ctx: CtxDep) -> dict[str, Any]:
-    with open_worker_queues(ctx.settings) as queues:
+    with open_worker_queues(ctx.settings, probe=True) as queues:
         return asdict(fj.show(queues, job_id))
 
 
 @router.post("/api/jobs/failed/{job_id}/retry", response_model=JobActionOut, status_code=202)
 def failed_retry(job_id: JobId, user: Supervisor, ctx: CtxDep) -> JobActionOut:
     """Back on its queue for one more run (404 when it is not a failed job, 409 when it is queued or running)."""
-    with open_worker_queues(ctx.settings) as queues:
+    with open_worker_queues(ctx.settings, probe=True) as queues:
         job = fj.retry(queues, job_id, db_url=ctx.db_url, actor=user.username)
     return JobActionOut(job_id=job.job_id, queue=job.queue, state="queued")
 
@@ -80,6 +80,6 @@ def failed_retry(job_id: JobId, user: Supervisor, ctx: CtxDep) -> JobActionOut:
 @router.post("/api/jobs/failed/{job_id}/discard", response_model=JobActionOut)
 def failed_discard(job_id: JobId, user: Supervisor, ctx: CtxDep) -> JobActionOut:
     """Removed for good, with its traceback (the audit event keeps what it was and why it failed)."""
-    with open_worker_queues(ctx.settings) as queues:
+    with open_worker_queues(ctx.settings, probe=True) as queues:
         job = fj.discard(queues, job_id, db_url=ctx.db_url, actor=user.username)
     return JobActionOut(job_id=job.job_id, queue=job.queue, state="discarded")

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from pipeline.jobs import job_queue
+from pipeline.jobs import redis_connection
 from storage.db import session_scope
 from web import schemas
 from web.deps import CtxDep, SessionDep
@@ -55,7 +55,8 @@ def _blob_state(blobs: Any) -> str:
 def health(session: SessionDep, ctx: CtxDep) -> schemas.Health:
     session.execute(text("SELECT 1"))
     try:
-        job_queue(ctx.settings).connection.ping()
+        with redis_connection(ctx.settings, probe=True) as redis:
+            redis.ping()
         redis_state = "ok"
     except (RedisError, OSError):
         redis_state = "unavailable"
@@ -73,7 +74,8 @@ def ready(ctx: CtxDep) -> Any:
     except SQLAlchemyError as exc:
         checks["database"] = f"unavailable: {type(exc).__name__}"
     try:
-        job_queue(ctx.settings).connection.ping()
+        with redis_connection(ctx.settings, probe=True) as redis:
+            redis.ping()
         checks["redis"] = "ok"
     except (RedisError, OSError) as exc:
         checks["redis"] = f"unavailable: {type(exc).__name__}"
