@@ -21,6 +21,7 @@ from ground.errors import MailroomError
 from ground.logging import configure as configure_logging
 from ground.settings import MAKE_SECRET, Settings, get_settings
 from mailroom.commands import archive, intake, jobs, model, routing, users
+from mailroom.commands import customers as customers_commands
 from mailroom.commands import replies as replies_commands
 
 if TYPE_CHECKING:
@@ -266,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     gp.add_argument("--holdout", action="store_true", help="use the held-out sentence pools")
     gp.set_defaults(func=cmd_corpus)
 
-    for module in (users, intake, archive, model, routing, jobs, replies_commands):
+    for module in (users, intake, archive, model, routing, jobs, replies_commands, customers_commands):
         module.register(sub)
     return p
 

@@ -33,6 +33,7 @@ from storage.models import Case, Document, Envelope, OutboundLetter, WorkItem, W
 WINDOW = timedelta(days=60)
 SIMILARITY = 0.7
 MAX_CANDIDATES = 500
+FOLLOW_UP_PRIORITY = 10  # a follow-up letter raises the open item of its case by this much
 _WORD = regex.compile(r"\w+")
 
 
@@ -157,6 +158,11 @@ def link_case(session: Session, item: WorkItem, policies: SlaPolicies, now: date
                            "statutory_due_before": before.isoformat() if before else None,
                            "statutory_due": primary.statutory_due.isoformat() if primary.statutory_due else None})
     session.flush()
+    if primary is not None and primary.state in OPEN:  # visible on the item, and it moves up in the queue
+        primary = work.transition(session, primary.id, OPEN, "system", "follow_up", now,
+                                  detail={"document_id": doc.id, "work_item_id": item.id, "why": why},
+                                  flags=sorted({*primary.flags, "new_letter"}),
+                                  priority=primary.priority + FOLLOW_UP_PRIORITY)
     if primary is not None and primary.state == WorkItemState.ON_HOLD:
         # the customer answered (a completed complaint, the contract number asked for): the item comes back to
         # its agent at once; the statutory clock never paused and keeps the original filing date

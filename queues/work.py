@@ -159,7 +159,16 @@ def sla_values(session: Session, item: WorkItem, policies: SlaPolicies, now: dat
 
 
 
-def claim(session: Session, item_id: int, agent: str, now: datetime, lease: timedelta = LEASE) -> WorkItem:
+def claim(session: Session, item_id: int, agent: str, now: datetime, lease: timedelta = LEASE, *,
+          capacity: int | None = None) -> WorkItem:
+    """Take one item by its id. ``capacity``: how many claimed items the agent may hold at once (their skills'
+    capacity: a direct claim is bound like the next item)."""
+    if capacity is not None:
+        begin_write(session)
+        held = session.scalar(select(func.count()).select_from(_T).where(
+            _T.c.assignee == agent, _T.c.state == WorkItemState.CLAIMED.value, _T.c.id != item_id)) or 0
+        if held >= capacity:
+            raise Conflict(f"{agent} already works {held} items, their capacity; complete or release one first")
     item = transition(session, item_id, (WorkItemState.NEW,), agent, "claimed", now,
                        state=WorkItemState.CLAIMED, assignee=agent, claimed_until=now + lease)
     emit(session, "item.taken", item, now, actor=agent, assignee=agent)
@@ -173,6 +182,29 @@ def renew(session: Session, item_id: int, agent: str, now: datetime, lease: time
         raise Conflict(f"the lease on work item {item_id} expired at {_iso(item.claimed_until)}; claim it again")
     return transition(session, item_id, (WorkItemState.CLAIMED,), agent, "lease_renewed", now,
                        claimed_until=now + lease)
+
+
+def assign(session: Session, item_id: int, actor: str, now: datetime, to: str, reason: str,
+           lease: timedelta = LEASE) -> WorkItem:
+    """Hand an open item to a named colleague, with a reason: it is claimed for them (a new lease) and they are
+    told at once. An item claimed or held by someone else can be handed over only by that person (or by the
+    scheduler); a colleague must be an active agent of the item's queue, or a supervisor."""
+    if not reason.strip():
+        raise InvalidRequest("say why the item is handed over (the reason goes into the audit trail)")
+    user = session.scalars(select(User).where(User.username == to, User.active.is_(True))).first()
+    if user is None or user.role not in (Role.AGENT.value, Role.SUPERVISOR.value):
+        raise InvalidRequest(f"{to!r} is not an active agent or supervisor")
+    item = _owned(session, item_id, actor, "hand over")
+    if user.role == Role.AGENT.value and session.scalar(select(QueueMember.queue).where(
+            QueueMember.user_id == user.id, QueueMember.queue == item.queue)) is None:
+        raise InvalidRequest(f"{to} does not work the queue {item.queue}; add them to it or transfer the item")
+    previous = item.assignee
+    state = WorkItemState.ON_HOLD if item.state == WorkItemState.ON_HOLD else WorkItemState.CLAIMED
+    item = transition(session, item_id, OPEN, actor, "assigned", now,
+                       detail={"to": to, "from": previous, "reason": reason[:500]}, state=state, assignee=to,
+                       claimed_until=None if state == WorkItemState.ON_HOLD else now + lease)
+    emit(session, "item.assigned", item, now, actor=actor, recipient=to, reason=reason[:200])
+    return item
 
 
 def release(session: Session, item_id: int, agent: str, now: datetime) -> WorkItem:

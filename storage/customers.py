@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -105,3 +107,94 @@ def earlier_correspondence(session: Session, customer_id: str, before_document_i
 def customer_of(session: Session, customer_id: str | None) -> Customer | None:
     return session.get(Customer, customer_id) if customer_id else None
 
+
+
+# ---------------------------------------------------------------- import (CSV, API)
+
+IMPORT_COLUMNS = ("id", "name", "email", "phone", "national_id", "national_id_kind", "segment", "language",
+                  "address")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+@dataclass
+class ImportResult:
+    """What an import did: rows added and updated, or (nothing written) the problems per row (1 = first data
+    row, after the header)."""
+
+    added: int = 0
+    updated: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _row_problem(row: Mapping[str, str]) -> str | None:
+    if not row.get("id", "").strip():
+        return "id is empty"
+    if len(row["id"].strip()) > 40:
+        return "id is longer than 40 characters"
+    if not row.get("name", "").strip():
+        return "name is empty"
+    email = row.get("email", "").strip()
+    if email and not _EMAIL.match(email):
+        return f"email {email!r} is not an e-mail address"
+    phone = re.sub(r"[\s()./-]", "", row.get("phone", ""))
+    if phone and not _PHONE.match(phone):
+        return f"phone {row['phone']!r} is not in international form (+48 601 234 567)"
+    kind = row.get("national_id_kind", "").strip().lower()
+    if kind and kind not in NATIONAL_IDS:
+        return f"national_id_kind {kind!r} is not one of {', '.join(NATIONAL_IDS)}"
+    if row.get("national_id", "").strip() and not kind:
+        return "national_id is given without its national_id_kind"
+    if row.get("segment", "").strip() not in ("", "individual", "business"):
+        return f"segment {row['segment']!r} is not individual or business"
+    if row.get("language", "").strip() not in ("", "pl", "cs", "ru", "en"):
+        return f"language {row['language']!r} is not one of pl, cs, ru, en"
+    return None
+
+
+def import_customers(session: Session, rows: Iterable[Mapping[str, str]],
+                     progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Add or update customers from rows with the columns of :data:`IMPORT_COLUMNS` (``address``: its lines
+    separated by ``|``; unknown columns are an error). Every row is checked first; when any has a problem,
+    nothing is written and the problems are returned, one per row. Identifiers are stored as linking looks
+    them up (e-mail in lower case, phone without spaces, national id as digits and letters)."""
+    result = ImportResult()
+    clean: list[dict[str, str]] = []
+    for n, row in enumerate(rows, start=1):
+        unknown = sorted(k for k in row if k not in IMPORT_COLUMNS and k)
+        problem = f"unknown columns {unknown}; use {', '.join(IMPORT_COLUMNS)}" if unknown else _row_problem(row)
+        if problem:
+            result.errors.append((n, problem))
+        else:
+            clean.append({k: (row.get(k) or "").strip() for k in IMPORT_COLUMNS})
+        if progress is not None:
+            progress(n)
+    ids = [r["id"] for r in clean]
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        for n, cid in enumerate(ids, start=1):
+            if cid in seen:
+                result.errors.append((n, f"id {cid} appears twice in the file"))
+            seen.add(cid)
+    if result.errors:
+        return result
+    existing = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))} if len(ids) < 30_000 \
+        else {c.id: c for c in session.scalars(select(Customer))}
+    for r in clean:
+        values: dict[str, Any] = {
+            "name": r["name"], "email": r["email"].lower() or None,
+            "phone": re.sub(r"[\s()./-]", "", r["phone"]) or None,
+            "national_id": re.sub(r"[\s-]", "", r["national_id"]).upper() or None,
+            "national_id_kind": r["national_id_kind"].lower() or None, "segment": r["segment"] or "individual",
+            "language": r["language"] or None,
+            "address": [line.strip() for line in r["address"].split("|") if line.strip()]}
+        customer = existing.get(r["id"])
+        if customer is None:
+            session.add(Customer(id=r["id"], **values))
+            result.added += 1
+        else:
+            for key, value in values.items():
+                setattr(customer, key, value)
+            result.updated += 1
+    session.flush()
+    return result

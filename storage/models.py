@@ -133,7 +133,7 @@ class Document(Base):
     entities: Mapped[dict[str, Any]] = mapped_column(default=dict)
     reasons: Mapped[list[Any]] = mapped_column(default=list)
     model_version: Mapped[str | None] = mapped_column(String(40))
-    customer_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    customer_id: Mapped[str | None] = mapped_column(String(40), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     envelope: Mapped[Envelope] = relationship(back_populates="documents")
@@ -316,12 +316,12 @@ class Customer(Base):
 
     __tablename__ = "customers"
 
-    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # MR-1234567
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # MR-1234567, or another operator's shape
     name: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
     email: Mapped[str | None] = mapped_column(String(254), index=True)  # lowercase
-    national_id: Mapped[str | None] = mapped_column(String(16), index=True)  # digits: PESEL, NIP, IČO or INN
-    national_id_kind: Mapped[str | None] = mapped_column(String(8))
+    national_id: Mapped[str | None] = mapped_column(String(32), index=True)  # PESEL, NIP, IČO, INN, SNILS, ...
+    national_id_kind: Mapped[str | None] = mapped_column(String(16))
     segment: Mapped[str] = mapped_column(String(16), default="individual")
     language: Mapped[str | None] = mapped_column(String(8))
     address: Mapped[list[Any]] = mapped_column(default=list)  # postal address lines for letters by post (0014)

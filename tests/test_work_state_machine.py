@@ -1,6 +1,6 @@
 """Stateful property test of the work-item lifecycle (Hypothesis ``RuleBasedStateMachine``): several
-agents claim, renew, release, hold, resume, transfer, escalate, reclassify, complete and take the
-next item while the clock moves and the lease sweeper runs; every call is checked against a model.
+agents claim, renew, release, hold, resume, transfer, escalate, reclassify, hand over (assign), complete and
+take the next item while the clock moves and the lease sweeper runs; every call is checked against a model.
 
 Invariants after every step: each item is in exactly one (known) queue; claimed or on hold by at
 most one agent, nobody else; done is final; each successful transition bumps the version by one and
@@ -23,8 +23,10 @@ from ground.errors import Conflict
 from pipeline.context import Context
 from queues import work
 from storage.db import session_scope
-from storage.models import WorkItem, WorkItemState
+from storage.models import Role, WorkItem, WorkItemState
+from storage.users import upsert_user
 from tests.queue_support import make_item
+from tests.support.agents import join_every_queue
 
 AGENTS = ("anna", "petr")  # two agents: every other call is by the one who does not hold the item
 CATEGORIES = ("complaint", "invoice_query", "payment", "fault_report", "cancellation", "gdpr_request")
@@ -184,6 +186,15 @@ def machine(ctx: Context) -> type[RuleBasedStateMachine]:
                 row = self.load(item_id)
                 assert row.queue == esc and "escalated" in row.flags
 
+        @rule(i=st.integers(0, 3), agent=st.sampled_from(AGENTS))
+        def assign(self, i: int, agent: str) -> None:
+            item_id, m = self.item(i), self.model[self.item(i)]
+            other = AGENTS[1 - AGENTS.index(agent)]
+            ok = m.state != D and self.owns(m, agent)
+            if self.call(ok, work.assign, item_id, agent, self.now, other, "colleague on leave", LEASE):
+                held = m.state == H
+                self.moved(item_id, H if held else C, other, None if held else self.now + LEASE)
+
         @rule()
         def lease_sweep(self) -> None:
             with session_scope(ctx.db_url) as s:
@@ -216,6 +227,10 @@ def machine(ctx: Context) -> type[RuleBasedStateMachine]:
 
 
 def test_work_item_state_machine(ctx: Context) -> None:
+    with session_scope(ctx.db_url) as s:  # agents work only the queues they are members of: every queue here
+        for agent in AGENTS:
+            upsert_user(s, agent, f"{agent}-password-1", Role.AGENT)
+        join_every_queue(s, ctx.rules, AGENTS)
     run_state_machine_as_test(
         machine(ctx),
         settings=settings(max_examples=60, stateful_step_count=40, deadline=None, derandomize=True,

@@ -185,8 +185,10 @@ def work_item(item_id: int, user: Agent, session: SessionDep) -> schemas.WorkIte
 
 @router.post("/api/work-items/{item_id}/claim", response_model=schemas.WorkItemOut)
 def claim(item_id: int, user: Agent, session: SessionDep) -> schemas.WorkItemOut:
+    """Claim one item by its id; an agent's capacity binds it as it binds the next item (409 when full)."""
     _scoped(session, user, item_id)
-    return _out(_committed(session, work.claim(session, item_id, user.username, _now())))
+    capacity = work.agent_scope(session, user.username).capacity if user.role == Role.AGENT.value else None
+    return _out(_committed(session, work.claim(session, item_id, user.username, _now(), capacity=capacity)))
 
 
 @router.post("/api/work-items/{item_id}/complete", response_model=schemas.WorkItemOut)
@@ -241,6 +243,18 @@ def escalate(item_id: int, body: EscalateIn, user: Agent, session: SessionDep, c
     _scoped(session, user, item_id)
     item = work.escalate(session, item_id, user.username, _now(), ctx.policies, ctx.rules, body.reason)
     return _full(_committed(session, item))
+
+
+class AssignIn(BaseModel):
+    to: str = Field(min_length=1, max_length=64, description="the colleague's user name")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/api/work-items/{item_id}/assign", response_model=WorkItemFull)
+def assign(item_id: int, body: AssignIn, user: Agent, session: SessionDep) -> WorkItemFull:
+    """Hand the item to a named colleague with a reason: claimed for them, and they are told at once."""
+    _scoped(session, user, item_id)
+    return _full(_committed(session, work.assign(session, item_id, user.username, _now(), body.to, body.reason)))
 
 
 @router.post("/api/work-items/{item_id}/dispatch", response_model=WorkItemFull)

@@ -7,11 +7,11 @@ from fastapi.responses import JSONResponse
 
 from ground.errors import MailroomError
 from pipeline.context import Context
-from web import api_archive, api_intake, api_jobs, api_queues, api_replies, ops, pages, schemas
+from web import api_archive, api_customers, api_intake, api_jobs, api_queues, api_replies, ops, pages, schemas
 from web.deps import guard
 from web.errors import install as install_error_handlers
 from web.gate import RequestGate
-from web.pages import agent, archive, mailroom, supervisor
+from web.pages import agent, archive, cases, mailroom, supervisor
 
 # Every route of the app, in matching order: the API (OpenAPI), then the pages (not in the schema).
 ROUTERS = (
@@ -19,6 +19,7 @@ ROUTERS = (
     api_intake.router,  # /api/envelopes, /api/batches, /api/quarantine
     api_queues.router,
     api_replies.router,  # /api/work-items/{id}/replies, /api/replies, /api/post-batches, /api/cases/{id}/timeline
+    api_customers.router,  # /api/customers, the customer link of a work item
     api_archive.router,
     api_jobs.router,
     pages.router,  # static files, sign-in
@@ -26,6 +27,7 @@ ROUTERS = (
     agent.router,
     supervisor.router,
     archive.router,  # /auditor
+    cases.router,  # /cases/{id}: a case's timeline
 )
 
 

@@ -111,6 +111,11 @@ ACCESS: dict[tuple[str, str], Roles | str] = {
     ("POST", "/api/work-items/{item_id}/reclassify"): AGENTS,
     ("POST", "/api/work-items/{item_id}/escalate"): AGENTS,
     ("POST", "/api/work-items/{item_id}/dispatch"): AGENTS,
+    ("POST", "/api/work-items/{item_id}/assign"): AGENTS,
+    ("PUT", "/api/work-items/{item_id}/customer"): AGENTS,
+    # customers (web/api_customers.py)
+    ("GET", "/api/customers/{customer_id}"): _r(A, V, AU),
+    ("POST", "/api/customers/import"): SUPERVISORS,
     # outbound letters, post batches, case timeline (web/api_replies.py)
     ("POST", "/api/work-items/{item_id}/replies"): AGENTS,
     ("GET", "/api/work-items/{item_id}/replies"): _r(A, V, AU),
@@ -172,6 +177,18 @@ ACCESS: dict[tuple[str, str], Roles | str] = {
     ("GET", "/auditor/export.csv"): AUDITORS,
     ("GET", "/auditor/documents/{document_id}"): AUDITORS,
     ("GET", "/auditor/documents/{document_id}/original"): AUDITORS,
+    # answering the customer (issue 17): the reply on the item page, four eyes, the daily post, a case's timeline
+    ("POST", "/agent/items/{item_id}/letters/new"): AGENTS,
+    ("GET", "/agent/letters/{letter_id}/preview.pdf"): AGENTS,
+    ("POST", "/agent/letters/{letter_id}/{action}"): AGENTS,  # save, send, cancel
+    ("GET", "/supervisor/approvals"): SUPERVISORS,
+    ("POST", "/supervisor/approvals/{letter_id}"): SUPERVISORS,
+    ("GET", "/mailroom/post"): MAILROOM,
+    ("POST", "/mailroom/post/batches"): MAILROOM,
+    ("GET", "/mailroom/post/batches/{batch_id}/{which}.pdf"): MAILROOM,
+    ("POST", "/mailroom/post/batches/{batch_id}/{action}"): MAILROOM,  # numbers, hand-over
+    ("POST", "/mailroom/post/letters/{letter_id}/{action}"): MAILROOM,  # delivered, returned
+    ("GET", "/cases/{case_id}"): _r(A, V, AU),
 }
 
 

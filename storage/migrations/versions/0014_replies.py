@@ -1,5 +1,5 @@
 """outbound letters and post batches; work items' registration, extension, acknowledgement and first
-response; customers' postal address (issue 17)
+response; customers' postal address and longer identifiers (issues 17, 18)
 
 Revision ID: 0014_replies
 Revises: 0002 (customers), 0004 (queues)
@@ -77,6 +77,12 @@ def upgrade() -> None:
             batch_op.add_column(_ts(name))
     with op.batch_alter_table("customers") as batch_op:
         batch_op.add_column(sa.Column("address", sa.JSON, nullable=False, server_default=sa.text("'[]'")))
+        # other operators' customer numbers and national ids (REGON-14, SNILS, rodné číslo) are longer
+        batch_op.alter_column("id", type_=sa.String(40), existing_type=sa.String(16))
+        batch_op.alter_column("national_id", type_=sa.String(32), existing_type=sa.String(16))
+        batch_op.alter_column("national_id_kind", type_=sa.String(16), existing_type=sa.String(8))
+    with op.batch_alter_table("documents") as batch_op:
+        batch_op.alter_column("customer_id", type_=sa.String(40), existing_type=sa.String(16))
 
 
 def downgrade() -> None:

@@ -1,0 +1,129 @@
+"""Customers API: one customer record with their letters across channels, the CSV import (all rows or none),
+and an agent's correction of the customer a letter is linked to. Thin shells over storage.customers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from storage.audit import record
+from storage.customers import IMPORT_COLUMNS, import_customers
+from storage.models import Customer, Document, Envelope, Role, User, WorkItem
+from web.api_queues import Agent, _scoped
+from web.deps import SessionDep, require
+
+router = APIRouter()
+
+Reader = Annotated[User, require(Role.AGENT, Role.SUPERVISOR, Role.AUDITOR)]
+Supervisor = Annotated[User, require(Role.SUPERVISOR)]
+
+
+class LetterRef(BaseModel):
+    document_id: str
+    work_item_id: int | None
+    received_at: datetime
+    channel: str
+    category: str | None
+    queue: str | None
+    state: str | None
+
+
+class CustomerOut(BaseModel):
+    id: str
+    name: str
+    email: str | None
+    phone: str | None
+    national_id: str | None
+    national_id_kind: str | None
+    segment: str
+    language: str | None
+    address: list[str]
+    letters: list[LetterRef] = Field(default_factory=list, description="newest first, the last 200")
+
+
+class ImportOut(BaseModel):
+    added: int
+    updated: int
+    errors: list[dict[str, Any]] = Field(default_factory=list, description="row (1 = first data row), problem")
+
+
+class LinkIn(BaseModel):
+    customer_id: str | None = Field(max_length=40, description="null: the letter is linked to no customer")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.get("/api/customers/{customer_id}", response_model=CustomerOut)
+def get_customer(customer_id: str, user: Reader, session: SessionDep) -> CustomerOut:
+    """The customer record with their letters across channels (an agent sees those of their queues)."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise HTTPException(404, "Not found.")
+    rows = session.execute(select(Document.id, WorkItem.id, Envelope.received_at, Envelope.channel, Document.category,
+                                  WorkItem.queue, WorkItem.state)
+                           .join(Envelope, Envelope.id == Document.envelope_id)
+                           .outerjoin(WorkItem, WorkItem.document_id == Document.id)
+                           .where(Document.customer_id == customer_id)
+                           .order_by(Envelope.received_at.desc()).limit(200)).all()
+    letters = []
+    for doc_id, item_id, received, channel, category, queue, state in rows:
+        if user.role == Role.AGENT.value and item_id is not None:
+            try:
+                _scoped(session, user, item_id)
+            except HTTPException:
+                continue
+        letters.append(LetterRef(document_id=doc_id, work_item_id=item_id, received_at=received, channel=channel,
+                                 category=category, queue=queue, state=state))
+    return CustomerOut(id=customer.id, name=customer.name, email=customer.email, phone=customer.phone,
+                       national_id=customer.national_id, national_id_kind=customer.national_id_kind,
+                       segment=customer.segment, language=customer.language, address=list(customer.address),
+                       letters=letters)
+
+
+@router.post("/api/customers/import", response_model=ImportOut,
+             responses={422: {"model": ImportOut, "description": "nothing imported; the problems per row"}})
+def import_csv(user: Supervisor, session: SessionDep,
+               body: Annotated[bytes, Body(media_type="text/csv")]) -> Any:
+    """Add or update customers from a CSV body (``text/csv``, UTF-8, a header row with the columns
+    ``id,name,email,phone,national_id,national_id_kind,segment,language,address``; address lines separated by
+    ``|``). Every row is checked first: with any problem nothing is written and the answer (422) lists them."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise HTTPException(422, "The CSV must be UTF-8.") from None
+    result = import_customers(session, list(csv.DictReader(io.StringIO(text))))
+    out = ImportOut(added=result.added, updated=result.updated,
+                    errors=[{"row": row, "problem": problem} for row, problem in result.errors[:1000]])
+    if result.errors:
+        session.rollback()
+        return JSONResponse(status_code=422, content={
+            **out.model_dump(), "code": "invalid", "columns": list(IMPORT_COLUMNS),
+            "detail": f"Nothing was imported: {len(result.errors)} rows have problems."})
+    record(session, user.username, "customers.imported", detail={"added": result.added, "updated": result.updated})
+    session.commit()
+    return out
+
+
+@router.put("/api/work-items/{item_id}/customer", response_model=CustomerOut | None)
+def link_customer(item_id: int, body: LinkIn, user: Agent, session: SessionDep) -> Any:
+    """An agent corrects the customer the letter is linked to (or removes the link), with a reason; audited.
+    The stored link is what earlier correspondence and the archive's customer filter use from then on."""
+    _scoped(session, user, item_id)
+    item = session.get(WorkItem, item_id)
+    assert item is not None
+    customer = session.get(Customer, body.customer_id) if body.customer_id else None
+    if body.customer_id and customer is None:
+        raise HTTPException(422, f"There is no customer {body.customer_id}.")
+    doc = item.document
+    before = doc.customer_id
+    doc.customer_id = body.customer_id
+    record(session, user.username, "document.customer_linked", document_id=doc.id, work_item_id=item_id,
+           detail={"from": before, "to": body.customer_id, "reason": body.reason, "by": "person"})
+    session.commit()
+    return None if customer is None else get_customer(customer.id, user, session)
