@@ -24,9 +24,9 @@ from imap_tools import AND, MailBox, MailBoxStartTls, MailBoxUnencrypted, MailMe
 from imap_tools.errors import MailboxFolderCreateError, MailboxStarttlsError
 from imap_tools.utils import check_command_status
 
-from intake.hosts import check_host
 from channels.receive import Dispatch, Received, receive
 from ground.records import Channel
+from intake.hosts import check_host
 from pipeline.context import Context
 
 log = logging.getLogger(__name__)

@@ -41,13 +41,28 @@ def pages_of(s: Served) -> dict[str, list[str]]:
     batch, item = f"/mailroom/batches/{s.envelope_id}", f"/agent/items/{s.item_id}"
     archive = ["/auditor", f"/auditor?q={s.word}", f"/auditor?q={s.word}&date_from=2000-01-01",
                f"/auditor/documents/{s.document_id}"]
+    case = [f"/cases/{case_id}"] if (case_id := _case_of(s)) else []  # a case's timeline (issue 17)
     return {
-        "scan": ["/mailroom", batch, "/profile"],
-        "agent": ["/agent", item, "/profile"],
-        "boss": ["/supervisor", "/mailroom", batch, "/agent", item, "/profile"],
-        "audit": [*archive, "/profile"],
-        "root": ["/supervisor", "/mailroom", batch, "/agent", item, *archive, "/profile"],
+        "scan": ["/mailroom", batch, "/mailroom/post", "/profile"],
+        "agent": ["/agent", item, *case, "/profile"],
+        "boss": ["/supervisor", "/mailroom", batch, "/agent", item, "/supervisor/approvals", "/mailroom/post",
+                 "/profile"],
+        "audit": [*archive, *case, "/profile"],
+        "root": ["/supervisor", "/mailroom", batch, "/agent", item, *archive, "/supervisor/approvals",
+                 "/mailroom/post", *case, "/profile"],
     }
+
+
+def _case_of(s: Served) -> int | None:
+    """The case of the served letter's item, if it has one (read from the server's database)."""
+    from storage.db import session_scope
+    from storage.models import WorkItem
+
+    if not s.item_id:
+        return None
+    with session_scope(f"sqlite:///{s.data / 'mailroom.db'}") as db:
+        item = db.get(WorkItem, s.item_id)
+        return item.case_id if item is not None else None
 
 
 def serious(page) -> list[str]:  # type: ignore[no-untyped-def]

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from intake.hosts import ALLOW_ENV, HostRefused, check_host
 from channels.mailbox import MailboxConfig, poll_once
+from intake.hosts import ALLOW_ENV, HostRefused, check_host
 from pipeline.context import Context
 
 INTERNAL = ["127.0.0.1", "localhost", "LOCALHOST.", "127.1", "2130706433", "0x7f000001", "0177.0.0.1", "::1", "[::1]",

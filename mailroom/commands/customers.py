@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from ground.i18n import gettext as _
+from ground.i18n import ngettext
 from mailroom.commands import cli_actor
 
 
@@ -35,10 +36,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     if result.errors:
         for row, problem in result.errors[:100]:
             print(_("row %(row)d: %(problem)s") % {"row": row, "problem": problem}, file=sys.stderr)
-        print(_("nothing was imported: %(count)d rows have problems") % {"count": len(result.errors)},
-              file=sys.stderr)
+        print(ngettext("nothing was imported: %(count)d row has problems",
+                       "nothing was imported: %(count)d rows have problems", len(result.errors))
+              % {"count": len(result.errors)}, file=sys.stderr)
         return 1
-    print(_("%(added)d customers added, %(updated)d updated") % {"added": result.added, "updated": result.updated})
+    print(_("customers added: %(added)d, updated: %(updated)d") % {"added": result.added, "updated": result.updated})
     return 0
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ground.errors import InvalidRequest
 from ground.i18n import gettext as _
+from ground.i18n import ngettext
 from mailroom.commands import cli_actor
 
 FIELDS = ("id", "work_item_id", "case_id", "kind", "channel", "state", "language", "subject", "to_email", "address",
@@ -128,7 +129,7 @@ def cmd_deliver(args: argparse.Namespace) -> int:
     if not ctx.settings.smtp_url:
         raise InvalidRequest("MAILROOM_SMTP_URL is not set: there is no relay to send the queued e-mails through")
     sent = service.deliver_pending(ctx.db_url, ctx.outbound, datetime.now(UTC))
-    print(_("%(count)d e-mails sent") % {"count": sent})
+    print(ngettext("%(count)d e-mail sent", "%(count)d e-mails sent", sent) % {"count": sent})
     return 0
 
 
@@ -149,7 +150,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"batch-{batch_id}-print.pdf").write_bytes(print_pdf)
     (out / f"batch-{batch_id}-posting-list.pdf").write_bytes(listing)
-    print(_("batch %(id)d: %(count)d letters; to print: %(file)s")
+    print(_("batch %(id)d, letters in it: %(count)d; to print: %(file)s")
           % {"id": batch_id, "count": letters, "file": out / f"batch-{batch_id}-print.pdf"})
     return 0
 

@@ -234,8 +234,7 @@ def _replies_view(session: Session, ctx: Any, item: WorkItem) -> dict[str, Any]:
     return {"letters": letters, "editable": editable, "new_letters": NEW_LETTERS, "decisions": DECISIONS,
             "missing": {x.id: service.missing_elements(session, x, ctx.outbound) for x in editable},
             "case_documents": _case_documents(session, item),
-            "requested_channel": service.requested_channel(item.document.text or ""),
-            "writable": item.state in (WorkItemState.CLAIMED, WorkItemState.ON_HOLD, WorkItemState.NEW)}
+            "requested_channel": service.requested_channel(item.document.text or "")}
 
 
 def _back(item_id: int, message: str, letter_id: str | None = None) -> RedirectResponse:
@@ -367,6 +366,9 @@ def agent_letter_action(letter_id: str, action: str, user: CurrentUser, session:
             letter = service.update_draft(session, letter_id, user.username, now, ctx.outbound,
                                           expected_version=version or None, **changes)
             session.flush()
+        if letter.state in service.EDITABLE and letter.channel == "post" and letter.registered != (registered == "yes"):
+            letter.registered = registered == "yes"  # update_draft takes no `registered`; submit keeps it
+            changes["registered"] = letter.registered
         if action == "save":
             session.commit()
             return _back(item_id, _("The draft is saved.") if changes else _("Nothing changed."), letter_id)
