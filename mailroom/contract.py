@@ -27,6 +27,7 @@ def document_line(source: str, env: Envelope, doc: Document, tz: str) -> dict[st
         "routing_rule": item.routing_rule if item else None,
         "model_version": doc.model_version,
         "entities": doc.entities,
+        "customer": doc.customer_id,  # the linked customer's number (customers table), or null
         "text": doc.text,
     }
 

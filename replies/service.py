@@ -257,7 +257,7 @@ def _attachment_ref(session: Session, item: WorkItem, document_id: str) -> dict[
 
 def update_draft(session: Session, letter_id: str, actor: str, now: datetime, out: Outbound, *,
                  expected_version: int | None = None, **changes: Any) -> OutboundLetter:
-    """Change a draft (subject, body, fields, channel, to_email, address, attachments). Editing an approved
+    """Change a draft (subject, body, fields, channel, to_email, address, attachments, registered). Editing an approved
     letter sends it back to draft: the approval was for the old text."""
     letter = get_letter(session, letter_id)
     if letter.state not in EDITABLE:
@@ -267,7 +267,7 @@ def update_draft(session: Session, letter_id: str, actor: str, now: datetime, ou
     item = session.get(WorkItem, letter.work_item_id)
     assert item is not None
     _holder_check(item, actor, False)
-    allowed = {"subject", "body", "fields", "channel", "to_email", "address", "attachments"}
+    allowed = {"subject", "body", "fields", "channel", "to_email", "address", "attachments", "registered"}
     untouched = _template_text(session, letter, item, out, letter.fields, now)  # what the template gave
     unknown = set(changes) - allowed
     if unknown:
@@ -285,6 +285,8 @@ def update_draft(session: Session, letter_id: str, actor: str, now: datetime, ou
             value = {**letter.fields, **value}
         elif key == "subject":
             value = str(value)[:300]
+        elif key == "registered":
+            value = bool(value)
         setattr(letter, key, value)
     if "fields" in changes and "body" not in changes and untouched is not None \
             and (letter.subject, letter.body) == untouched:  # nobody edited the text: it follows the fields

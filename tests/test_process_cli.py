@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from ground.records import CATEGORIES, ENTITY_NAMES
+from storage.customers import DEMO_CUSTOMERS
+
+CUSTOMER_IDS = {c[0] for c in DEMO_CUSTOMERS}  # a fresh data directory holds no other customers
 
 FIELDS = {"source": str, "document_id": str, "channel": str, "pages": int, "language": str, "category": str,
           "confidence": float, "queue": str, "priority": int, "sla_due": str, "entities": dict, "text": str}
@@ -48,6 +51,7 @@ def test_process_whole_corpus_prints_contract_lines(corpus_dir: Path, tmp_path: 
         assert set(line["entities"]) <= set(ENTITY_NAMES)
         assert all(isinstance(v, list) for v in line["entities"].values())
         assert line["text"].strip()
+        assert "customer" in line and (line["customer"] is None or line["customer"] in CUSTOMER_IDS)
         by_source.setdefault(line["source"], []).append(line)
     assert set(by_source) == set(files)  # every file answered, exactly as given
 
@@ -136,3 +140,19 @@ def test_jobs_keep_the_order_and_the_lines_of_one_process(tmp_path: Path) -> Non
     assert [{k: v for k, v in line.items() if k not in ("document_id", "envelope_id", "sla_due")}
             for line in runs[2]] == plain
     assert [line["source"] for line in runs[1]][2] == str(bad) and "error" in runs[1][2]
+
+
+def test_process_names_the_linked_customer(tmp_path: Path) -> None:
+    """`customer` in the JSON line: the number of the customer the letter was linked to, null when none."""
+    data = tmp_path / "data"
+    listing = tmp_path / "customers.csv"
+    listing.write_text("id,name,email\nMR-2345678,Anna Nowak,anna.nowak@wp.pl\n", encoding="utf-8")
+    assert _run(["customers", "import", str(listing)], data).returncode == 0
+    for name, body, expected in (("known.eml", "Nr klienta MR-2345678. Proszę o duplikat faktury.", "MR-2345678"),
+                                 ("unknown.eml", "Nr klienta MR-9999999. Proszę o duplikat faktury.", None)):
+        (tmp_path / name).write_text(f"From: Anna <x@example.pl>\nSubject: Faktura\nMessage-ID: <{name}@x>\n"
+                                     f"Content-Type: text/plain; charset=utf-8\n\n{body}\n", encoding="utf-8")
+        proc = _run(["process", "--json", str(tmp_path / name)], data)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        (line,) = [json.loads(x) for x in proc.stdout.splitlines()]
+        assert line["customer"] == expected, line

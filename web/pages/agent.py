@@ -367,7 +367,8 @@ def agent_letter_action(letter_id: str, action: str, user: CurrentUser, session:
                                           expected_version=version or None, **changes)
             session.flush()
         if letter.state in service.EDITABLE and letter.channel == "post" and letter.registered != (registered == "yes"):
-            letter.registered = registered == "yes"  # update_draft takes no `registered`; submit keeps it
+            letter = service.update_draft(session, letter_id, user.username, now, ctx.outbound,
+                                          registered=registered == "yes")
             changes["registered"] = letter.registered
         if action == "save":
             session.commit()
