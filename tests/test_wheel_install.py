@@ -18,6 +18,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import tomllib
 from pathlib import Path
 
 import httpx
@@ -26,8 +27,10 @@ import pytest
 from tests.support.servers import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("ground", "storage", "corpus", "ocr", "classifiers", "intake", "queues", "pipeline", "channels", "web",
-           "mailroom", "pyproject.toml", "README.md")
+# the packages pyproject.toml ships (so a new package cannot be forgotten here), and the files the build reads
+PACKAGES = [p.rstrip("*") for p in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+            ["packages"]["find"]["include"]]
+SOURCES = (*PACKAGES, "pyproject.toml", "README.md")
 
 pytestmark = pytest.mark.slow
 

@@ -86,13 +86,13 @@ def get_customer(customer_id: str, user: Reader, session: SessionDep) -> Custome
                        letters=letters)
 
 
-@router.post("/api/customers/import", response_model=ImportOut,
-             responses={422: {"model": ImportOut, "description": "nothing imported; the problems per row"}})
+@router.post("/api/customers/import", response_model=ImportOut)
 def import_csv(user: Supervisor, session: SessionDep,
                body: Annotated[bytes, Body(media_type="text/csv")]) -> Any:
     """Add or update customers from a CSV body (``text/csv``, UTF-8, a header row with the columns
     ``id,name,email,phone,national_id,national_id_kind,segment,language,address``; address lines separated by
-    ``|``). Every row is checked first: with any problem nothing is written and the answer (422) lists them."""
+    ``|``). Every row is checked first: with any problem nothing is written and the answer (422, ``code``
+    ``invalid``) lists them in ``errors`` (row, problem)."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
