@@ -7,6 +7,8 @@ SLA sweep, per item:
 * **breach** of the binding deadline: escalation — the item moves to the escalation queue with
   its priority raised, ``sla_state`` breached, audit event and live event. Items on hold have
   their internal clock paused, so only the statutory clock can breach them;
+* **first response** (an acknowledgement, a reply, or a first answer recorded by hand): a warning when 80 % of
+  the time to ``first_response_due`` is used, and at its breach an escalation, as for resolution;
 * **statutory clocks** run until the reply is dispatched, whatever the item's state (closing an
   item does not stop them): a risk flag at the rule's warn point — ``deemed_accepted_risk`` for
   rules where silence means the claim is accepted (PL telecom complaints) — and a breach flag
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,12 +35,15 @@ from storage.models import WorkItem, WorkItemState
 log = logging.getLogger(__name__)
 
 ACTIVE = (WorkItemState.NEW, WorkItemState.CLAIMED)
+OPEN_STATES = (*ACTIVE, WorkItemState.ON_HOLD)
 
 
 @dataclass
 class SweepResult:
     warned: list[int] = field(default_factory=list)
     breached: list[int] = field(default_factory=list)
+    first_response_warned: list[int] = field(default_factory=list)
+    first_response_breached: list[int] = field(default_factory=list)
     statutory_risk: list[int] = field(default_factory=list)
     statutory_breached: list[int] = field(default_factory=list)
     leases_expired: list[int] = field(default_factory=list)
@@ -76,6 +81,8 @@ def sweep_sla(session: Session, now: datetime, policies: SlaPolicies, rules: Rul
         emit(session, "sla.breached", item, now, recipient=item.assignee, policy=item.sla_policy)
         out.breached.append(item_id)
 
+    _sweep_first_response(session, now, policies, rules, out)
+
     stat_q = select(WorkItem.id).where(WorkItem.statutory_due.is_not(None), WorkItem.dispatched_at.is_(None),
                                        or_(WorkItem.statutory_warn_at <= now, WorkItem.statutory_due <= now),
                                        WorkItem.outcome.is_distinct_from("duplicate_of_case"))
@@ -106,6 +113,44 @@ def sweep_sla(session: Session, now: datetime, policies: SlaPolicies, rules: Rul
         except Conflict:
             continue
     return out
+
+
+FIRST_RESPONSE_WARN = 0.8  # share of the time to the first-response target after which the agent is warned
+FIRST_RESPONSE_LOOKAHEAD = timedelta(days=4)  # candidates: targets this close (the longest, PL's 14 days, at 80 %)
+
+
+def _sweep_first_response(session: Session, now: datetime, policies: SlaPolicies, rules: RuleSet,
+                          out: SweepResult) -> None:
+    q = select(WorkItem.id).where(WorkItem.state.in_(OPEN_STATES), WorkItem.first_response_at.is_(None),
+                                  WorkItem.first_response_due.is_not(None),
+                                  WorkItem.first_response_due <= now + FIRST_RESPONSE_LOOKAHEAD,
+                                  WorkItem.outcome.is_distinct_from("duplicate_of_case"))
+    for item_id in list(session.scalars(q)):
+        item = session.get(WorkItem, item_id)
+        assert item is not None and item.first_response_due is not None
+        flags = set(item.flags)
+        try:
+            if item.first_response_due <= now and "first_response_breached" not in flags:
+                item = transition(session, item_id, OPEN_STATES, "system", "first_response_breached", now,
+                                   detail={"due": item.first_response_due.isoformat()},
+                                   flags=sorted(flags | {"first_response_breached", "first_response_warned"}))
+                if item.queue != policies.escalation.queue:
+                    escalate(session, item_id, "system", now, policies, rules,
+                             f"no first response by {item.first_response_due.isoformat()}", action="sla_breached")
+                emit(session, "sla.breached", item, now, recipient=item.assignee, policy="first_response")
+                out.first_response_breached.append(item_id)
+            elif "first_response_warned" not in flags and item.first_response_due > now:
+                span = item.first_response_due - item.created_at
+                if now < item.created_at + span * FIRST_RESPONSE_WARN:
+                    continue
+                item = transition(session, item_id, OPEN_STATES, "system", "first_response_warning", now,
+                                   detail={"due": item.first_response_due.isoformat()},
+                                   flags=sorted(flags | {"first_response_warned"}))
+                emit(session, "sla.warning", item, now, recipient=item.assignee, due=item.first_response_due,
+                     policy="first_response")
+                out.first_response_warned.append(item_id)
+        except Conflict:
+            continue
 
 
 def sweep_all(session: Session, now: datetime, policies: SlaPolicies, rules: RuleSet) -> SweepResult:

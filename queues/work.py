@@ -45,6 +45,7 @@ LEASE = timedelta(minutes=15)
 OUTCOMES: tuple[str, ...] = ("resolved", "answered", "rejected", "no_action", "forwarded", "duplicate",
                              "duplicate_of_case")
 DISPATCH_CHANNELS: tuple[str, ...] = ("post", "email")
+FIRST_RESPONSE_CHANNELS: tuple[str, ...] = ("phone", "chat", "in_person", "other")
 DEFAULT_CAPACITY = 10
 
 
@@ -205,6 +206,22 @@ def assign(session: Session, item_id: int, actor: str, now: datetime, to: str, r
                        claimed_until=None if state == WorkItemState.ON_HOLD else now + lease)
     emit(session, "item.assigned", item, now, actor=actor, recipient=to, reason=reason[:200])
     return item
+
+
+def record_first_response(session: Session, item_id: int, agent: str, now: datetime, *, how: str,
+                          at: datetime | None = None, note: str = "") -> WorkItem:
+    """A first answer given outside Mailroom's letters (a phone call, a chat): the first-response clock stops at
+    ``at`` (default now). Letters out record it themselves (replies.service)."""
+    if how not in FIRST_RESPONSE_CHANNELS:
+        raise InvalidRequest(f"how must be one of {', '.join(FIRST_RESPONSE_CHANNELS)}, got {how!r}")
+    when = at or now
+    if when > now:
+        raise InvalidRequest("the first response cannot be in the future")
+    item = _owned(session, item_id, agent, "record the first response of")
+    if item.first_response_at is not None:
+        raise Conflict(f"work item {item_id} already had its first response at {_iso(item.first_response_at)}")
+    return transition(session, item_id, OPEN, agent, "first_response", now,
+                       detail={"how": how, "at": _iso(when), "note": note[:300]}, first_response_at=when)
 
 
 def release(session: Session, item_id: int, agent: str, now: datetime) -> WorkItem:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from ground.errors import Conflict
 from pipeline.context import Context
 from queues import work
 from queues.sweep import sweep_all, sweep_sla
@@ -167,3 +168,31 @@ def test_sweep_all_expires_leases_too(ctx: Context) -> None:
     with session_scope(ctx.db_url) as s:
         r = sweep_all(s, mon + timedelta(minutes=6), ctx.policies, ctx.rules)
     assert r.leases_expired == [item_id] and _item(ctx, item_id).state == WorkItemState.NEW
+
+
+def test_first_response_clock_warns_then_escalates_unless_an_answer_is_recorded(ctx: Context) -> None:
+    """The first-response target is swept like resolution: a warning at 80 % of its time, escalation at breach;
+    a first answer recorded by hand (a phone call) stops it."""
+    at = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Europe/Warsaw"))  # Monday
+    with session_scope(ctx.db_url) as s:
+        quiet = make_item(s, ctx.rules, ctx.policies, at, category="cancellation", text="Wypowiadam umowę.")
+        called = make_item(s, ctx.rules, ctx.policies, at, category="cancellation", text="Wypowiadam umowę 2.")
+        due, created = quiet.first_response_due, quiet.created_at
+        ids = (quiet.id, called.id)
+        work.claim(s, called.id, "anna", at + timedelta(minutes=5))
+        work.record_first_response(s, called.id, "anna", at + timedelta(minutes=10), how="phone")
+        with pytest.raises(Conflict):
+            work.record_first_response(s, called.id, "anna", at + timedelta(minutes=11), how="phone")
+    assert due is not None
+    before_warn = created + (due - created) * 0.75
+    after_warn = created + (due - created) * 0.85
+    with session_scope(ctx.db_url) as s:
+        out = sweep_sla(s, before_warn, ctx.policies, ctx.rules)
+        assert out.first_response_warned == [] and out.first_response_breached == []
+        out = sweep_sla(s, after_warn, ctx.policies, ctx.rules)
+        assert out.first_response_warned == [ids[0]]  # the one answered by phone is never warned
+        out = sweep_sla(s, due + timedelta(minutes=1), ctx.policies, ctx.rules)
+        assert out.first_response_breached == [ids[0]]
+        row = s.get(WorkItem, ids[0])
+        assert row.queue == ctx.policies.escalation.queue and "first_response_breached" in row.flags
+        assert sweep_sla(s, due + timedelta(minutes=2), ctx.policies, ctx.rules).first_response_breached == []

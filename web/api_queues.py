@@ -34,6 +34,7 @@ HEARTBEAT_SECONDS = 15.0
 
 class WorkItemFull(schemas.WorkItemOut):
     claimed_until: datetime | None
+    first_response_at: datetime | None = None
     outcome: str | None
     case_id: int | None
     internal_due: datetime | None
@@ -242,6 +243,24 @@ def reclassify(item_id: int, body: ReclassifyIn, user: Agent, session: SessionDe
 def escalate(item_id: int, body: EscalateIn, user: Agent, session: SessionDep, ctx: CtxDep) -> WorkItemFull:
     _scoped(session, user, item_id)
     item = work.escalate(session, item_id, user.username, _now(), ctx.policies, ctx.rules, body.reason)
+    return _full(_committed(session, item))
+
+
+class FirstResponseIn(BaseModel):
+    how: Literal["phone", "chat", "in_person", "other"]
+    at: datetime | None = Field(default=None, description="when (default: now), with its UTC offset")
+    note: str = Field(default="", max_length=300)
+
+
+@router.post("/api/work-items/{item_id}/first-response", response_model=WorkItemFull)
+def first_response(item_id: int, body: FirstResponseIn, user: Agent, session: SessionDep) -> WorkItemFull:
+    """Record a first answer given outside Mailroom's letters (a call, a chat): the first-response clock stops.
+    An acknowledgement or reply sent from Mailroom records it by itself."""
+    _scoped(session, user, item_id)
+    if body.at is not None and body.at.tzinfo is None:
+        raise HTTPException(422, "Give the time with its UTC offset, e.g. 2026-11-23T10:00:00+01:00.")
+    item = work.record_first_response(session, item_id, user.username, _now(), how=body.how, at=body.at,
+                                      note=body.note)
     return _full(_committed(session, item))
 
 

@@ -112,6 +112,7 @@ ACCESS: dict[tuple[str, str], Roles | str] = {
     ("POST", "/api/work-items/{item_id}/escalate"): AGENTS,
     ("POST", "/api/work-items/{item_id}/dispatch"): AGENTS,
     ("POST", "/api/work-items/{item_id}/assign"): AGENTS,
+    ("POST", "/api/work-items/{item_id}/first-response"): AGENTS,
     ("PUT", "/api/work-items/{item_id}/customer"): AGENTS,
     # customers (web/api_customers.py)
     ("GET", "/api/customers/{customer_id}"): _r(A, V, AU),
