@@ -457,3 +457,17 @@ class PostBatch(Base):
     list_sha256: Mapped[str | None] = mapped_column(String(64))
     handed_over_at: Mapped[datetime | None] = mapped_column()
     handed_over_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ItemNote(Base):
+    """An internal note on a work item (0015): for staff only, never part of a letter to the customer."""
+
+    __tablename__ = "item_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    text: Mapped[str] = mapped_column(Text)
+    folded: Mapped[str] = mapped_column(Text, default="")  # lower case without diacritics: what search matches

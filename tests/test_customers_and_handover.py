@@ -143,3 +143,22 @@ def test_a_follow_up_letter_raises_the_open_item_of_its_case(ctx: Context) -> No
     with session_scope(ctx.db_url) as s:
         row = s.get(WorkItem, first_id)
         assert "new_letter" in row.flags and row.priority == priority + 10 and row.state == "new"
+
+
+def test_internal_notes_are_for_staff_searchable_and_audited(ctx: Context, client: TestClient) -> None:
+    item_id = _item(ctx)
+    assert client.post(f"/api/work-items/{item_id}/notes", json={"text": "Klient dzwonił: zażalenie na fakturę."},
+                       auth=auth("audit")).status_code == 404  # auditors read, never write
+    r = client.post(f"/api/work-items/{item_id}/notes", json={"text": "Klient dzwonił: zażalenie na fakturę."},
+                    auth=auth("anna"))
+    assert r.status_code == 201, r.text
+    assert client.post(f"/api/work-items/{item_id}/notes", json={"text": "   "}, auth=auth("anna")).status_code == 422
+    listed = client.get(f"/api/work-items/{item_id}/notes", auth=auth("audit")).json()
+    assert [(n["author"], n["text"]) for n in listed] == [("anna", "Klient dzwonił: zażalenie na fakturę.")]
+    found = client.get("/api/notes/search", params={"q": "ZAZALENIE faktur"}, auth=auth("boss")).json()
+    assert [n["work_item_id"] for n in found] == [item_id]  # folded: case and diacritics do not matter
+    assert client.get("/api/notes/search", params={"q": "zazalenie telefon"}, auth=auth("boss")).json() == []
+    assert client.get("/api/notes/search", params={"q": "zazalenie"}, auth=auth("ola")).json() == []  # not her queue
+    with session_scope(ctx.db_url) as s:
+        ev = s.scalars(select(AuditEvent).where(AuditEvent.action == "work_item.note_added")).one()
+        assert ev.actor == "anna" and "text" not in ev.detail and ev.detail["length"] == len(listed[0]["text"])

@@ -7,7 +7,18 @@ from fastapi.responses import JSONResponse
 
 from ground.errors import MailroomError
 from pipeline.context import Context
-from web import api_archive, api_customers, api_intake, api_jobs, api_queues, api_replies, ops, pages, schemas
+from web import (
+    api_archive,
+    api_customers,
+    api_intake,
+    api_jobs,
+    api_notes,
+    api_queues,
+    api_replies,
+    ops,
+    pages,
+    schemas,
+)
 from web.deps import guard
 from web.errors import install as install_error_handlers
 from web.gate import RequestGate
@@ -20,6 +31,7 @@ ROUTERS = (
     api_queues.router,
     api_replies.router,  # /api/work-items/{id}/replies, /api/replies, /api/post-batches, /api/cases/{id}/timeline
     api_customers.router,  # /api/customers, the customer link of a work item
+    api_notes.router,  # internal notes on work items
     api_archive.router,
     api_jobs.router,
     pages.router,  # static files, sign-in

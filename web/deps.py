@@ -114,6 +114,9 @@ ACCESS: dict[tuple[str, str], Roles | str] = {
     ("POST", "/api/work-items/{item_id}/assign"): AGENTS,
     ("POST", "/api/work-items/{item_id}/first-response"): AGENTS,
     ("PUT", "/api/work-items/{item_id}/customer"): AGENTS,
+    ("POST", "/api/work-items/{item_id}/notes"): AGENTS,
+    ("GET", "/api/work-items/{item_id}/notes"): _r(A, V, AU),
+    ("GET", "/api/notes/search"): _r(A, V, AU),
     # customers (web/api_customers.py)
     ("GET", "/api/customers/{customer_id}"): _r(A, V, AU),
     ("POST", "/api/customers/import"): SUPERVISORS,
