@@ -49,6 +49,7 @@ from storage.models import (
     WorkItem,
     WorkItemState,
 )
+from storage.search import fold
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,28 @@ def get_letter(session: Session, letter_id: str) -> OutboundLetter:
 def letters_of_item(session: Session, item_id: int) -> list[OutboundLetter]:
     return list(session.scalars(select(OutboundLetter).where(OutboundLetter.work_item_id == item_id)
                                 .order_by(OutboundLetter.created_at, OutboundLetter.id)))
+
+
+def search_letters(session: Session, words: str, *, kind: str | None = None, channel: str | None = None,
+                   since: datetime | None = None, until: datetime | None = None,
+                   limit: int = 50) -> list[OutboundLetter]:
+    """Letters that left (queued or later) with every word of ``words`` in their reference, subject or text
+    (case and diacritics folded), newest first: the archive's view of what was sent."""
+    terms = fold(words).split()
+    if not terms:
+        raise InvalidRequest("give at least one word to look for")
+    q = select(OutboundLetter).where(OutboundLetter.state.not_in([S.DRAFT, S.APPROVED, S.CANCELLED]))
+    for term in terms[:10]:
+        q = q.where(OutboundLetter.folded.contains(term, autoescape=True))
+    if kind:
+        q = q.where(OutboundLetter.kind == kind)
+    if channel:
+        q = q.where(OutboundLetter.channel == channel)
+    if since:
+        q = q.where(OutboundLetter.created_at >= since)
+    if until:
+        q = q.where(OutboundLetter.created_at < until)
+    return list(session.scalars(q.order_by(OutboundLetter.created_at.desc(), OutboundLetter.id).limit(limit)))
 
 
 def letters_of_case(session: Session, case_id: int) -> list[OutboundLetter]:
@@ -404,6 +427,7 @@ def submit(session: Session, letter_id: str, actor: str, now: datetime, out: Out
         if registered is not None:
             letter.registered = registered
         letter.sha256 = out.blobs.put(render_letter(content_of(session, letter, out, today)))
+    letter.folded = fold(f"{reference_of(item, out.policy)} {letter.subject} {letter.body}")  # the archive finds it
     letter.state, letter.updated_at = S.QUEUED, now
     letter.version += 1
     _event(session, letter, actor, "queued", {"channel": letter.channel, "sha256": letter.sha256,
@@ -674,6 +698,8 @@ def acknowledge_routed(session: Session, item: WorkItem, now: datetime, out: Out
     customer = _customer(session, doc)
     address = [customer.name, *customer.address] if customer and customer.address else []
     if (how == "email" and not to) or (how == "post" and len(address) < 2):
+        # the agent writes it: the item says so (its flag), and the first-response clock keeps running
+        item.flags = sorted({*item.flags, "acknowledgement_due"})
         record(session, "system", "outbound.acknowledgement_skipped", document_id=doc.id, work_item_id=item.id,
                detail={"channel": how, "why": "no e-mail address" if how == "email" else "no postal address"})
         return None

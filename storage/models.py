@@ -419,6 +419,7 @@ class OutboundLetter(Base):
     template: Mapped[str | None] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(300), default="")
     body: Mapped[str] = mapped_column(Text, default="")
+    folded: Mapped[str] = mapped_column(Text, default="")  # subject and body folded (storage.search.fold): the archive
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)  # decision, reasons, amounts, employee, ...
     to_email: Mapped[str | None] = mapped_column(String(254))
     address: Mapped[list[Any]] = mapped_column(default=list)  # postal address lines

@@ -328,6 +328,23 @@ def test_extension_notice_moves_the_statutory_deadline_to_the_extended_period(ct
         assert row.statutory_due.astimezone(WAW).date() == datetime(2027, 2, 23).date()
 
 
+def test_a_paper_complaint_without_a_known_address_is_flagged_for_a_written_acknowledgement(ctx: Context) -> None:
+    at = datetime(2026, 11, 23, 9, 0, tzinfo=WAW)
+    with session_scope(ctx.db_url) as s:
+        item = make_item(s, ctx.rules, ctx.policies, at, category="complaint", channel="paper", text=COMPLAINT)
+        assert service.acknowledge_routed(s, item, at, ctx.outbound) is None  # nobody to write to yet
+        assert "acknowledgement_due" in item.flags and service.letters_of_item(s, item.id) == []
+    _customer(ctx)
+    with session_scope(ctx.db_url) as s:
+        known = make_item(s, ctx.rules, ctx.policies, at, category="complaint", channel="paper",
+                          text="Reklamacja usługi internetu: od tygodnia brak połączenia, proszę o obniżkę abonamentu.")
+        known.document.customer_id = "MR-1234567"
+        ack = service.acknowledge_routed(s, known, at, ctx.outbound)
+        assert ack is not None and (ack.channel, ack.state) == ("post", "queued")  # the next post batch
+        assert ack.address == ["Jan Kowalski", "ul. Długa 5 m. 3", "00-950 Warszawa"]
+        assert "acknowledgement_due" not in known.flags
+
+
 def test_russian_clock_counts_from_registration(ctx: Context) -> None:
     at = datetime(2026, 11, 20, 17, 0, tzinfo=ZoneInfo("Europe/Moscow"))  # Friday evening
     registered = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Moscow"))  # routed on Monday

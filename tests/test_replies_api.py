@@ -104,6 +104,11 @@ def test_reply_by_post_over_http_from_draft_to_hand_over(ctx: Context, client: T
     assert ("clock", "work_item.dispatched") in kinds
     assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)
     assert c.get(f"/api/cases/{case_id}/timeline", auth=auth("petr")).status_code == 404  # not his queues
+    reference = ctx.reply_policy.format_reference(case_id)
+    found = c.get("/api/archive/letters", params={"q": f"{reference.lower()} UWZGLEDNIONA"}, auth=auth("audit"))
+    assert [x["id"] for x in found.json()] == [letter["id"]], found.text  # folded: case and diacritics
+    assert c.get("/api/archive/letters", params={"q": "odrzucona"}, auth=auth("audit")).json() == []
+    assert c.get("/api/archive/letters", params={"q": reference}, auth=auth("anna")).status_code == 404
 
 
 def test_email_reply_over_http_reaches_the_relay(ctx: Context, client: TestClient,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ Mailroom = Annotated[User, require(Role.SCANNER, Role.SUPERVISOR)]
 Reader = Annotated[User, require(Role.AGENT, Role.SUPERVISOR, Role.AUDITOR)]
 PostReader = Annotated[User, require(Role.SCANNER, Role.SUPERVISOR, Role.AUDITOR)]
 Supervisor = Annotated[User, require(Role.SUPERVISOR)]
+Archive = Annotated[User, require(Role.SUPERVISOR, Role.AUDITOR)]
 
 
 class DraftIn(BaseModel):
@@ -323,6 +324,22 @@ def hand_over_batch(batch_id: int, body: HandOverIn, user: Mailroom, session: Se
     batch = service.hand_over(session, batch_id, user.username, body.at or now, now, ctx.outbound, body.numbers)
     session.commit()
     return _batch_out(batch)
+
+
+@router.get("/api/archive/letters", response_model=list[LetterOut])
+def archive_letters(user: Archive, session: SessionDep, ctx: CtxDep,
+                    q: Annotated[str, Query(min_length=1, max_length=200)],
+                    kind: Literal["reply", "acknowledgement", "request_to_complete", "extension"] | None = None,
+                    channel: Literal["email", "post"] | None = None,
+                    since: Annotated[datetime | None, Query(alias="from")] = None,
+                    until: Annotated[datetime | None, Query(alias="to")] = None) -> list[LetterOut]:
+    """The archive of letters sent: every word of ``q`` in the case reference, subject or text (case and
+    diacritics do not matter), newest first, at most 50; each with its original (``/api/replies/{id}/original``)
+    and its case (``/api/cases/{case_id}/timeline``)."""
+    _aware(since)
+    _aware(until)
+    found = service.search_letters(session, q, kind=kind, channel=channel, since=since, until=until)
+    return [_out(session, letter, ctx) for letter in found]
 
 
 @router.get("/api/cases/{case_id}/timeline", response_model=list[TimelineEntry])

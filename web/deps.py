@@ -138,6 +138,7 @@ ACCESS: dict[tuple[str, str], Roles | str] = {
     ("GET", "/api/post-batches/{batch_id}/{which}.pdf"): _r(S, V, AU),
     ("POST", "/api/post-batches/{batch_id}/hand-over"): MAILROOM,
     ("GET", "/api/cases/{case_id}/timeline"): _r(A, V, AU),
+    ("GET", "/api/archive/letters"): _r(V, AU),
     ("GET", "/api/queues/{queue}/members"): SUPERVISORS,
     ("PUT", "/api/queues/{queue}/members"): SUPERVISORS,
     ("PUT", "/api/agents/{username}/skills"): SUPERVISORS,
@@ -174,6 +175,8 @@ ACCESS: dict[tuple[str, str], Roles | str] = {
     ("POST", "/agent/queues/{queue}/next"): AGENTS,
     ("GET", "/agent/items/{item_id}"): AGENTS,
     ("GET", "/agent/items/{item_id}/pages/{page}.png"): AGENTS,
+    ("POST", "/agent/items/{item_id}/renew"): AGENTS,  # the open item page keeps its claim (issue 18)
+    ("POST", "/agent/items/{item_id}/release"): AGENTS,  # the item page's beacon when its reader leaves it
     ("POST", "/agent/items/{item_id}/{action}"): AGENTS,
     ("GET", "/supervisor"): SUPERVISORS,
     ("GET", "/supervisor/queues"): SUPERVISORS,

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("template", sa.String(64), nullable=True),
         sa.Column("subject", sa.String(300), nullable=False),
         sa.Column("body", sa.Text, nullable=False),
+        sa.Column("folded", sa.Text, nullable=False, server_default=""),
         sa.Column("fields", sa.JSON, nullable=False),
         sa.Column("to_email", sa.String(254), nullable=True),
         sa.Column("address", sa.JSON, nullable=False),
