@@ -21,9 +21,10 @@ import zlib
 from datetime import datetime, timedelta
 
 import regex
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from ground.errors import InvalidRequest, NotFound
 from queues import work
 from queues.sla import SlaPolicies
 from queues.work import OPEN, emit, sla_values
@@ -179,3 +180,87 @@ def routed(session: Session, item: WorkItem, policies: SlaPolicies, now: datetim
     both SLA clocks, live notification. ``reference`` finds the case reference of our letters in an answer."""
     item.registered_at = now
     link_case(session, item, policies, now, reference)
+
+
+# ---------------------------------------------------------------- merge and split by hand
+
+
+def _retime(session: Session, case: Case, policies: SlaPolicies, actor: str, now: datetime, action: str) -> None:
+    """The case's first receipt from its letters, and the clocks of its open, undispatched items from it."""
+    items = list(session.scalars(select(WorkItem).where(WorkItem.case_id == case.id)))
+    received = [i.document.envelope.received_at for i in items]
+    if received:
+        case.first_received_at = min(received)
+    session.flush()
+    for item in items:
+        if item.state in OPEN and item.dispatched_at is None:
+            work.transition(session, item.id, OPEN, actor, action, now, detail={"case_id": case.id},
+                            **sla_values(session, item, policies, now))
+
+
+def merge_cases(session: Session, into_id: int, from_id: int, actor: str, now: datetime, reason: str,
+                policies: SlaPolicies) -> Case:
+    """Two cases are one matter: the letters of ``from_id`` join ``into_id``, whose statutory clock then runs
+    from the earliest receipt of all of them; ``from_id`` is left empty. Audited with the reason."""
+    if not reason.strip():
+        raise InvalidRequest("say why the cases are one matter (the reason goes into the audit trail)")
+    if into_id == from_id:
+        raise InvalidRequest("a case cannot be merged into itself")
+    into, other = session.get(Case, into_id), session.get(Case, from_id)
+    if into is None or other is None:
+        raise NotFound(f"case {into_id if into is None else from_id} does not exist")
+    moved = list(session.scalars(select(WorkItem.id).where(WorkItem.case_id == from_id)))
+    session.execute(update(WorkItem).where(WorkItem.case_id == from_id).values(case_id=into_id)
+                    .execution_options(synchronize_session="fetch"))
+    session.execute(update(OutboundLetter).where(OutboundLetter.case_id == from_id).values(case_id=into_id)
+                    .execution_options(synchronize_session="fetch"))
+    other.primary_item_id = None
+    record(session, actor, "case.merged", detail={"into": into_id, "from": from_id, "work_items": moved,
+                                                  "reason": reason[:500]})
+    _retime(session, into, policies, actor, now, "case_merged")
+    return into
+
+
+def split_case(session: Session, case_id: int, item_ids: list[int], actor: str, now: datetime, reason: str,
+               policies: SlaPolicies) -> Case:
+    """Some letters of a case are another matter: they become a new case with its own clock from their
+    earliest receipt. A letter that had been closed as a copy of the case (``duplicate_of_case``) is open
+    again: it is its own matter now. Audited with the reason."""
+    if not reason.strip():
+        raise InvalidRequest("say why these letters are another matter (the reason goes into the audit trail)")
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"case {case_id} does not exist")
+    items = list(session.scalars(select(WorkItem).where(WorkItem.id.in_(item_ids))))
+    if not items or len(items) != len(set(item_ids)) or any(i.case_id != case_id for i in items):
+        raise InvalidRequest(f"give work items of case {case_id} to split off")
+    staying = session.scalar(select(func.count()).select_from(WorkItem).where(
+        WorkItem.case_id == case_id, WorkItem.id.not_in(item_ids))) or 0
+    if staying == 0:
+        raise InvalidRequest("at least one letter must stay in the case")
+    first = min(items, key=lambda i: (i.document.envelope.received_at, i.id))
+    new = Case(customer_id=case.customer_id, invoice_no=case.invoice_no, language=first.document.language,
+               category=first.document.category, shingles=shingles(first.document.text or ""),
+               first_received_at=first.document.envelope.received_at, primary_item_id=first.id, created_at=now)
+    session.add(new)
+    session.flush()
+    for item in items:
+        reopen = item.state == WorkItemState.DONE and item.outcome == "duplicate_of_case"
+        values: dict[str, object] = {"case_id": new.id}
+        if reopen:
+            values.update(state=WorkItemState.NEW, outcome=None,
+                          flags=[f for f in item.flags if f != "duplicate_of_case"])
+        work.transition(session, item.id, (*OPEN, WorkItemState.DONE), actor, "case_split", now,
+                        detail={"from_case": case_id, "to_case": new.id, "reopened": reopen}, **values)
+        if reopen:
+            emit(session, "item.new", item, now, actor=actor)
+    session.execute(update(OutboundLetter).where(OutboundLetter.work_item_id.in_(item_ids))
+                    .values(case_id=new.id).execution_options(synchronize_session="fetch"))
+    if case.primary_item_id in item_ids:
+        case.primary_item_id = session.scalar(select(WorkItem.id).where(WorkItem.case_id == case_id)
+                                              .order_by(WorkItem.id).limit(1))
+    record(session, actor, "case.split", detail={"from": case_id, "to": new.id, "work_items": sorted(item_ids),
+                                                 "reason": reason[:500]})
+    _retime(session, case, policies, actor, now, "case_split")
+    _retime(session, new, policies, actor, now, "case_split")
+    return new

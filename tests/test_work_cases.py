@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
+from ground.errors import InvalidRequest
 from pipeline.context import Context
 from queues import work
 from queues.cases import shingles, similarity
@@ -110,3 +112,42 @@ def test_an_email_reply_joins_the_case_of_the_message_it_answers(ctx: Context) -
         assert copy.state == WorkItemState.DONE and primary.state == WorkItemState.NEW
         why = s.scalars(select(AuditEvent.detail).where(AuditEvent.action == "work_item.attached_to_case")).one()
         assert why["why"].startswith("reply to e-mail") and "first-123@example.pl" in why["why"]
+
+
+def test_cases_are_merged_and_split_by_hand_with_their_clocks(ctx: Context) -> None:
+    """Merge: another case's letters join, the clock runs from the earliest receipt of all. Split: letters that
+    are another matter get a new case and clock; a copy closed as duplicate is open again. Both audited."""
+    from queues.cases import merge_cases, split_case
+
+    early, late = datetime(2026, 11, 20, 9, 0, tzinfo=WAW), datetime(2026, 11, 25, 9, 0, tzinfo=WAW)
+    other = "Zażalenie na technika: nie przyszedł na umówioną wizytę serwisową w sprawie routera, proszę o kontakt."
+    with session_scope(ctx.db_url) as s:
+        a = make_item(s, ctx.rules, ctx.policies, late, category="complaint", text=LETTER, entities=ENT)
+        b = make_item(s, ctx.rules, ctx.policies, early, category="complaint", text=other, now=late)
+        assert a.case_id != b.case_id
+        a_id, b_id, a_case, b_case = a.id, b.id, a.case_id, b.case_id
+        with pytest.raises(InvalidRequest):
+            merge_cases(s, a_case, b_case, "anna", late, " ", ctx.policies)
+        merge_cases(s, a_case, b_case, "anna", late, "the same complaint, told twice", ctx.policies)
+    with session_scope(ctx.db_url) as s:
+        a, b = s.get(WorkItem, a_id), s.get(WorkItem, b_id)
+        assert a.case_id == b.case_id == a_case and s.get(Case, a_case).first_received_at == early
+        assert a.statutory_due == b.statutory_due == datetime(2026, 12, 20, 23, 59, 59, tzinfo=WAW)
+        copy = make_item(s, ctx.rules, ctx.policies, late, category="complaint", channel="fax",
+                         text="FAX " + LETTER, entities=ENT, now=late)
+        assert (copy.case_id, copy.outcome) == (a_case, "duplicate_of_case")
+        copy_id = copy.id
+        with pytest.raises(InvalidRequest):
+            split_case(s, a_case, [a_id, b_id, copy_id], "anna", late, "all of them", ctx.policies)  # none stays
+        new = split_case(s, a_case, [b_id, copy_id], "anna", late, "the technician is another matter",
+                         ctx.policies)
+        new_id = new.id
+    with session_scope(ctx.db_url) as s:
+        b, copy, a = s.get(WorkItem, b_id), s.get(WorkItem, copy_id), s.get(WorkItem, a_id)
+        assert b.case_id == copy.case_id == new_id != a.case_id
+        assert (copy.state, copy.outcome) == (WorkItemState.NEW, None)  # its own matter: open again
+        assert s.get(Case, a_case).first_received_at == late  # the remaining letter's own receipt
+        assert a.statutory_due == datetime(2026, 12, 25, 23, 59, 59, tzinfo=WAW)
+        assert b.statutory_due == datetime(2026, 12, 20, 23, 59, 59, tzinfo=WAW)
+        actions = [e.action for e in s.scalars(select(AuditEvent).where(AuditEvent.action.like("case.%")))]
+        assert actions == ["case.merged", "case.split"]

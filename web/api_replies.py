@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ground.errors import NotFound
+from queues import cases
 from replies import service
 from replies.timeline import case_timeline
-from storage.models import OutboundLetter, PostBatch, Role, User, WorkItem
+from storage.models import Case, OutboundLetter, PostBatch, Role, User, WorkItem
 from web.api_queues import Agent, _scoped
 from web.deps import CtxDep, SessionDep, require
 
@@ -324,6 +325,61 @@ def hand_over_batch(batch_id: int, body: HandOverIn, user: Mailroom, session: Se
     batch = service.hand_over(session, batch_id, user.username, body.at or now, now, ctx.outbound, body.numbers)
     session.commit()
     return _batch_out(batch)
+
+
+class MergeIn(BaseModel):
+    from_case_id: int = Field(description="the case whose letters join this one")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class SplitIn(BaseModel):
+    work_item_ids: list[int] = Field(min_length=1, max_length=200, description="letters that are another matter")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CaseOut(BaseModel):
+    id: int
+    first_received_at: datetime
+    primary_item_id: int | None
+    work_item_ids: list[int]
+
+
+def _case_out(session: Session, case_id: int) -> CaseOut:
+    case = session.get(Case, case_id)
+    assert case is not None
+    ids = list(session.scalars(select(WorkItem.id).where(WorkItem.case_id == case_id).order_by(WorkItem.id)))
+    return CaseOut(id=case.id, first_received_at=case.first_received_at, primary_item_id=case.primary_item_id,
+                   work_item_ids=ids)
+
+
+def _case_scoped(session: Session, user: User, case_id: int) -> None:
+    """404 unless the case exists and (for an agent) every letter of it is in their queues."""
+    ids = list(session.scalars(select(WorkItem.id).where(WorkItem.case_id == case_id)))
+    if session.get(Case, case_id) is None:
+        raise HTTPException(404, "Not found.")
+    if user.role == Role.AGENT.value:
+        for item_id in ids:
+            _scoped(session, user, item_id)
+
+
+@router.post("/api/cases/{case_id}/merge", response_model=CaseOut)
+def merge_case(case_id: int, body: MergeIn, user: Agent, session: SessionDep, ctx: CtxDep) -> CaseOut:
+    """The letters of another case are the same matter: they join this case, whose statutory clock runs from the
+    earliest receipt of all of them. Audited with the reason."""
+    _case_scoped(session, user, case_id)
+    _case_scoped(session, user, body.from_case_id)
+    cases.merge_cases(session, case_id, body.from_case_id, user.username, _now(), body.reason, ctx.policies)
+    session.commit()
+    return _case_out(session, case_id)
+
+
+@router.post("/api/cases/{case_id}/split", response_model=CaseOut, status_code=201)
+def split_case(case_id: int, body: SplitIn, user: Agent, session: SessionDep, ctx: CtxDep) -> CaseOut:
+    """These letters are another matter: a new case with its own clock (the answer is the new case)."""
+    _case_scoped(session, user, case_id)
+    new = cases.split_case(session, case_id, body.work_item_ids, user.username, _now(), body.reason, ctx.policies)
+    session.commit()
+    return _case_out(session, new.id)
 
 
 @router.get("/api/archive/letters", response_model=list[LetterOut])

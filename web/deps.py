@@ -139,6 +139,8 @@ ACCESS: dict[tuple[str, str], Roles | str] = {
     ("POST", "/api/post-batches/{batch_id}/hand-over"): MAILROOM,
     ("GET", "/api/cases/{case_id}/timeline"): _r(A, V, AU),
     ("GET", "/api/archive/letters"): _r(V, AU),
+    ("POST", "/api/cases/{case_id}/merge"): AGENTS,
+    ("POST", "/api/cases/{case_id}/split"): AGENTS,
     ("GET", "/api/queues/{queue}/members"): SUPERVISORS,
     ("PUT", "/api/queues/{queue}/members"): SUPERVISORS,
     ("PUT", "/api/agents/{username}/skills"): SUPERVISORS,
