@@ -403,7 +403,7 @@ def test_cli_imports_eml_and_mbox_with_progress_and_dedupe(ctx: Context, tmp_pat
     code = main(["import", str(tmp_path / "archive.mbox"), str(tmp_path / "one.eml"), str(tmp_path / "empty.pdf")])
     out = capsys.readouterr()
     assert code == 1  # one file went to quarantine
-    assert "imported 5: 3 new, 1 duplicates, 1 quarantined" in out.out
+    assert "imported 5: new 3, duplicates 1, quarantined 1" in out.out
     assert "empty.pdf: QUARANTINED" in out.out and "0 bytes" in out.out
     assert "5/5" in out.err  # the progress bar
     with session_scope(ctx.db_url) as s:

@@ -13,6 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ground import i18n
+from ground.i18n import gettext as _
+from ground.i18n import ngettext
 from ground.records import Channel
 from mailroom.commands import cli_actor
 
@@ -78,16 +81,18 @@ def cmd_import(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        print(f"mailroom import: not a file: {', '.join(missing)}", file=sys.stderr)
+        print(_("mailroom import: not a file: %(files)s") % {"files": ", ".join(missing)}, file=sys.stderr)
         return 2
     ctx = get_context()
     channel = Channel(args.channel) if args.channel else None
-    with tqdm(total=count_items(paths), unit="msg", file=sys.stderr, disable=args.quiet) as bar:
+    with tqdm(total=count_items(paths), unit="msg", file=sys.stderr,
+              disable=args.quiet or not sys.stderr.isatty()) as bar:  # progress only for a person at a terminal
         result = import_paths(ctx, paths, _now, _dispatch(ctx, args.enqueue), channel=channel, progress=bar.update)
     for name, reason in result.quarantined:
-        print(f"{name}: QUARANTINED {reason}")
-    print(f"imported {result.total}: {len(result.accepted)} new, {len(result.duplicates)} duplicates, "
-          f"{len(result.quarantined)} quarantined")
+        print(_("%(name)s: QUARANTINED %(reason)s") % {"name": name, "reason": reason})
+    print(_("imported %(total)d: new %(new)d, duplicates %(duplicates)d, quarantined %(quarantined)d")
+          % {"total": result.total, "new": len(result.accepted), "duplicates": len(result.duplicates),
+             "quarantined": len(result.quarantined)})
     return 1 if result.quarantined else 0
 
 
@@ -97,7 +102,8 @@ def cmd_imap(args: argparse.Namespace) -> int:
 
     password = os.environ.get(args.password_env, "")
     if not password:
-        print(f"mailroom imap: set the password in the environment variable {args.password_env}", file=sys.stderr)
+        print(_("mailroom imap: set the password in the environment variable %(name)s") % {"name": args.password_env},
+              file=sys.stderr)
         return 2
     cfg = MailboxConfig(host=args.host, port=args.port, user=args.user, password=password, folder=args.folder,
                         security=args.security, after=args.after, done_folder=args.done_folder,
@@ -106,8 +112,9 @@ def cmd_imap(args: argparse.Namespace) -> int:
     dispatch = _dispatch(ctx, not args.inline)
     if args.once:
         res = poll_once(ctx, cfg, _now(), dispatch)
-        print(f"{cfg.label}: {res.fetched} fetched, {len(res.accepted)} new, {len(res.duplicates)} duplicates, "
-              f"{len(res.quarantined)} quarantined")
+        print(_("%(mailbox)s: fetched %(fetched)d, new %(new)d, duplicates %(duplicates)d, quarantined "
+                "%(quarantined)d") % {"mailbox": cfg.label, "fetched": res.fetched, "new": len(res.accepted),
+                                       "duplicates": len(res.duplicates), "quarantined": len(res.quarantined)})
         return 0
     poll_forever(ctx, [cfg], args.interval, dispatch, _stop_on_signals())
     return 0
@@ -120,7 +127,8 @@ def cmd_smtp(args: argparse.Namespace) -> int:
     ctx = get_context()
     controller = start_endpoint(ctx, args.host, args.port, lmtp=args.lmtp, dispatch=_dispatch(ctx, not args.inline),
                                 channel=Channel(args.channel))
-    print(f"{'LMTP' if args.lmtp else 'SMTP'} intake on {args.host}:{args.port}", flush=True)
+    print(_("%(protocol)s intake on %(host)s:%(port)d") % {"protocol": "LMTP" if args.lmtp else "SMTP",
+                                                           "host": args.host, "port": args.port}, flush=True)
     try:
         _stop_on_signals().wait()
     finally:
@@ -161,10 +169,11 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         for r in rows:
             print(f"{r['id']}  {r['received_at'][:19]}  {r['channel']:<6} {r['state']:<11} {r['source_name'][:40]!r}: "
                   f"{r['reason']}")
-        print(f"{total} in quarantine")
+        print(ngettext("%(count)d envelope in quarantine", "%(count)d envelopes in quarantine", total)
+              % {"count": total})
         return 0
     if not args.envelope_id:
-        print(f"mailroom quarantine {args.action}: give the envelope id", file=sys.stderr)
+        print(_("mailroom quarantine %(action)s: give the envelope id") % {"action": args.action}, file=sys.stderr)
         return 2
     if args.action == "show":
         with session_scope(ctx.db_url) as s:
@@ -176,8 +185,9 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     _dispatch(ctx, args.enqueue)(args.envelope_id)
     with session_scope(ctx.db_url) as s:
         status = q.batch_status(s, args.envelope_id)
-    print(f"{args.envelope_id}: {status['state']}" + (f" ({status['reason']})" if status["reason"] else "")
-          + f", {status['documents_found']} documents")
+    print(_("%(id)s: %(state)s%(reason)s, documents: %(documents)d")
+          % {"id": args.envelope_id, "state": i18n.envelope_state_name(status["state"]),
+             "reason": f" ({status['reason']})" if status["reason"] else "", "documents": status["documents_found"]})
     return 0
 
 
@@ -192,19 +202,25 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status, ensure_ascii=False))
         return 0
-    print(f"envelope {status['envelope_id']} ({status['channel']}, {status['source_name']!r}): {status['state']}"
-          + (f" — {status['reason']}" if status["reason"] else ""))
-    print(f"pages received: {status['pages_received'] if status['pages_received'] is not None else '?'}, "
-          f"documents found: {status['documents_found']}")
+    print(_("envelope %(id)s (%(channel)s, %(name)r): %(state)s%(reason)s")
+          % {"id": status["envelope_id"], "channel": i18n.channel_name(status["channel"]),
+             "name": status["source_name"], "state": i18n.envelope_state_name(status["state"]),
+             "reason": f" — {status['reason']}" if status["reason"] else ""})
+    print(_("pages received: %(pages)s, documents found: %(documents)d")
+          % {"pages": status["pages_received"] if status["pages_received"] is not None else "?",
+             "documents": status["documents_found"]})
     if status["reading"]:
         r = status["reading"]
-        print(f"reading in {r['chunks']} page chunks: {r['chunks_done']} done, "
-              f"{r['pages_read']} of {r['pages_total']} pages read")
+        print(_("reading in %(chunks)d page chunks: %(done)d done, %(read)d of %(total)d pages read")
+              % {"chunks": r["chunks"], "done": r["chunks_done"], "read": r["pages_read"], "total": r["pages_total"]})
     for n, d in enumerate(status["documents"], 1):
         item = d["work_item"]
-        where = f"{item['queue']} #{item['id']} {item['state']}" if item else "no work item yet"
-        print(f"  {n}. pages {d['first_page']}.. ({d['pages']} + {d['blank_pages']} blank) {d['state']}: "
-              f"{d['category'] or '-'} → {where}")
+        where = (f"{i18n.queue_name(item['queue'])} #{item['id']} {i18n.item_state_name(item['state'])}" if item
+                 else _("no work item yet"))
+        print("  " + _("%(n)d. pages %(first)d.. (%(pages)d + %(blank)d blank) %(state)s: %(category)s → %(where)s")
+              % {"n": n, "first": d["first_page"], "pages": d["pages"], "blank": d["blank_pages"],
+                 "state": i18n.document_state_name(d["state"]), "category": i18n.category_name(d["category"])
+                 if d["category"] else "-", "where": where})
     return 0
 
 

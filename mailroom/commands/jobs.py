@@ -10,6 +10,8 @@ from dataclasses import asdict
 from typing import Any
 
 from ground.errors import StorageError
+from ground.i18n import N_, ngettext
+from ground.i18n import gettext as _
 
 CLI_ACTOR = "cli"  # as `mailroom quarantine retry` records it
 
@@ -41,7 +43,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if getattr(args, "json", False):
         print(_json([asdict(c) for c in counts]))
         return 0
-    print(f"{'queue':<24} {'queued':>7} {'started':>8} {'failed':>7} {'scheduled':>10}")
+    heads = (_("queue"), _("queued"), _("started"), _("failed"), _("scheduled"))
+    print(f"{heads[0]:<24} {heads[1]:>7} {heads[2]:>8} {heads[3]:>7} {heads[4]:>10}")
     for c in counts:
         print(f"{c.queue:<24} {c.queued:>7} {c.started:>8} {c.failed:>7} {c.scheduled:>10}")
     return 0
@@ -56,10 +59,11 @@ def cmd_failed(args: argparse.Namespace) -> int:
         print(_json({"total": total, "items": [asdict(j) for j in jobs]}))
         return 0
     for j in jobs:
-        about = j.document_id and f"document {j.document_id}" or j.envelope_id and f"envelope {j.envelope_id}" or "-"
+        about = (_("document %(id)s") % {"id": j.document_id} if j.document_id else
+                 _("envelope %(id)s") % {"id": j.envelope_id} if j.envelope_id else "-")
         when = j.failed_at.isoformat(timespec="seconds") if j.failed_at else "?"
         print(f"{j.job_id}  {j.queue}  {when}  {j.function or '?'}  {about}: {j.error or '?'}")
-    print(f"{total} failed")
+    print(ngettext("%(count)d failed job", "%(count)d failed jobs", total) % {"count": total})
     return 0
 
 
@@ -69,7 +73,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     with _queues() as queues:
         job = show(queues, args.job_id)
     print(_json(asdict(job)) if args.json else "\n".join(
-        [*(f"{k}: {v}" for k, v in asdict(job).items() if k != "traceback"), "", job.traceback or "(no traceback)"]))
+        [*(f"{k}: {v}" for k, v in asdict(job).items() if k != "traceback"), "", job.traceback or _("(no traceback)")]))
     return 0
 
 
@@ -80,7 +84,7 @@ def _act(action: Callable[..., Any], done: str) -> Callable[[argparse.Namespace]
         ctx = get_context()
         with _queues() as queues:
             job = action(queues, args.job_id, db_url=ctx.db_url, actor=CLI_ACTOR)
-        print(f"{job.job_id}: {done} ({job.queue})")
+        print(f"{job.job_id}: {_(done)} ({job.queue})")
         return 0
 
     return run
@@ -89,13 +93,13 @@ def _act(action: Callable[..., Any], done: str) -> Callable[[argparse.Namespace]
 def cmd_retry(args: argparse.Namespace) -> int:
     from pipeline.failed_jobs import retry
 
-    return _act(retry, "queued again")(args)
+    return _act(retry, N_("queued again"))(args)
 
 
 def cmd_discard(args: argparse.Namespace) -> int:
     from pipeline.failed_jobs import discard
 
-    return _act(discard, "discarded")(args)
+    return _act(discard, N_("discarded"))(args)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

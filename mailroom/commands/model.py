@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from classifiers.model import MODEL_DIR
+from ground.i18n import gettext as _
 
 
 def _database_url() -> str | None:
@@ -35,7 +36,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.no_corrections and db_url is not None:
         with session_scope(db_url) as s:
             corrections = corrections_from_db(s)
-    print(f"agents' corrections: {len(corrections)}", file=sys.stderr)
+    print(_("agents' corrections: %(count)d") % {"count": len(corrections)}, file=sys.stderr)
     model = build_model(seed=args.seed, split=args.split, per_pair=args.per_pair, epochs=args.epochs,
                         corrections=corrections, log=lambda m: print(m, file=sys.stderr))
     out = Path(args.out)
@@ -56,8 +57,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             record(s, cli_actor(), "model.trained", detail={
                 "version": model.version, "out": str(out), "seed": args.seed, "split": args.split,
                 "per_pair": args.per_pair, "epochs": args.epochs, "corrections": len(corrections), "bytes": size})
-    print(f"wrote {model.version} to {out} ({size / 1e6:.1f} MB): lexicon_weight={model.lexicon_weight} "
-          f"temperature={model.temperature}")
+    print(_("wrote %(version)s to %(out)s (%(size)s MB): lexicon_weight=%(weight)s temperature=%(temperature)s")
+          % {"version": model.version, "out": out, "size": f"{size / 1e6:.1f}", "weight": model.lexicon_weight,
+             "temperature": model.temperature})
     return 0
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ground.errors import MailroomError
+from ground.i18n import gettext as _
 
 CHANNEL_BY_SUFFIX = {".eml": "email", ".msg": "email", ".tif": "fax", ".tiff": "fax"}
 
@@ -46,7 +47,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     from queues.sla import compute_sla
 
     if not args.dry_run:
-        print("mailroom route only supports --dry-run (routing happens in the pipeline)")
+        print(_("mailroom route only supports --dry-run (routing happens in the pipeline)"))
         return 2
     ctx = get_context()
     for d in _texts(args.target, args.channel):
@@ -62,12 +63,16 @@ def cmd_route(args: argparse.Namespace) -> int:
                               "steps": [{"rule": n, "matched": m, "why": w} for n, m, w in steps]},
                              ensure_ascii=False))
             continue
-        print(f"{d['label']}: {c.language} {c.category} ({c.confidence:.2f}), {c.segment}, channel {d['channel']}")
+        print(_("%(source)s: %(language)s %(category)s (%(confidence)s), %(segment)s, channel %(channel)s")
+              % {"source": d["label"], "language": c.language, "category": c.category,
+                 "confidence": f"{c.confidence:.2f}", "segment": c.segment, "channel": d["channel"]})
         ents = ", ".join(f"{k}={v}" for k, v in c.entities.items() if v)
-        print(f"  entities: {ents or 'none'}")
+        print("  " + _("entities: %(entities)s") % {"entities": ents or _("none")})
         for name, matched, why in steps:
             print(f"  {'HIT ' if matched else 'skip'} {name}: {why}")
-        print(f"  → queue {r.queue}, priority {r.priority} (rule {r.rule}); SLA {sla.policy} due {sla.due.isoformat()}")
+        print("  → " + _("queue %(queue)s, priority %(priority)d (rule %(rule)s); SLA %(policy)s due %(due)s")
+              % {"queue": r.queue, "priority": r.priority, "rule": r.rule, "policy": sla.policy,
+                 "due": sla.due.isoformat()})
     return 0
 
 
@@ -79,9 +84,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     result = run_scheduled(ctx.db_url, ctx.policies, ctx.rules, datetime.now(UTC))
     if result is None:
         return 1
-    print(f"leases expired {len(result.leases_expired)}, warned {len(result.warned)}, breached "
-          f"{len(result.breached)}, statutory risk {len(result.statutory_risk)}, statutory breached "
-          f"{len(result.statutory_breached)}")
+    print(_("leases expired %(expired)d, warned %(warned)d, breached %(breached)d, statutory risk %(risk)d, "
+            "statutory breached %(statutory)d") % {
+        "expired": len(result.leases_expired), "warned": len(result.warned), "breached": len(result.breached),
+        "risk": len(result.statutory_risk), "statutory": len(result.statutory_breached)})
     return 0
 
 
