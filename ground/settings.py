@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -87,6 +88,15 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     smtp_timeout: float = 30.0
     replies: Path = CONFIG_DIR / "replies.yaml"  # senders per queue, templates, required content, acknowledgements
+    # Seconds a claim on a work item lasts (renewed while the agent's item page is open and visible; a lapsed one
+    # goes back to the queue at the next sweep). Used by the pages and the API's claim, renew and next item.
+    lease_seconds: int = Field(default=900, ge=1)
+    # Scheduled housekeeping (pipeline/housekeeping.py), once a day from this local time (HH:MM in the site time
+    # zone; empty: never): retention (a dry-run report first, then the run and its summary, both audited), and
+    # pruning of delivered live events older than `outbox_keep_days`, ended web sessions and old sign-in failures.
+    housekeeping_at: str = "02:30"
+    retention_policy: Path = CONFIG_DIR / "retention.yaml"
+    outbox_keep_days: int = Field(default=7, ge=1)
     queue_name: str = "mailroom"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -95,6 +105,14 @@ class Settings(BaseSettings):
     # X-Forwarded-Proto are believed: the client address for sign-in throttling and audit, and https for the
     # Secure flag of cookies. Empty (the default): forwarded headers are ignored, the peer address is the client.
     trusted_proxies: Annotated[list[str], NoDecode] = []
+
+    @field_validator("housekeeping_at")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        text = value.strip()
+        if text and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", text):
+            raise ValueError(f"MAILROOM_HOUSEKEEPING_AT must be a local time HH:MM (e.g. 02:30) or empty: {value!r}")
+        return text
 
     @field_validator("separator_payloads", mode="before")
     @classmethod

@@ -456,6 +456,7 @@ class Scheduler(threading.Thread):
 
     def run(self) -> None:
         from pipeline.context import get_context
+        from pipeline.housekeeping import due, run_housekeeping
         from queues.sweep import run_scheduled
         from replies.service import deliver_pending
 
@@ -471,6 +472,12 @@ class Scheduler(threading.Thread):
                 deliver_pending(ctx.db_url, ctx.outbound, datetime.now(UTC))
             except (SQLAlchemyError, MailroomError) as exc:
                 log.warning("outbound delivery skipped a round: %s", exc)
+            try:  # once a day: retention (dry run, run, summary) and pruning (pipeline/housekeeping.py)
+                day = due(ctx, datetime.now(UTC))
+                if day is not None:
+                    run_housekeeping(ctx, datetime.now(UTC), day=day)
+            except (SQLAlchemyError, MailroomError) as exc:
+                log.warning("housekeeping failed; it is tried again next round: %s", exc)
 
     def _reconcile(self, now: datetime, grace: timedelta) -> None:
         from pipeline.jobs import job_queue

@@ -472,3 +472,14 @@ class ItemNote(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     text: Mapped[str] = mapped_column(Text)
     folded: Mapped[str] = mapped_column(Text, default="")  # lower case without diacritics: what search matches
+
+
+class HousekeepingRun(Base):
+    """One day's scheduled housekeeping (0016): the unique day makes one process of many run it (0016)."""
+
+    __tablename__ = "housekeeping_runs"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # local date, YYYY-MM-DD
+    started_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)

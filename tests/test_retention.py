@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ground.errors import ConfigError, Conflict, InvalidRequest
 from mailroom.cli import main
 from pipeline.context import Context
+from pipeline.housekeeping import due, run_housekeeping
 from storage.audit import verify
 from storage.db import session_scope
-from storage.models import AuditEvent, Document, Envelope, SearchEntry, WorkItem
+from storage.models import AuditEvent, Document, Envelope, HousekeepingRun, OutboxEvent, SearchEntry, WorkItem
 from storage.retention import load_policy, run_retention, set_legal_hold
 from storage.search import index_document, search
 
@@ -143,3 +145,33 @@ def test_legal_hold_set_and_release_are_audited(ctx: Context, policy_path: Path,
         assert actions == ["envelope.legal_hold_set", "envelope.legal_hold_released", "envelope.purged"]
         with pytest.raises(Conflict):
             set_legal_hold(s, env_id, True, actor="boss", reason="too late")
+
+
+def test_scheduled_housekeeping_runs_once_a_day_after_its_time(ctx: Context, policy_path: Path) -> None:
+    """From MAILROOM_HOUSEKEEPING_AT (local time): a dry-run report, then retention and its summary, both audited;
+    old live events pruned; once per day however many processes ask."""
+    ctx.settings.retention_policy = policy_path
+    ctx.settings.housekeeping_at = "02:30"
+    old, _ = add(ctx, NOW - timedelta(days=3 * 365), ["other"])  # past its 2 years
+    kept, _ = add(ctx, NOW - timedelta(days=30), ["other"])
+    with session_scope(ctx.db_url) as s:
+        s.add_all([OutboxEvent(at=NOW - timedelta(days=8), kind="item.new"),
+                   OutboxEvent(at=NOW - timedelta(hours=1), kind="item.new")])
+    warsaw = ZoneInfo("Europe/Warsaw")
+    assert due(ctx, datetime(2030, 6, 1, 2, 29, tzinfo=warsaw)) is None  # not yet
+    at = datetime(2030, 6, 1, 2, 31, tzinfo=warsaw)
+    assert due(ctx, at) == "2030-06-01"
+    summary = run_housekeeping(ctx, at)
+    assert summary is not None and summary["retention"]["purged"] == 1 and summary["outbox_pruned"] == 1
+    assert run_housekeeping(ctx, at + timedelta(minutes=1)) is None  # the day is taken
+    assert due(ctx, at + timedelta(hours=3)) is None
+    with session_scope(ctx.db_url) as s:
+        assert s.get(Envelope, old).purged_at is not None and s.get(Envelope, kept).purged_at is None
+        steps = ["retention.dry_run", "envelope.purged", "retention.summary", "housekeeping.done"]
+        actions = [e.action for e in s.scalars(select(AuditEvent).where(AuditEvent.action.in_(steps))
+                                               .order_by(AuditEvent.id))]
+        assert actions == steps
+        dry = s.scalars(select(AuditEvent).where(AuditEvent.action == "retention.dry_run")).one()
+        assert dry.detail["would_purge"] == [old]
+        assert s.get(HousekeepingRun, "2030-06-01").finished_at is not None
+        assert s.scalar(select(func.count()).select_from(OutboxEvent)) == 1
