@@ -378,6 +378,20 @@ OUTCOME_NAMES = {
     "duplicate": NC_("outcome", "duplicate"),
     "duplicate_of_case": NC_("outcome", "duplicate of a case"),
 }
+FLAG_NAMES = {  # what an item carries (queues, replies): shown on the item page with words, not only colour
+    "escalated": NC_("flag", "escalated"),
+    "new_letter": NC_("flag", "new letter from the customer"),
+    "reply_bounced": NC_("flag", "our e-mail bounced"),
+    "reply_returned": NC_("flag", "our letter came back"),
+    "acknowledgement_due": NC_("flag", "acknowledge receipt in writing"),
+    "first_response_warned": NC_("flag", "first response due soon"),
+    "first_response_breached": NC_("flag", "first response overdue"),
+    "statutory_risk": NC_("flag", "statutory deadline near"),
+    "statutory_breached": NC_("flag", "statutory deadline passed"),
+    "deemed_accepted_risk": NC_("flag", "silence would mean the complaint is accepted"),
+    "deemed_accepted": NC_("flag", "deemed accepted"),
+    "duplicate_of_case": NC_("flag", "copy of a case"),
+}
 ENTITY_NAMES = {
     "customer_id": NC_("entity", "Customer number"),
     "phone": NC_("entity", "Phone"),
@@ -463,6 +477,10 @@ def _named(table: dict[str, str], code: str | None, context: str) -> str:
 
 def category_name(code: str | None) -> str:
     return _named(CATEGORY_NAMES, code, "category")
+
+
+def flag_name(code: str | None) -> str:
+    return _named(FLAG_NAMES, code, "flag")
 
 
 def envelope_state_name(code: str | None) -> str:

@@ -298,3 +298,15 @@ def test_an_email_reply_the_relay_refuses_shows_as_bounced_on_the_item(
     with session_scope(ctx.db_url) as s:
         assert s.get(OutboundLetter, letter.id).state == "bounced"
         assert "reply_bounced" in s.get(WorkItem, item.id).flags  # type: ignore[union-attr]
+
+
+def test_the_item_page_names_its_flags_in_words(web: TestClient, ctx: Context) -> None:
+    """A follow-up letter or a bounced reply is said on the item, in the reader's language, not only coloured."""
+    item = _complaint(ctx)
+    with session_scope(ctx.db_url) as s:
+        s.get(WorkItem, item.id).flags = ["new_letter", "reply_bounced"]
+        s.scalars(select(User).where(User.username == "anna")).one().language = "pl"
+    sign_in(web, "anna")
+    page = web.get(f"/agent/items/{item.id}").text
+    assert 'class="flag flag-new_letter"' in page and 'class="flag flag-reply_bounced"' in page
+    assert "nowe pismo od klienta" in page and "our e-mail bounced" not in page  # in Polish

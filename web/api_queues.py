@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
@@ -108,6 +108,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _lease(ctx: CtxDep) -> timedelta:
+    """How long a claim lasts (MAILROOM_LEASE_SECONDS; 15 minutes by default)."""
+    return timedelta(seconds=ctx.settings.lease_seconds)
+
+
 def _committed(session: Session, item: WorkItem) -> WorkItem:
     """Commit a change in the handler's own thread, before its response is built. FastAPI validates a sync
     handler's response in another thread of the pool, and the session dependency exits after that: on SQLite a
@@ -147,10 +152,10 @@ def queues(user: Agent, session: SessionDep, ctx: CtxDep) -> list[schemas.QueueO
 
 @router.post("/api/queues/{queue}/next", response_model=schemas.WorkItemOut,
              responses={204: {"description": "The queue has no new item"}})
-def next_item(queue: str, user: Agent, session: SessionDep) -> schemas.WorkItemOut | Response:
+def next_item(queue: str, user: Agent, session: SessionDep, ctx: CtxDep) -> schemas.WorkItemOut | Response:
     if not _may_work(session, user, queue):
         raise HTTPException(404, "Not found.")
-    item = work.next_item(session, queue, user.username, _now())
+    item = work.next_for_agent(session, user.username, _now(), queues=[queue], lease=_lease(ctx), use_scope=False)
     if item is None:
         return Response(status_code=204)
     return _out(_committed(session, item))
@@ -158,9 +163,9 @@ def next_item(queue: str, user: Agent, session: SessionDep) -> schemas.WorkItemO
 
 @router.post("/api/next", response_model=WorkItemFull,
              responses={204: {"description": "Nothing to work in my queues (or I am at capacity)"}})
-def next_mine(user: Agent, session: SessionDep) -> WorkItemFull | Response:
+def next_mine(user: Agent, session: SessionDep, ctx: CtxDep) -> WorkItemFull | Response:
     """Claim the most urgent item among the queues I may work that fits my skills."""
-    item = work.next_for_agent(session, user.username, _now())
+    item = work.next_for_agent(session, user.username, _now(), lease=_lease(ctx))
     if item is None:
         return Response(status_code=204)
     return _full(_committed(session, item))
@@ -185,11 +190,12 @@ def work_item(item_id: int, user: Agent, session: SessionDep) -> schemas.WorkIte
 
 
 @router.post("/api/work-items/{item_id}/claim", response_model=schemas.WorkItemOut)
-def claim(item_id: int, user: Agent, session: SessionDep) -> schemas.WorkItemOut:
+def claim(item_id: int, user: Agent, session: SessionDep, ctx: CtxDep) -> schemas.WorkItemOut:
     """Claim one item by its id; an agent's capacity binds it as it binds the next item (409 when full)."""
     _scoped(session, user, item_id)
     capacity = work.agent_scope(session, user.username).capacity if user.role == Role.AGENT.value else None
-    return _out(_committed(session, work.claim(session, item_id, user.username, _now(), capacity=capacity)))
+    return _out(_committed(session, work.claim(session, item_id, user.username, _now(), _lease(ctx),
+                                               capacity=capacity)))
 
 
 @router.post("/api/work-items/{item_id}/complete", response_model=schemas.WorkItemOut)
@@ -200,9 +206,9 @@ def complete(item_id: int, user: Agent, session: SessionDep, body: CompleteIn | 
 
 
 @router.post("/api/work-items/{item_id}/renew", response_model=WorkItemFull)
-def renew(item_id: int, user: Agent, session: SessionDep) -> WorkItemFull:
+def renew(item_id: int, user: Agent, session: SessionDep, ctx: CtxDep) -> WorkItemFull:
     _scoped(session, user, item_id)
-    return _full(_committed(session, work.renew(session, item_id, user.username, _now())))
+    return _full(_committed(session, work.renew(session, item_id, user.username, _now(), _lease(ctx))))
 
 
 @router.post("/api/work-items/{item_id}/release", response_model=WorkItemFull)
@@ -220,7 +226,8 @@ def hold(item_id: int, user: Agent, session: SessionDep, body: HoldIn | None = N
 @router.post("/api/work-items/{item_id}/resume", response_model=WorkItemFull)
 def resume(item_id: int, user: Agent, session: SessionDep, ctx: CtxDep) -> WorkItemFull:
     _scoped(session, user, item_id)
-    return _full(_committed(session, work.resume(session, item_id, user.username, _now(), ctx.policies)))
+    return _full(_committed(session, work.resume(session, item_id, user.username, _now(), ctx.policies,
+                                                 _lease(ctx))))
 
 
 @router.post("/api/work-items/{item_id}/transfer", response_model=WorkItemFull)
@@ -270,10 +277,11 @@ class AssignIn(BaseModel):
 
 
 @router.post("/api/work-items/{item_id}/assign", response_model=WorkItemFull)
-def assign(item_id: int, body: AssignIn, user: Agent, session: SessionDep) -> WorkItemFull:
+def assign(item_id: int, body: AssignIn, user: Agent, session: SessionDep, ctx: CtxDep) -> WorkItemFull:
     """Hand the item to a named colleague with a reason: claimed for them, and they are told at once."""
     _scoped(session, user, item_id)
-    return _full(_committed(session, work.assign(session, item_id, user.username, _now(), body.to, body.reason)))
+    return _full(_committed(session, work.assign(session, item_id, user.username, _now(), body.to, body.reason,
+                                                 _lease(ctx))))
 
 
 @router.post("/api/work-items/{item_id}/dispatch", response_model=WorkItemFull)

@@ -198,6 +198,16 @@ ACCESS: dict[tuple[str, str], Roles | str] = {
     ("POST", "/mailroom/post/batches/{batch_id}/{action}"): MAILROOM,  # numbers, hand-over
     ("POST", "/mailroom/post/letters/{letter_id}/{action}"): MAILROOM,  # delivered, returned
     ("GET", "/cases/{case_id}"): _r(A, V, AU),
+    # reports over time (issue 19, web/api_reports.py, web/pages/reports.py): the per-agent one supervisors only
+    ("GET", "/api/reports/agents"): SUPERVISORS,
+    ("GET", "/api/reports/agents.csv"): SUPERVISORS,
+    ("GET", "/api/reports/agents.xlsx"): SUPERVISORS,
+    ("GET", "/api/reports/{name}"): _r(V, AU),
+    ("GET", "/api/reports/{name}.csv"): _r(V, AU),
+    ("GET", "/api/reports/{name}.xlsx"): _r(V, AU),
+    ("GET", "/supervisor/reports"): SUPERVISORS,
+    ("GET", "/supervisor/agents"): SUPERVISORS,
+    ("GET", "/auditor/reports"): AUDITORS,
 }
 
 

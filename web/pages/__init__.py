@@ -127,6 +127,7 @@ env.filters.update({
     "age": _age,
     "number": i18n.format_decimal,
     "category": i18n.category_name,
+    "flag": i18n.flag_name,
     "envelope_state": i18n.envelope_state_name,
     "document_state": i18n.document_state_name,
     "item_state": i18n.item_state_name,

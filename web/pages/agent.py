@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import String, cast, or_, select
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from ground import i18n
-from ground.errors import MailroomError
+from ground.errors import Conflict, MailroomError
 from ground.i18n import _
 from ground.records import CATEGORIES
 from ocr.render import has_images, page_numbers, part_type, render_page_png
 from queues import work
 from replies import service
 from storage.audit import record
-from storage.models import Document, OutboundLetter, Role, User, WorkItem, WorkItemState
+from storage.models import AuditEvent, Document, OutboundLetter, Role, User, WorkItem, WorkItemState
 from web.deps import CtxDep, CurrentUser, SessionDep, visible_queues
 from web.pages import highlight, localize, page_error, queue_rows, render, sla_view
 from web.pages.cases import DECISIONS
@@ -71,14 +72,125 @@ def _visible_item(session: Session, ctx: Any, user: User, item_id: int) -> WorkI
     return item
 
 
+# ---------------------------------------------------------------- leases and capacity (issue 18)
+
+
+def _lease(ctx: Any) -> timedelta:
+    """How long a claim lasts (MAILROOM_LEASE_SECONDS; 15 minutes by default)."""
+    return timedelta(seconds=ctx.settings.lease_seconds)
+
+
+def _held(session: Session, username: str, but: int | None = None) -> int:
+    """How many items ``username`` has claimed now (``but``: not counting that one)."""
+    q = select(func.count()).select_from(WorkItem).where(WorkItem.assignee == username,
+                                                         WorkItem.state == WorkItemState.CLAIMED)
+    if but is not None:
+        q = q.where(WorkItem.id != but)
+    return session.scalar(q) or 0
+
+
+def _capacity(session: Session, username: str) -> int | None:
+    """An agent's capacity (claimed items at once, their skills'); None for supervisors and admins, whose direct
+    claims are not bound (as the API's claim)."""
+    role = session.scalar(select(User.role).where(User.username == username))
+    return work.agent_scope(session, username).capacity if role == Role.AGENT.value else None
+
+
+def _at_capacity(held: int) -> str:
+    return i18n.ngettext("You already work %(num)d letter, as many as you may at once; complete or release one "
+                         "first.", "You already work %(num)d letters, as many as you may at once; complete or "
+                         "release one first.", held) % {"num": held}
+
+
+class Refused(Exception):
+    """An action refused with a sentence already in the reader's language (the page shows it as it is)."""
+
+
+@dataclass
+class LeaseNotice:
+    """What the item page says about a claim the reader has lost (or never had), and whether they may claim the
+    item again from there."""
+
+    text: str
+    can_claim: bool = False
+
+
+def _clock(value: datetime, now: datetime) -> str:
+    """A time in the reader's zone: HH:MM today, with the date otherwise."""
+    local = i18n.local_time
+    return i18n.format_time(value) if local(value).date() == local(now).date() else i18n.format_datetime(value,
+                                                                                                         "short")
+
+
+def _lost_claim(session: Session, item: WorkItem, username: str, now: datetime) -> LeaseNotice | None:
+    """Whether ``username``'s claim on ``item`` ran out: still theirs but past its lease (the sweeper has not come
+    yet), or returned to the queue by the sweeper (the audit trail's ``lease_expired``) with nothing done by them
+    since. None when they hold it, released or completed it themselves, or it is done."""
+    if item.state == WorkItemState.CLAIMED and item.assignee == username:
+        if item.claimed_until is not None and item.claimed_until < now:
+            return LeaseNotice(_("Your claim on this letter expired at %(time)s; claim it again to go on working "
+                                 "on it.") % {"time": _clock(item.claimed_until, now)}, can_claim=True)
+        return None
+    if item.state not in work.OPEN:
+        return None
+    events = list(session.scalars(select(AuditEvent).where(
+        AuditEvent.work_item_id == item.id, AuditEvent.action.like("work_item.%"))
+        .order_by(AuditEvent.id.desc()).limit(200)))
+    for n, event in enumerate(events):
+        detail = event.detail or {}
+        if event.action == "work_item.lease_expired" and detail.get("was_assignee") == username:
+            until = next((e.detail["claimed_until"] for e in events[n + 1:] if (e.detail or {}).get("claimed_until")),
+                         None)
+            try:  # the lease's end as last granted; never after the sweeper found it over
+                expired = min(datetime.fromisoformat(until), event.at) if isinstance(until, str) else event.at
+            except (ValueError, TypeError):
+                expired = event.at
+            break
+        if event.actor == username or detail.get("to") == username:
+            return None  # they claimed, released or handed it over after that
+    else:
+        return None
+    values = {"time": _clock(expired, now)}
+    if item.state == WorkItemState.NEW or not item.assignee:  # still in the queue: take it again from here
+        return LeaseNotice(_("Your claim on this letter expired at %(time)s; it went back to the queue.") % values,
+                           can_claim=item.state == WorkItemState.NEW)
+    name = session.scalar(select(User.display_name).where(User.username == item.assignee)) or item.assignee
+    return LeaseNotice(_("Your claim on this letter expired at %(time)s; it went back to the queue and %(agent)s "
+                         "has it now.") % {**values, "agent": name})
+
+
+def _not_yours(session: Session, item: WorkItem, username: str, now: datetime) -> LeaseNotice:
+    """Why the reader cannot keep (renew) ``item``: a lost claim, someone else's, or none at all."""
+    lost = _lost_claim(session, item, username, now)
+    if lost is not None:
+        return lost
+    if item.state in (WorkItemState.CLAIMED, WorkItemState.ON_HOLD) and item.assignee != username:
+        name = session.scalar(select(User.display_name).where(User.username == item.assignee)) or item.assignee
+        return LeaseNotice(_("%(agent)s has this letter now; only they can keep it.") % {"agent": name})
+    if item.state == WorkItemState.NEW:
+        return LeaseNotice(_("This letter is not claimed by you; claim it to work on it."), can_claim=True)
+    return LeaseNotice(_("This letter is not claimed by you any more."))
+
+
 @router.post("/agent/queues/{queue}/next")
 def agent_next(queue: str, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> RedirectResponse:
+    """The next item of one queue, chosen as ``POST /api/next`` chooses it: the agent's skills, and never more
+    claimed items than their capacity."""
     if queue not in set(_my_queue_ids(session, user, ctx)):
         raise HTTPException(404, _("Not found."))
-    item = work.next_item(session, queue, user.username, datetime.now(UTC))
+    item = work.next_for_agent(session, user.username, datetime.now(UTC), queues=[queue], lease=_lease(ctx))
     if item is None:
-        name = next((q.name for q in ctx.rules.queues if q.id == queue), queue)
-        message = _("The queue %(queue)s has no new item.") % {"queue": i18n.queue_name(name)}
+        name = i18n.queue_name(next((q.name for q in ctx.rules.queues if q.id == queue), queue))
+        scope = work.agent_scope(session, user.username)
+        held = _held(session, user.username)
+        waiting = session.scalar(select(func.count()).select_from(WorkItem).where(
+            WorkItem.queue == queue, WorkItem.state == WorkItemState.NEW)) or 0
+        if held >= scope.capacity:
+            message = _at_capacity(held)
+        elif waiting:
+            message = _("The queue %(queue)s has no new item that fits your skills.") % {"queue": name}
+        else:
+            message = _("The queue %(queue)s has no new item.") % {"queue": name}
         return RedirectResponse("/agent?" + urlencode({"message": message}), status_code=303)
     return RedirectResponse(f"/agent/items/{item.id}", status_code=303)
 
@@ -109,7 +221,22 @@ Fields = dict[str, str]  # the action form's fields: reason, outcome, queue, cat
 
 
 def _claim(session: Session, ctx: Any, item_id: int, actor: str, now: datetime, form: Fields) -> None:
-    work.claim(session, item_id, actor, now)
+    """Claim the item (bound by an agent's capacity, as the API's claim). The reader's own claim whose lease ran
+    out before the sweeper came is claimed again (released and claimed); one still running is renewed."""
+    item = session.get(WorkItem, item_id)
+    if item is not None and item.state == WorkItemState.CLAIMED and item.assignee == actor:
+        if item.claimed_until is None or item.claimed_until >= now:
+            work.renew(session, item_id, actor, now, _lease(ctx))
+            return
+        work.release(session, item_id, actor, now)
+    capacity = _capacity(session, actor)
+    try:
+        work.claim(session, item_id, actor, now, _lease(ctx), capacity=capacity)
+    except Conflict:
+        held = _held(session, actor, but=item_id)
+        if capacity is not None and held >= capacity:
+            raise Refused(_at_capacity(held)) from None
+        raise
 
 
 def _complete(session: Session, ctx: Any, item_id: int, actor: str, now: datetime, form: Fields) -> None:
@@ -124,7 +251,7 @@ def _hold(session: Session, ctx: Any, item_id: int, actor: str, now: datetime, f
 
 
 def _resume(session: Session, ctx: Any, item_id: int, actor: str, now: datetime, form: Fields) -> None:
-    work.resume(session, item_id, actor, now, ctx.policies)
+    work.resume(session, item_id, actor, now, ctx.policies, _lease(ctx))
 
 
 def _transfer(session: Session, ctx: Any, item_id: int, actor: str, now: datetime, form: Fields) -> None:
@@ -152,11 +279,15 @@ def agent_item(item_id: int, request: Request, user: CurrentUser, session: Sessi
                message: str = "") -> HTMLResponse:
     item = _visible_item(session, ctx, user, item_id)
     doc = item.document
-    record(session, user.username, "document.viewed", document_id=doc.id, work_item_id=item.id,
-           envelope_id=doc.envelope_id)
     now = datetime.now(UTC)
+    record(session, user.username, "document.viewed", document_id=doc.id, work_item_id=item.id,
+           envelope_id=doc.envelope_id, at=now)  # ``opened``: a later view keeps the claim when this page goes
     _, ctype = _part(ctx, doc)
+    lost = _lost_claim(session, item, user.username, now)
+    lease = ctx.settings.lease_seconds
     return render(request, "item.html", item=item, doc=doc, envelope=doc.envelope, message=message,
+                  lost=lost, held=item.state == WorkItemState.CLAIMED and item.assignee == user.username and not lost,
+                  lease_seconds=lease, renew_every=max(1, lease // 3), opened=now.isoformat(),
                   text=highlight(doc.text or "", doc.entities or {}), pages=_pages(doc),
                   has_images=has_images(ctype), earlier=_earlier(session, doc), actions=list(ACTIONS),
                   queues=ctx.rules.queues, categories=CATEGORIES, now=now, outcomes=work.OUTCOMES,
@@ -185,6 +316,55 @@ def agent_item_page(item_id: int, page: int, user: CurrentUser, session: Session
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
+@router.post("/agent/items/{item_id}/renew")
+def agent_renew(item_id: int, request: Request, user: CurrentUser, session: SessionDep,
+                ctx: CtxDep) -> JSONResponse:
+    """The item page keeps its reader's claim while it is open and visible (web/static/app.js): the lease runs
+    for another MAILROOM_LEASE_SECONDS. Refused (409) with the reason in the reader's language and the notice
+    the page shows instead (``html``: a lost claim, with the button to claim it again when it is new)."""
+    _visible_item(session, ctx, user, item_id)
+    now = datetime.now(UTC)
+    try:
+        item = work.renew(session, item_id, user.username, now, _lease(ctx))
+    except MailroomError:
+        session.rollback()
+        item = _visible_item(session, ctx, user, item_id)
+        notice = _not_yours(session, item, user.username, now)
+        html = render(request, "_lease_notice.html", item=item, lost=notice).body
+        return JSONResponse({"ok": False, "message": notice.text, "can_claim": notice.can_claim,
+                             "html": bytes(html).decode()}, status_code=409, headers={"Cache-Control": "no-store"})
+    until = item.claimed_until
+    session.commit()
+    return JSONResponse({"ok": True, "claimed_until": until.isoformat() if until else None,
+                         "lease_seconds": ctx.settings.lease_seconds}, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/agent/items/{item_id}/release")
+def agent_release(item_id: int, user: CurrentUser, session: SessionDep, ctx: CtxDep,
+                  opened: Annotated[str, Form(max_length=64)] = "") -> Response:
+    """The item page's beacon when its reader leaves it (``pagehide``: another page, the tab closed): their claim
+    goes back to the queue. Nothing happens (204 all the same) when the item is not their claim, or when they
+    have opened the item again since the page that sends it was drawn (``opened``: a reload, another tab)."""
+    item = _visible_item(session, ctx, user, item_id)
+    if item.state != WorkItemState.CLAIMED or item.assignee != user.username:
+        return Response(status_code=204)
+    try:
+        since = datetime.fromisoformat(opened) if opened else None
+    except ValueError:
+        since = None
+    if since is not None and since.tzinfo is not None and session.scalar(select(AuditEvent.id).where(
+            AuditEvent.work_item_id == item_id, AuditEvent.actor == user.username,
+            AuditEvent.action == "document.viewed", AuditEvent.at > since).limit(1)) is not None:
+        return Response(status_code=204)
+    try:
+        work.release(session, item_id, user.username, datetime.now(UTC))
+    except MailroomError:  # completed or taken meanwhile: nothing to give back
+        session.rollback()
+        return Response(status_code=204)
+    session.commit()
+    return Response(status_code=204)
+
+
 @router.post("/agent/items/{item_id}/{action}")
 def agent_action(item_id: int, action: str, user: CurrentUser, session: SessionDep, ctx: CtxDep,
                  reason: Annotated[str, Form(max_length=500)] = "", outcome: Annotated[str, Form(max_length=500)] = "",
@@ -195,12 +375,20 @@ def agent_action(item_id: int, action: str, user: CurrentUser, session: SessionD
     if apply is None:
         raise HTTPException(404, _("Not found."))
     form = {"reason": reason, "outcome": outcome, "queue": queue, "category": category}
+    now = datetime.now(UTC)
     try:
-        apply(session, ctx, item_id, user.username, datetime.now(UTC), form)
+        apply(session, ctx, item_id, user.username, now, form)
+    except Refused as exc:  # said in the reader's language already (capacity)
+        session.rollback()
+        return RedirectResponse(f"/agent/items/{item_id}?" + urlencode({"message": str(exc)}), status_code=303)
     except MailroomError as exc:  # refused (someone else's claim, a changed item): said on the page
         session.rollback()
-        return RedirectResponse(f"/agent/items/{item_id}?" + urlencode({"message": page_error(exc)}),
-                                status_code=303)
+        message = page_error(exc)
+        if isinstance(exc, Conflict) and _lost_claim(session, _visible_item(session, ctx, user, item_id),
+                                                     user.username, now) is not None:
+            # the claim ran out: the page explains it (and offers to claim it again), not a bare refusal
+            message = _("Nothing was changed: your claim on this letter had expired.")
+        return RedirectResponse(f"/agent/items/{item_id}?" + urlencode({"message": message}), status_code=303)
     session.commit()
     target = "/agent?" if action == "complete" else f"/agent/items/{item_id}?"
     return RedirectResponse(target + urlencode({"message": _(ACTION_DONE[action])}), status_code=303)

@@ -1,5 +1,6 @@
 // Mailroom pages: CSRF header for htmx, drag-and-drop upload with progress, live updates
-// (server-sent events when /api/events exists, else htmx polling), SLA clock, keyboard shortcuts.
+// (server-sent events when /api/events exists, else htmx polling), SLA clock, keyboard shortcuts, and the
+// claim of an open item page (renewed while it is visible, given back when the agent leaves).
 (function () {
   "use strict";
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
@@ -107,7 +108,67 @@
     });
   }
 
+  // ---- the claim of an open item page (issue 18). While the page is open and visible and the item is the
+  // reader's claim (data-held), the lease is renewed every data-renew-every seconds (a third of the lease the
+  // server renders as data-lease-seconds) and at once when the tab is shown again. A refused renewal (the lease
+  // ran out and the sweeper gave the item back, or someone else has it) shows the server's notice, with the
+  // button to claim it again, in place of any error.
+  // Leaving the page (pagehide: another page, the tab closed) gives the claim back with a beacon (form data:
+  // the CSRF token, and data-opened, when this page was drawn). Not when a form of the agent's pages was sent
+  // (complete, hold, transfer, a reply...: they change the item themselves, or come back to it) or the case's
+  // timeline was opened (part of the work; the lease runs out by itself if the agent does not come back), nor when the
+  // page goes into the back-forward cache (event.persisted: it may come back, and renews then; else the
+  // lease runs out by itself). A reload keeps the claim: the reloaded page is drawn before the old one is
+  // hidden, and the server keeps a claim whose item its reader opened again after data-opened.
+  function setupLease() {
+    var el = document.getElementById("lease");
+    if (!el || !el.dataset.renewUrl) return;
+    var held = el.dataset.held === "1", sending = false, busy = false;
+    var every = Math.max(1, parseFloat(el.dataset.renewEvery) || 300) * 1000;
+    function lost(body) {
+      held = false;
+      if (body && body.html) el.innerHTML = body.html;
+    }
+    function renew() {
+      if (!held || busy || document.visibilityState !== "visible") return;
+      busy = true;
+      fetch(el.dataset.renewUrl, {method: "POST", credentials: "same-origin",
+                                  headers: {"X-CSRF-Token": csrf, "Accept": "application/json"}})
+        .then(function (r) {
+          if (r.status === 409) return r.json().then(lost, function () { lost(null); });
+          if (r.status === 401 || r.status === 403 || r.status === 404) held = false;  // signed out: stop
+        })
+        .catch(function () { /* offline or blocked: tried again at the next turn */ })
+        .then(function () { busy = false; });
+    }
+    function release() {
+      if (!held || !navigator.sendBeacon) return;
+      var form = new FormData();
+      form.append("csrf_token", csrf);
+      form.append("opened", el.dataset.opened || "");
+      navigator.sendBeacon(el.dataset.releaseUrl, form);
+      held = false;
+    }
+    setInterval(renew, every);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") renew();
+    });
+    document.addEventListener("submit", function (e) {
+      var action = (e.target && e.target.getAttribute("action")) || "";
+      if (action.indexOf("/agent/") === 0) sending = true;
+      else if (action === "/logout") release();  // before the session ends
+    }, true);
+    document.addEventListener("click", function (e) {  // the case's timeline is part of the work: keep the claim
+      var link = e.target && e.target.closest ? e.target.closest("a[href^='/cases/']") : null;
+      if (link) sending = true;
+    }, true);
+    window.addEventListener("pagehide", function (e) { if (!sending && !e.persisted) release(); });
+    window.addEventListener("pageshow", function (e) {
+      if (e.persisted) { sending = false; renew(); }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
-    setupDropzone(); setupEvents(); setupClock(); setupKeys();
+    setupDropzone(); setupEvents(); setupClock(); setupKeys(); setupLease();
   });
 })();
