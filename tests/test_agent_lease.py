@@ -6,14 +6,12 @@ them (TestClient), then in Debian's Chromium with a lease of a few seconds."""
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
@@ -24,7 +22,7 @@ from storage.db import session_scope
 from storage.models import Role, WorkItem, WorkItemState
 from storage.users import upsert_user
 from tests.support.agents import join_every_queue
-from tests.support.servers import free_port
+from tests.support.servers import served, wait_until
 from tests.test_replies import _arrive, _mail
 from tests.test_web import sign_in
 from web.app import create_app
@@ -333,20 +331,8 @@ LEASE = 4
 def live(ctx: Context) -> Iterator[tuple[str, Context]]:
     ctx.settings.lease_seconds = LEASE  # renewed every second (a third of it, rounded down)
     _users(ctx)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning",
-                                        timeout_graceful_shutdown=2))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", ctx
-    finally:
-        srv.should_exit = True
-        t.join(timeout=10)
+    with served(create_app(ctx)) as base:
+        yield base, ctx
 
 
 def _browser_sign_in(browser: Any, base: str, user: str) -> Any:
@@ -365,13 +351,7 @@ def _browser_sign_in(browser: Any, base: str, user: str) -> Any:
 
 
 def _wait(what: str, check: Any, timeout: float = 8.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"waited in vain for {what}")
+    return wait_until(check, timeout, what, interval=0.1)
 
 
 @pytest.mark.slow

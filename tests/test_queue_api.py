@@ -12,7 +12,6 @@ from datetime import datetime
 
 import httpx
 import pytest
-import uvicorn
 
 from pipeline.context import Context
 from pipeline.runner import run_route
@@ -20,7 +19,7 @@ from storage.db import session_scope
 from storage.models import Document, DocumentState, Envelope, Role
 from storage.users import upsert_user
 from tests.support.agents import join_every_queue
-from tests.support.servers import free_port
+from tests.support.servers import served
 from web.app import create_app
 
 USERS = {"anna": Role.AGENT, "petr": Role.AGENT, "boss": Role.SUPERVISOR, "scan": Role.SCANNER}
@@ -37,21 +36,8 @@ def server(ctx: Context) -> Iterator[tuple[str, Context]]:
     with session_scope(ctx.db_url) as s:
         for name, role in USERS.items():
             upsert_user(s, name, f"{name}-password", role)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning",
-                                        timeout_graceful_shutdown=2))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", ctx
-    finally:
-        srv.should_exit = True
-        t.join(timeout=10)
-        assert not t.is_alive(), "uvicorn did not stop"
+    with served(create_app(ctx)) as base:
+        yield base, ctx
 
 
 def _new_document(ctx: Context, n: int, text: str = COMPLAINT, channel: str = "fax") -> str:

@@ -73,6 +73,18 @@ def _claim(ctx: Context, item_id: int, agent: str = "anna") -> None:
         work.claim(s, item_id, agent, datetime.now(UTC))
 
 
+def _queued_reply(ctx: Context) -> tuple[WorkItem, str]:
+    """A Polish complaint by e-mail, claimed by anna, with a complete answer queued for the relay."""
+    raw, _ = _mail(COMPLAINT)
+    item = _arrive(ctx, raw)
+    _claim(ctx, item.id)
+    now = datetime.now(UTC)
+    with session_scope(ctx.db_url) as s:
+        letter = service.create_draft(s, item.id, "anna", now, ctx.outbound, fields=ACCEPTED)
+        service.submit(s, letter.id, "anna", now, ctx.outbound)
+        return item, letter.id
+
+
 def _parsed(raw: bytes) -> EmailMessage:
     return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
 
@@ -157,14 +169,7 @@ def test_email_complaint_is_acknowledged_then_answered_and_the_clock_stops_at_th
 
 def test_a_crash_between_the_relays_answer_and_the_commit_resends_the_same_message(
         ctx: Context, private_relay: None) -> None:
-    raw, _ = _mail(COMPLAINT)
-    item = _arrive(ctx, raw)
-    _claim(ctx, item.id)
-    now = datetime.now(UTC)
-    with session_scope(ctx.db_url) as s:
-        letter = service.create_draft(s, item.id, "anna", now, ctx.outbound, fields=ACCEPTED)
-        service.submit(s, letter.id, "anna", now, ctx.outbound)
-        letter_id = letter.id
+    item, letter_id = _queued_reply(ctx)
 
     class Crash(Exception):
         pass
@@ -191,14 +196,7 @@ def test_a_crash_between_the_relays_answer_and_the_commit_resends_the_same_messa
 
 def test_relay_down_keeps_the_letter_queued_and_a_refusal_bounces_it_back_to_the_agent(
         ctx: Context, private_relay: None) -> None:
-    raw, _ = _mail(COMPLAINT)
-    item = _arrive(ctx, raw)
-    _claim(ctx, item.id)
-    now = datetime.now(UTC)
-    with session_scope(ctx.db_url) as s:
-        letter = service.create_draft(s, item.id, "anna", now, ctx.outbound, fields=ACCEPTED)
-        service.submit(s, letter.id, "anna", now, ctx.outbound)
-        letter_id = letter.id
+    item, letter_id = _queued_reply(ctx)
     with relay(answer_code=451) as r:
         ctx.outbound.smtp_url = r.url
         busy = service.deliver_email(ctx.db_url, letter_id, ctx.outbound)
@@ -378,14 +376,7 @@ def test_the_customers_answer_to_our_letter_joins_the_case(ctx: Context, private
 
 
 def test_bounce_of_our_reply_reopens_the_item_for_its_agent(ctx: Context, private_relay: None) -> None:
-    raw, _ = _mail(COMPLAINT)
-    item = _arrive(ctx, raw)
-    _claim(ctx, item.id)
-    now = datetime.now(UTC)
-    with session_scope(ctx.db_url) as s:
-        letter = service.create_draft(s, item.id, "anna", now, ctx.outbound, fields=ACCEPTED)
-        service.submit(s, letter.id, "anna", now, ctx.outbound)
-        letter_id = letter.id
+    item, letter_id = _queued_reply(ctx)
     with relay() as r:
         ctx.outbound.smtp_url = r.url
         sent = service.deliver_email(ctx.db_url, letter_id, ctx.outbound)

@@ -90,8 +90,8 @@ def mailroom_serve(env: dict[str, str], *args: str, log: Path, timeout: float = 
             proc.wait(timeout=30)
 
 
-def wait_until(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    """Poll ``predicate`` every 0.5 s until it returns something truthy (returned), or fail naming ``what``."""
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.5):  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` every ``interval`` s until it returns something truthy (returned), or fail naming ``what``."""
     import time
 
     deadline = time.monotonic() + timeout
@@ -99,8 +99,33 @@ def wait_until(predicate, timeout: float, what: str):  # type: ignore[no-untyped
         result = predicate()
         if result:
             return result
-        time.sleep(0.5)
+        time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def served(app: object) -> Iterator[str]:
+    """An ASGI app on a real uvicorn server in a thread of this process; yields its base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",  # type: ignore[arg-type]
+                                        timeout_graceful_shutdown=2))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        t.join(timeout=10)
+        assert not t.is_alive(), "uvicorn did not stop"
 
 
 @contextmanager
