@@ -666,6 +666,11 @@ def _headers(msg: Message, hint: str | None) -> dict[str, Any]:
         "message_id": ids[0] if ids else None,
         "in_reply_to": (_MESSAGE_ID.findall(_header(msg, "in-reply-to", hint)) or [None])[0],
         "references": _MESSAGE_ID.findall(_header(msg, "references", hint))[:50],
+        # what an automatic answer must respect (RFC 3834): never acknowledge machines or mailing lists
+        "reply_to": _header(msg, "reply-to", hint)[:500],
+        "auto_submitted": _header(msg, "auto-submitted", hint)[:100],
+        "precedence": _header(msg, "precedence", hint)[:100],
+        "list_id": _header(msg, "list-id", hint)[:300],
     }
 
 

@@ -144,6 +144,26 @@ def _reply_address(doc: Document) -> str | None:
     return found.group(0).lower() if found else None
 
 
+_MACHINES = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+-].*)?@", re.IGNORECASE)
+
+
+def _automatic(doc: Document) -> str | None:
+    """Why an e-mail must get no automatic answer (RFC 3834), or None: it was itself sent automatically, it
+    came from a mailing list or bulk mail, or from a system address."""
+    mail = (doc.envelope.meta or {}).get("email") or {}
+    auto = str(mail.get("auto_submitted") or "").strip().lower()
+    if auto and auto != "no":
+        return f"Auto-Submitted: {auto[:40]}"
+    if str(mail.get("precedence") or "").strip().lower() in ("bulk", "list", "junk"):
+        return f"Precedence: {mail['precedence']}"
+    if str(mail.get("list_id") or "").strip():
+        return "a mailing list (List-Id)"
+    sender = _EMAIL.search(str(mail.get("from") or ""))
+    if sender and _MACHINES.match(sender.group(0)):
+        return f"a system address ({sender.group(0)[:80]})"
+    return None
+
+
 def _first_entity(doc: Document, name: str) -> str:
     values = (doc.entities or {}).get(name) or []
     return str(values[0]) if values else ""
@@ -693,6 +713,11 @@ def acknowledge_routed(session: Session, item: WorkItem, now: datetime, out: Out
     jurisdiction = out.sla.jurisdiction_for(doc.language or "und")
     how = out.policy.acknowledgement(jurisdiction, doc.category or "other", doc.envelope.channel)
     if how is None:
+        return None
+    machine = _automatic(doc)
+    if machine is not None and how == "email":  # RFC 3834: an automatic answer to a machine or a list loops
+        record(session, "system", "outbound.acknowledgement_skipped", document_id=doc.id, work_item_id=item.id,
+               detail={"channel": how, "why": machine})
         return None
     to = _reply_address(doc)
     customer = _customer(session, doc)

@@ -343,6 +343,26 @@ def test_a_paper_complaint_without_a_known_address_is_flagged_for_a_written_ackn
         assert "acknowledgement_due" not in known.flags
 
 
+@pytest.mark.parametrize("header, sender", [("Auto-Submitted: auto-replied", "jan.kowalski@example.pl"),
+                                            ("Precedence: bulk", "jan.kowalski@example.pl"),
+                                            ("List-Id: <klienci.example.pl>", "jan.kowalski@example.pl"),
+                                            ("X-Nothing: 1", "noreply@example.pl")])
+def test_no_automatic_acknowledgement_to_machines_or_lists(ctx: Context, header: str, sender: str) -> None:
+    """RFC 3834: an out-of-office answer, bulk mail, a list or a system address gets no acknowledgement (a mail
+    loop otherwise); the same complaint from a person does (the positive control)."""
+    raw, _ = _mail(COMPLAINT, sender=sender)
+    item = _arrive(ctx, raw.replace(b"Subject:", header.encode() + b"\nSubject:", 1))
+    person, _ = _mail("Reklamacja: od tygodnia nie działa internet, technik nie przyszedł na wizytę. "
+                      "Proszę o obniżenie abonamentu za ten okres.", sender="anna.nowak@example.pl")
+    control = _arrive(ctx, person, "person.eml")
+    with session_scope(ctx.db_url) as s:
+        assert service.letters_of_item(s, item.id) == []
+        skipped = s.scalars(select(AuditEvent).where(AuditEvent.action == "outbound.acknowledgement_skipped")).one()
+        assert skipped.work_item_id == item.id
+        assert control.case_id != item.case_id  # another matter: it gets its own acknowledgement
+        assert [x.kind for x in service.letters_of_item(s, control.id)] == ["acknowledgement"]
+
+
 def test_russian_clock_counts_from_registration(ctx: Context) -> None:
     at = datetime(2026, 11, 20, 17, 0, tzinfo=ZoneInfo("Europe/Moscow"))  # Friday evening
     registered = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Moscow"))  # routed on Monday
