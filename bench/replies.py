@@ -8,9 +8,11 @@ English, 2–14 paragraphs (one or two pages), every third one registered, some 
 ``--count`` letters are rendered (``replies.pdf.render_letter``) and each render is timed: p50, p95 and max
 (the first render, which loads fonts and parses the stylesheet, is reported apart and left out). Then a batch
 of ``--letters`` letters: each rendered (the render part), then ``replies.batch.build_batch`` joins them for
-duplex printing and renders the posting list (the batch part). Targets: render p95 ≤ 0.5 s, 300 letters
-≤ 120 s in all. Prints, last, one line: ``bench replies: render_p95_s=… render_max_s=… batch_letters=…
-batch_s=… batch_total_s=…``.
+duplex printing and renders the posting list (the batch part). Then the service path (``--no-service``
+skips it): the same number of replies drafted and sent by post through the HTTP API by an agent, each send
+timed (the PDF is rendered and stored then), and ``mailroom post batch`` as typed. Targets: render p95 ≤ 0.5 s,
+300 letters ≤ 120 s in all. Prints, last, one line: ``bench replies: render_p95_s=… render_max_s=…
+batch_letters=… batch_s=… batch_total_s=… api_send_p95_s=… cli_batch_s=…``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import os
 import random
 import statistics
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pikepdf
 
@@ -113,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=50, help="letters rendered and timed one by one (default 50)")
     ap.add_argument("--letters", type=int, default=300, help="letters in the post batch (default 300)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-service", action="store_true",
+                    help="skip the service path (HTTP API sends, then `mailroom post batch` as typed)")
     args = ap.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -152,9 +156,76 @@ def main(argv: list[str] | None = None) -> int:
           f"{batch_s:.1f} s: {batch.pages} pages ({batch.blank_pages} blank), {batch.sheets} sheets, "
           f"print file {len(batch.print_pdf) / 1e6:.1f} MB; posting list {batch.registered} letters on "
           f"{listing_pages} pages, {len(batch.posting_list_pdf) / 1e3:.0f} kB")
+    tail = ""
+    if not args.no_service:
+        send_p95, cli_s = service_path(args.letters)
+        tail = f" api_send_p95_s={send_p95:.3f} cli_batch_s={cli_s:.1f}"
     print(f"bench replies: render_p95_s={p95:.3f} render_max_s={worst:.3f} batch_letters={args.letters} "
-          f"batch_s={batch_s:.2f} batch_total_s={render_s + batch_s:.1f}")
+          f"batch_s={batch_s:.2f} batch_total_s={render_s + batch_s:.1f}{tail}")
     return 0
+
+
+def service_path(letters: int) -> tuple[float, float]:
+    """The path users take, with the settings we ship (SQLite in WAL, synchronous=FULL; the file blob store):
+    ``letters`` complaints waiting in a queue; an agent (API token) claims each, drafts the reply from the
+    template (``POST /api/work-items/{id}/replies``), sends it by post (``POST /api/replies/{id}/send``: the
+    PDF is rendered and stored then; each send timed) and completes the item; then ``mailroom post batch`` as
+    typed builds the day's batch from the stored PDFs. Returns (p95 of a send, the command's wall time), seconds."""
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy import select
+
+    from bench.claim_db import populate
+    from ground.settings import Settings
+    from pipeline.context import Context
+    from storage.db import get_engine, migrate, session_scope
+    from storage.models import QueueMember, Role, User, WorkItem
+    from storage.users import create_token, upsert_user
+    from web.app import create_app
+
+    with tempfile.TemporaryDirectory(prefix="bench-replies-", dir="/var/tmp") as tmp:
+        data = Path(tmp) / "data"
+        settings = Settings(data=data, secret_key="bench-replies-" + "x" * 40)
+        data.mkdir(parents=True)
+        migrate(settings.db_url)
+        populate(get_engine(settings.db_url), letters, at=datetime.now(UTC) - timedelta(days=1))
+        with session_scope(settings.db_url) as s:
+            upsert_user(s, "anna", "bench-password-1", Role.AGENT, "Anna Kowalska")
+            user_id = s.scalars(select(User.id).where(User.username == "anna")).one()
+            for queue in sorted(set(s.scalars(select(WorkItem.queue)))):
+                s.add(QueueMember(user_id=user_id, queue=queue))
+            token = create_token(s, "anna", "bench", datetime.now(UTC))[1]
+            ids = list(s.scalars(select(WorkItem.id).order_by(WorkItem.id)))
+        client = TestClient(create_app(Context(settings)))
+        auth = {"Authorization": f"Bearer {token}"}
+        sends: list[float] = []
+        for item_id in ids:
+            assert client.post(f"/api/work-items/{item_id}/claim", headers=auth).status_code == 200
+            r = client.post(f"/api/work-items/{item_id}/replies", headers=auth, json={
+                "channel": "post", "address": ["Jan Kowalski", "ul. Długa 5", "00-950 Warszawa"],
+                "fields": {"decision": "accepted", "employee_position": "Specjalista ds. reklamacji"}})
+            assert r.status_code == 201, r.text
+            started = time.perf_counter()
+            sent = client.post(f"/api/replies/{r.json()['id']}/send", headers=auth, json={})
+            sends.append(time.perf_counter() - started)
+            assert sent.status_code == 200 and sent.json()["state"] == "queued", sent.text
+            done_item = client.post(f"/api/work-items/{item_id}/complete", headers=auth, json={"outcome": "answered"})
+            assert done_item.status_code == 200, done_item.text  # the agent moves on (capacity)
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "mailroom.cli", "post", "batch", "--out", str(Path(tmp) / "out")],
+                              env={**os.environ, "MAILROOM_DATA": str(data)}, capture_output=True, text=True,
+                              timeout=1800)
+        cli_s = time.perf_counter() - started
+        assert done.returncode == 0, done.stderr[-2000:]
+        (printed,) = (Path(tmp) / "out").glob("batch-*-print.pdf")
+        print(f"service: {letters} replies sent by post through the HTTP API, send p50 "
+              f"{statistics.median(sends):.3f} s, p95 {percentile(sends, 0.95):.3f} s; `mailroom post batch` "
+              f"{cli_s:.1f} s, {page_count(printed.read_bytes())} pages to print")
+        return percentile(sends, 0.95), cli_s
 
 
 if __name__ == "__main__":
