@@ -60,8 +60,9 @@ EDITABLE = (S.DRAFT, S.APPROVED)
 # The customer asks for an answer by post or by e-mail (pl, cs, ru, en); the first named wins.
 _WANTS_POST = re.compile(r"(?i)\b(pocztą|listownie|na piśmie|drogą pocztową|poštou|písemně|по почте|почтой|"
                          r"в письменном виде|by post|by mail|in writing)")
-_WANTS_EMAIL = re.compile(r"(?i)\b(e-?mail(em|owo)?|mailem|drogą elektroniczną|elektronicky|по электронной почте|"
-                          r"by e-?mail)")
+_WANTS_EMAIL = re.compile(r"(?i)(\b(e-?)?mailem\b|\bmailowo\b|drogą elektroniczną|na (mój |moj )?adres e-?mail|"
+                          r"elektronicky|e-?mailem|по электронной почте|на (мою )?электронную почту|"
+                          r"\b(by|via) e-?mail\b)")  # asks for it: not any mention of an e-mail address
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(\.[\w-]+)+")
 
 

@@ -452,3 +452,17 @@ def test_request_to_complete_holds_the_item_until_the_customers_answer_brings_it
         row = s.get(WorkItem, item.id)
         assert (row.state, row.assignee) == (WorkItemState.CLAIMED, "anna")  # back with its agent
         assert row.statutory_due == before  # the original filing date still counts
+
+
+@pytest.mark.parametrize("text, wanted", [
+    ("Proszę o odpowiedź listownie.", "post"),
+    ("Kontakt: e-mail jan@x.pl. Proszę o odpowiedź.", None),  # an address given is not a request
+    ("Proszę o odpowiedź mailem.", "email"),
+    ("Odpovězte prosím poštou na mou adresu.", "post"),
+    ("Odpovězte prosím elektronicky.", "email"),
+    ("Ответ прошу направить по почте.", "post"),
+    ("Ответ прошу прислать по электронной почте.", "email"),
+    ("E-mail: jan@x.pl. Please answer in writing, by post.", "post"),
+])
+def test_the_channel_a_letter_asks_for(text: str, wanted: str | None) -> None:
+    assert service.requested_channel(text) == wanted

@@ -160,7 +160,7 @@ def create_reply(item_id: int, body: DraftIn, user: Agent, session: SessionDep, 
     letter = service.create_draft(session, item_id, user.username, _now(), ctx.outbound, kind=body.kind,
                                   channel=body.channel, subject=body.subject, body=body.body, fields=body.fields,
                                   to_email=body.to_email, address=body.address, attachments=body.attachments,
-                                  language=body.language, zone=user.time_zone or ctx.settings.time_zone)
+                                  language=body.language)  # dates local to the letter's jurisdiction
     session.commit()
     return _out(session, letter, ctx)
 
