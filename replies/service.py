@@ -575,6 +575,9 @@ def hand_over(session: Session, batch_id: int, actor: str, at: datetime, now: da
     if at > now:
         raise InvalidRequest("the hand-over time is in the future")
     letters = list(session.scalars(select(OutboundLetter).where(OutboundLetter.batch_id == batch_id)))
+    strangers = sorted(set(numbers or {}) - {letter.id for letter in letters})
+    if strangers:
+        raise InvalidRequest(f"letters {', '.join(strangers[:5])} are not in post batch {batch_id}")
     for letter_id, number in (numbers or {}).items():
         if number.strip():
             set_registered_number(session, letter_id, number, actor, now)
