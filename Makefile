@@ -30,13 +30,14 @@ test: install-test
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-install: apt $(STAMP) web/static/vendor/htmx.min.js web/static/vendor/axe.min.js $(MO_FILES)
+install: apt $(STAMP) web/static/vendor/htmx.min.js web/static/vendor/axe.min.js web/static/vendor/chart.umd.min.js \
+         $(MO_FILES)
 
 install-test: install $(TEST_STAMP)
 
 # Front-end libraries come from the npm registry (package.json + lock), copied into web/static:
-# htmx for the pages, axe-core for the accessibility test (tests/test_a11y.py).
-web/static/vendor/htmx.min.js web/static/vendor/axe.min.js &: package.json package-lock.json
+# htmx for the pages, axe-core for the accessibility test (tests/test_a11y.py), Chart.js for the reports.
+web/static/vendor/htmx.min.js web/static/vendor/axe.min.js web/static/vendor/chart.umd.min.js &: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	npm run --silent build
 

@@ -15,6 +15,7 @@ from web import (
     api_notes,
     api_queues,
     api_replies,
+    api_reports,
     ops,
     pages,
     schemas,
@@ -22,7 +23,7 @@ from web import (
 from web.deps import guard
 from web.errors import install as install_error_handlers
 from web.gate import RequestGate
-from web.pages import agent, archive, cases, mailroom, supervisor
+from web.pages import agent, archive, cases, mailroom, reports, supervisor
 
 # Every route of the app, in matching order: the API (OpenAPI), then the pages (not in the schema).
 ROUTERS = (
@@ -34,12 +35,14 @@ ROUTERS = (
     api_notes.router,  # internal notes on work items
     api_archive.router,
     api_jobs.router,
+    api_reports.router,  # /api/reports/{name}[.csv|.xlsx]: supervisors; auditors all but per agent
     pages.router,  # static files, sign-in
     mailroom.router,
     agent.router,
     supervisor.router,
     archive.router,  # /auditor
     cases.router,  # /cases/{id}: a case's timeline
+    reports.router,  # /supervisor/reports, /auditor/reports (issue 19)
 )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from ground.errors import ConfigError, MailroomError
 from ground.i18n import _
+from queues.reports import agent_figures
 from queues.routing import load_rules
 from queues.sla import load_policies
 from replies import service
@@ -40,7 +41,8 @@ def supervisor_page(request: Request, user: CurrentUser, session: SessionDep, ct
     return render(request, "supervisor.html", queues=queue_rows(session, ctx, None, datetime.now(UTC)),
                   rules=rules or ctx.rules, rules_error=rules_error, rules_file=ctx.settings.routing_rules.name,
                   policies=policies or ctx.policies, policies_error=policies_error,
-                  policies_file=ctx.settings.sla_policies.name, agents=agents)
+                  policies_file=ctx.settings.sla_policies.name, agents=agents,
+                  agent_figures=agent_figures(session, datetime.now(UTC), ctx.settings.time_zone))
 
 
 @router.get("/supervisor/queues")
