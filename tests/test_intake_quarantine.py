@@ -164,7 +164,7 @@ def test_quarantine_and_retry_over_http_and_cli(api: tuple[TestClient, Context],
     again = client.post(f"/api/quarantine/{first}/retry", auth=auth("boss"))
     assert again.status_code == 409 and "not in quarantine" in again.json()["detail"]
     assert main(["quarantine", "retry", second]) == 0  # inline
-    assert "processed, 1 documents" in capsys.readouterr().out
+    assert "routed to queues, documents: 1" in capsys.readouterr().out  # the state in words (ground/i18n.py)
     assert client.get("/api/quarantine", auth=auth("boss")).json()["total"] == 0
 
 
