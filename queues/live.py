@@ -4,7 +4,7 @@ transaction as the change it reports, so any process that can read the database 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -38,13 +38,39 @@ def visible(ev: OutboxEvent, agent: str, queues: list[str] | None) -> bool:
     return in_mine
 
 
-def poll(session: Session, agent: str, after: int) -> tuple[list[LiveEvent], int]:
-    """Events after id ``after`` for ``agent`` and the id to continue from."""
-    rows = list(session.scalars(select(OutboxEvent).where(OutboxEvent.id > after)
+@dataclass
+class Cursor:
+    """Where a stream is: the highest id delivered, and the lower ids not seen yet ("holes"). On PostgreSQL an id
+    is taken from the sequence before its transaction commits, so a later id can become visible first; a hole is
+    looked for again for ``HOLE_SECONDS`` (then it was a rolled-back transaction) so its event is not lost."""
+
+    after: int
+    holes: dict[int, float] = field(default_factory=dict)  # id → when it was first missed (monotonic seconds)
+
+
+HOLE_SECONDS = 10.0
+MAX_HOLES = 1000
+
+
+def poll(session: Session, agent: str, cursor: Cursor, now: float) -> list[LiveEvent]:
+    """The events for ``agent`` after the cursor, and any that filled a hole; the cursor moves on."""
+    rows = list(session.scalars(select(OutboxEvent).where(OutboxEvent.id > cursor.after)
                                 .order_by(OutboxEvent.id).limit(BATCH)))
-    if not rows:
-        return [], after
+    late = list(session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(list(cursor.holes))))) \
+        if cursor.holes else []
+    for ev in late:
+        cursor.holes.pop(ev.id, None)
+    if rows:
+        seen = {ev.id for ev in rows}
+        missing = [i for i in range(cursor.after + 1, rows[-1].id) if i not in seen][:MAX_HOLES]
+        for i in missing:
+            cursor.holes.setdefault(i, now)
+        cursor.after = rows[-1].id
+    for i, since in list(cursor.holes.items()):
+        if now - since > HOLE_SECONDS:
+            del cursor.holes[i]
+    if not rows and not late:
+        return []
     queues = agent_scope(session, agent).queues
-    out = [LiveEvent(ev.id, ev.kind, {"at": ev.at.isoformat(), **ev.payload}) for ev in rows
-           if visible(ev, agent, queues)]
-    return out, rows[-1].id
+    return [LiveEvent(ev.id, ev.kind, {"at": ev.at.isoformat(), **ev.payload})
+            for ev in sorted([*late, *rows], key=lambda e: e.id) if visible(ev, agent, queues)]

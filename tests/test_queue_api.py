@@ -15,8 +15,9 @@ import pytest
 
 from pipeline.context import Context
 from pipeline.runner import run_route
+from queues import live
 from storage.db import session_scope
-from storage.models import Document, DocumentState, Envelope, Role
+from storage.models import Document, DocumentState, Envelope, OutboxEvent, Role
 from storage.users import upsert_user
 from tests.support.agents import join_every_queue
 from tests.support.servers import served
@@ -176,3 +177,29 @@ def test_lifecycle_membership_and_figures_over_http(server) -> None:
         anon = c.get("/metrics")  # anonymous: asked to sign in (401, or 303 to the sign-in page)
         assert anon.status_code in (401, 303)
         assert "mailroom_queue" not in anon.text
+
+
+def test_an_event_committed_after_a_later_one_is_still_delivered(ctx: Context) -> None:
+    """On PostgreSQL an outbox id is taken before its transaction commits, so id 2 can become visible after id 3
+    (bench.claim saw SSE streams miss such events). The stream remembers the hole and delivers it late; a hole
+    that never fills (a rolled-back transaction) is forgotten after HOLE_SECONDS."""
+    with session_scope(ctx.db_url) as s:
+        for name, role in {"anna": Role.AGENT}.items():
+            upsert_user(s, name, f"{name}-password", role)
+        join_every_queue(s, ctx.rules, ["anna"])
+        s.add_all([OutboxEvent(id=1, kind="item.new", queue="complaints", payload={"item_id": 1}),
+                   OutboxEvent(id=3, kind="item.new", queue="complaints", payload={"item_id": 3}),
+                   OutboxEvent(id=5, kind="item.new", queue="complaints", payload={"item_id": 5})])
+    cursor = live.Cursor(0)
+    with session_scope(ctx.db_url) as s:
+        assert [e.id for e in live.poll(s, "anna", cursor, now=100.0)] == [1, 3, 5]
+    assert cursor.after == 5 and set(cursor.holes) == {2, 4}
+    with session_scope(ctx.db_url) as s:  # the transaction that held id 2 commits now
+        s.add(OutboxEvent(id=2, kind="item.new", queue="complaints", payload={"item_id": 2}))
+    with session_scope(ctx.db_url) as s:
+        assert [e.id for e in live.poll(s, "anna", cursor, now=101.0)] == [2]
+        assert [e.id for e in live.poll(s, "anna", cursor, now=102.0)] == []  # delivered once
+    assert set(cursor.holes) == {4}
+    with session_scope(ctx.db_url) as s:
+        live.poll(s, "anna", cursor, now=100.0 + live.HOLE_SECONDS + 1)
+    assert cursor.holes == {}  # id 4 never came: rolled back

@@ -53,7 +53,7 @@ def test_an_agent_removed_from_every_queue_sees_none(ctx: Context) -> None:
     with session_scope(ctx.db_url) as s:
         assert work.agent_scope(s, "anna").queues == []
         assert work.next_for_agent(s, "anna", now) is None
-        events, _ = live.poll(s, "anna", 0)
+        events = live.poll(s, "anna", live.Cursor(0), 0.0)
         assert events == []  # the live stream carries nothing of any queue
         assert s.get(WorkItem, item_id).state == "new"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
@@ -336,9 +337,9 @@ def metrics(user: Supervisor, session: SessionDep, ctx: CtxDep) -> Response:
 # ---------------------------------------------------------------- live events
 
 
-def _poll(db_url: str, agent: str, after: int) -> tuple[list[live.LiveEvent], int]:
+def _poll(db_url: str, agent: str, cursor: live.Cursor) -> list[live.LiveEvent]:
     with session_scope(db_url) as s:
-        return live.poll(s, agent, after)
+        return live.poll(s, agent, cursor, time.monotonic())
 
 
 def _latest(db_url: str) -> int:
@@ -362,10 +363,10 @@ async def events(request: Request, user: Agent, ctx: CtxDep,
         start = await run_in_threadpool(_latest, db_url)
 
     async def stream() -> AsyncIterator[str]:
-        after, quiet = start, 0.0
+        cursor, quiet = live.Cursor(start), 0.0
         yield "retry: 2000\n: connected\n\n"
         while not await request.is_disconnected():
-            found, after = await run_in_threadpool(_poll, db_url, agent, after)
+            found = await run_in_threadpool(_poll, db_url, agent, cursor)
             for ev in found:
                 yield f"id: {ev.id}\nevent: {ev.kind}\ndata: {json.dumps(ev.data, ensure_ascii=False)}\n\n"
             quiet = 0.0 if found else quiet + POLL_SECONDS
