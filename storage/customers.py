@@ -152,7 +152,7 @@ def _row_problem(row: Mapping[str, str]) -> str | None:
     return None
 
 
-def import_customers(session: Session, rows: Iterable[Mapping[str, str]],
+def import_customers(session: Session, rows: Iterable[Mapping[str | None, Any]],
                      progress: Callable[[int], None] | None = None) -> ImportResult:
     """Add or update customers from rows with the columns of :data:`IMPORT_COLUMNS` (``address``: its lines
     separated by ``|``; unknown columns are an error). Every row is checked first; when any has a problem,
@@ -160,9 +160,15 @@ def import_customers(session: Session, rows: Iterable[Mapping[str, str]],
     them up (e-mail in lower case, phone without spaces, national id as digits and letters)."""
     result = ImportResult()
     clean: list[dict[str, str]] = []
-    for n, row in enumerate(rows, start=1):
-        unknown = sorted(k for k in row if k not in IMPORT_COLUMNS and k)
-        problem = f"unknown columns {unknown}; use {', '.join(IMPORT_COLUMNS)}" if unknown else _row_problem(row)
+    for n, raw in enumerate(rows, start=1):
+        unknown = sorted(k for k in raw if k not in IMPORT_COLUMNS and k)
+        row = {k: v if isinstance(v, str) else "" for k, v in raw.items() if k}  # a short row: missing values
+        if None in raw:  # csv.DictReader puts the values beyond the header under the key None
+            problem: str | None = "more values than the header has columns (a stray comma or line break?)"
+        elif unknown:
+            problem = f"unknown columns {unknown}; use {', '.join(IMPORT_COLUMNS)}"
+        else:
+            problem = _row_problem(row)
         if problem:
             result.errors.append((n, problem))
         else:

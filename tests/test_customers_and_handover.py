@@ -162,3 +162,19 @@ def test_internal_notes_are_for_staff_searchable_and_audited(ctx: Context, clien
     with session_scope(ctx.db_url) as s:
         ev = s.scalars(select(AuditEvent).where(AuditEvent.action == "work_item.note_added")).one()
         assert ev.actor == "anna" and "text" not in ev.detail and ev.detail["length"] == len(listed[0]["text"])
+
+
+def test_a_malformed_csv_is_a_clear_refusal(ctx: Context, client: TestClient, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A stray line break inside an unquoted field (found by the OpenAPI fuzz: it answered 500)."""
+    body = b"id,name\nMR-1,Jan\rKowalski\nMR-2,Anna,extra\n"
+    r = client.post("/api/customers/import", content=body, headers={"Content-Type": "text/csv"}, auth=auth("boss"))
+    assert r.status_code == 422, r.text  # never a server error; each bad row named
+    assert [e["row"] for e in r.json()["errors"]] == [2, 3], r.json()
+    (tmp_path / "bad.csv").write_bytes(body)
+    assert main(["customers", "import", str(tmp_path / "bad.csv")]) == 1
+    assert "row 3: more values than the header has columns" in capsys.readouterr().err
+    (tmp_path / "latin2.csv").write_bytes("id,name\nMR-3,Łukasz\n".encode("iso-8859-2"))
+    assert main(["customers", "import", str(tmp_path / "latin2.csv")]) == 2
+    assert "cannot be read as a UTF-8 CSV" in capsys.readouterr().err
+    assert _count(ctx) == 0

@@ -97,7 +97,11 @@ def import_csv(user: Supervisor, session: SessionDep,
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise HTTPException(422, "The CSV must be UTF-8.") from None
-    result = import_customers(session, list(csv.DictReader(io.StringIO(text))))
+    try:
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:  # a malformed CSV (a stray quote or line break) is the sender's to fix
+        raise HTTPException(422, f"The CSV cannot be read: {exc}.") from None
+    result = import_customers(session, rows)
     out = ImportOut(added=result.added, updated=result.updated,
                     errors=[{"row": row, "problem": problem} for row, problem in result.errors[:1000]])
     if result.errors:

@@ -9,6 +9,7 @@ import csv
 import sys
 from typing import Any
 
+from ground.errors import InvalidRequest
 from ground.i18n import gettext as _
 from ground.i18n import ngettext
 from mailroom.commands import cli_actor
@@ -23,8 +24,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     from storage.db import session_scope
 
     ctx = get_context()
-    with open(args.file, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.DictReader(f, delimiter=args.delimiter))
+    try:
+        with open(args.file, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f, delimiter=args.delimiter))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InvalidRequest(f"{args.file}: cannot be read as a UTF-8 CSV file ({exc})") from None
     with tqdm(total=len(rows), unit="row", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False) as bar, \
             session_scope(ctx.db_url) as s:
         result = import_customers(s, rows, progress=lambda n: bar.update(1))
