@@ -17,16 +17,13 @@ from ground.config_files import load_yaml_model
 from ground.errors import ConfigError, InvalidRequest
 from ground.i18n import LANGUAGES
 from ground.records import CATEGORIES
+from queues.routing import one_or_many
 from replies.letter import PostalAddress, Sender
 
 KINDS = ("reply", "acknowledgement", "request_to_complete", "extension")
 CHANNELS = ("email", "post")
 StopEvent = Literal["sent", "posted", "delivered"]
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-
-
-def _one_or_many(v: Any) -> Any:
-    return [v] if isinstance(v, str) else v
 
 
 class SenderSpec(BaseModel):
@@ -69,7 +66,7 @@ class AckRule(BaseModel):
     channel: list[str] | None = None  # the channel the letter came by (email, paper, fax, ...)
     send: Literal["same", "email", "post", "none"]
 
-    _many = field_validator("jurisdiction", "category", "channel", mode="before")(_one_or_many)
+    _many = field_validator("jurisdiction", "category", "channel", mode="before")(one_or_many)
 
     def applies(self, jurisdiction: str, category: str, channel: str) -> bool:
         return ((self.jurisdiction is None or jurisdiction in self.jurisdiction)
@@ -118,7 +115,7 @@ class Required(BaseModel):
     category: list[str]
     elements: list[Element]
 
-    _many = field_validator("jurisdiction", "category", mode="before")(_one_or_many)
+    _many = field_validator("jurisdiction", "category", mode="before")(one_or_many)
 
 
 class Template(BaseModel):

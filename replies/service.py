@@ -312,7 +312,8 @@ def update_draft(session: Session, letter_id: str, actor: str, now: datetime, ou
     assert item is not None
     _holder_check(item, actor, False)
     allowed = {"subject", "body", "fields", "channel", "to_email", "address", "attachments", "registered"}
-    untouched = _template_text(session, letter, item, out, letter.fields, now)  # what the template gave
+    follows = "fields" in changes and "body" not in changes  # an unedited text may follow the new fields
+    untouched = _template_text(session, letter, item, out, letter.fields, now) if follows else None
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidRequest(f"cannot change {', '.join(sorted(unknown))}; use some of {', '.join(sorted(allowed))}")
@@ -332,8 +333,7 @@ def update_draft(session: Session, letter_id: str, actor: str, now: datetime, ou
         elif key == "registered":
             value = bool(value)
         setattr(letter, key, value)
-    if "fields" in changes and "body" not in changes and untouched is not None \
-            and (letter.subject, letter.body) == untouched:  # nobody edited the text: it follows the fields
+    if untouched is not None and (letter.subject, letter.body) == untouched:  # nobody edited the text
         letter.subject, letter.body = _template_text(session, letter, item, out, letter.fields, now) or untouched
     was_approved = letter.state == S.APPROVED
     letter.state, letter.approved_by = S.DRAFT, None

@@ -10,8 +10,6 @@ import csv
 import hashlib
 import io
 import os
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +23,7 @@ from storage.audit import record
 from storage.db import session_scope
 from storage.models import Document, DocumentState, Envelope, Role, WorkItem
 from storage.users import upsert_user
+from tests.support.servers import served
 from web.app import create_app
 
 USERS = {"boss": Role.SUPERVISOR, "audi": Role.AUDITOR, "anna": Role.AGENT, "petr": Role.AGENT}
@@ -301,25 +300,9 @@ def test_pages_for_supervisors_and_auditors(web: TestClient) -> None:
 
 @pytest.fixture
 def live(ctx: Context) -> Iterator[str]:
-    import uvicorn
-
-    from tests.support.servers import free_port
-
     build(ctx)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning",
-                                        timeout_graceful_shutdown=2))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        th.join(timeout=10)
+    with served(create_app(ctx)) as base:
+        yield base
 
 
 def test_reports_page_in_a_browser(live: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

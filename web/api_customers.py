@@ -16,7 +16,7 @@ from sqlalchemy import select
 from storage.audit import record
 from storage.customers import IMPORT_COLUMNS, import_customers
 from storage.models import Customer, Document, Envelope, Role, User, WorkItem
-from web.api_queues import Agent, _scoped
+from web.api_queues import Agent, _agent_queues, _scoped
 from web.deps import SessionDep, require
 
 router = APIRouter()
@@ -71,13 +71,11 @@ def get_customer(customer_id: str, user: Reader, session: SessionDep) -> Custome
                            .outerjoin(WorkItem, WorkItem.document_id == Document.id)
                            .where(Document.customer_id == customer_id)
                            .order_by(Envelope.received_at.desc()).limit(200)).all()
+    allowed = _agent_queues(session, user)  # an agent sees the letters of their queues
     letters = []
     for doc_id, item_id, received, channel, category, queue, state in rows:
-        if user.role == Role.AGENT.value and item_id is not None:
-            try:
-                _scoped(session, user, item_id)
-            except HTTPException:
-                continue
+        if allowed is not None and item_id is not None and queue not in allowed:
+            continue
         letters.append(LetterRef(document_id=doc_id, work_item_id=item_id, received_at=received, channel=channel,
                                  category=category, queue=queue, state=state))
     return CustomerOut(id=customer.id, name=customer.name, email=customer.email, phone=customer.phone,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -130,6 +130,21 @@ def _may_work(session: Session, user: User, queue: str | None) -> bool:
         return True
     allowed = work.agent_scope(session, user.username).queues
     return allowed is None or queue in allowed
+
+
+def _agent_queues(session: Session, user: User) -> list[str] | None:
+    """The queues an agent works (one look-up for a whole answer); None for the roles that work every queue."""
+    return work.agent_scope(session, user.username).queues if user.role == Role.AGENT.value else None
+
+
+def _all_in_scope(session: Session, user: User, item_ids: Iterable[int]) -> None:
+    """404 unless every one of these items is in the user's queues."""
+    allowed = _agent_queues(session, user)
+    if allowed is None:
+        return
+    queues = set(session.scalars(select(WorkItem.queue).where(WorkItem.id.in_(list(item_ids)))))
+    if not queues <= set(allowed):
+        raise HTTPException(404, "Not found.")
 
 
 def _scoped(session: Session, user: User, item_id: int) -> None:

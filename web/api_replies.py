@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from ground.errors import NotFound
 from queues import cases
 from replies import service
-from replies.timeline import case_timeline
+from replies.timeline import Entry, case_timeline
 from storage.models import Case, OutboundLetter, PostBatch, Role, User, WorkItem
-from web.api_queues import Agent, _scoped
+from web.api_queues import Agent, _all_in_scope, _scoped
 from web.deps import CtxDep, SessionDep, require
 
 router = APIRouter()
@@ -113,19 +113,6 @@ class BatchOut(BaseModel):
     created_at: datetime
     handed_over_at: datetime | None
     handed_over_by: str | None
-
-
-class TimelineEntry(BaseModel):
-    at: datetime
-    kind: str  # letter_in | letter_out | clock
-    what: str
-    work_item_id: int | None
-    document_id: str | None = None
-    letter_id: str | None = None
-    channel: str | None = None
-    state: str | None = None
-    actor: str | None = None
-    detail: dict[str, Any] = Field(default_factory=dict)
 
 
 def _now() -> datetime:
@@ -354,12 +341,9 @@ def _case_out(session: Session, case_id: int) -> CaseOut:
 
 def _case_scoped(session: Session, user: User, case_id: int) -> None:
     """404 unless the case exists and (for an agent) every letter of it is in their queues."""
-    ids = list(session.scalars(select(WorkItem.id).where(WorkItem.case_id == case_id)))
     if session.get(Case, case_id) is None:
         raise HTTPException(404, "Not found.")
-    if user.role == Role.AGENT.value:
-        for item_id in ids:
-            _scoped(session, user, item_id)
+    _all_in_scope(session, user, session.scalars(select(WorkItem.id).where(WorkItem.case_id == case_id)))
 
 
 @router.post("/api/cases/{case_id}/merge", response_model=CaseOut)
@@ -398,12 +382,9 @@ def archive_letters(user: Archive, session: SessionDep, ctx: CtxDep,
     return [_out(session, letter, ctx) for letter in found]
 
 
-@router.get("/api/cases/{case_id}/timeline", response_model=list[TimelineEntry])
-def timeline(case_id: int, user: Reader, session: SessionDep) -> list[TimelineEntry]:
+@router.get("/api/cases/{case_id}/timeline", response_model=list[Entry])
+def timeline(case_id: int, user: Reader, session: SessionDep) -> list[Entry]:
     """Letters in, letters out and clock events of a case, in time order."""
     entries = case_timeline(session, case_id)
-    if user.role == Role.AGENT.value:
-        items = {e.work_item_id for e in entries if e.work_item_id is not None}
-        for item_id in items:
-            _scoped(session, user, item_id)
-    return [TimelineEntry.model_validate(e.__dict__) for e in entries]
+    _all_in_scope(session, user, {e.work_item_id for e in entries if e.work_item_id is not None})
+    return entries
