@@ -218,6 +218,7 @@ def _work_horse(settings: Settings, name: str, burst: bool, parent: int) -> int:
     from rq.serializers import JSONSerializer
 
     from pipeline.jobs import worker_queues
+    from pipeline.reconcile import release_dead_scheduler_locks
 
     _die_with_parent()
     # rq's scheduler process (and what else this process forks) dies with us. Only for forks from the main
@@ -232,8 +233,11 @@ def _work_horse(settings: Settings, name: str, burst: bool, parent: int) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(HAND_BACK, signal.SIG_DFL)  # the supervisor's, not ours
     queues = worker_queues(settings)
+    release_dead_scheduler_locks(queues[0])  # a killed predecessor's: retries are not held up for minutes
+    # worker_ttl 90: an idle worker waits at most 75 s for work before its maintenance (rq's default, 405 s,
+    # would leave the scheduler unclaimed that long when its holder died)
     worker = PipelineWorker(queues, name=name, connection=queues[0].connection, serializer=JSONSerializer,
-                            maintenance_interval=60, max_jobs=settings.worker_max_jobs,
+                            worker_ttl=90, maintenance_interval=60, max_jobs=settings.worker_max_jobs,
                             max_rss_mb=settings.worker_max_rss_mb)
     worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
     return RECYCLE if worker.recycle else 0
@@ -245,10 +249,11 @@ def _bury(settings: Settings, name: str) -> int:
     from rq.serializers import JSONSerializer
 
     from pipeline.jobs import job_queue
-    from pipeline.reconcile import requeue_abandoned
+    from pipeline.reconcile import release_dead_scheduler_locks, requeue_abandoned
 
     queue = job_queue(settings)
     try:
+        release_dead_scheduler_locks(queue)
         count = requeue_abandoned(queue)
         dead = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=queue.connection,
                                   serializer=JSONSerializer)

@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+from rq.scripts import release_lock
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
@@ -79,12 +81,36 @@ def requeue_abandoned(queue: Queue, host: str | None = None) -> int:
     return count
 
 
+def release_dead_scheduler_locks(queue: Queue, host: str | None = None) -> int:
+    """Free the scheduler locks of ``queue`` and its pages queue that a dead scheduler on this machine holds.
+
+    rq's scheduler (which moves retries whose wait is over back to the queue) holds a lock per queue for 61 s
+    and refreshes it every second. After a SIGKILL, a new worker finds the lock taken and tries again only
+    between two waits for work, and an idle worker waits up to its dequeue timeout: retries would sit for
+    minutes. A lock whose owner is a dead process here is released at once; others are left to expire."""
+    host = host or socket.gethostname()
+    freed = 0
+    for q in (queue, pages_queue(queue)):
+        key = RQScheduler.get_locking_key(q.name)
+        owner = q.connection.get(key)
+        if owner is None:
+            continue
+        token = owner.decode() if isinstance(owner, bytes) else str(owner)
+        info = q.connection.hgetall(SCHEDULER_KEY_TEMPLATE % token)
+        hostname, pid = info.get(b"hostname", b"").decode(), int(info.get(b"pid", b"0") or 0)
+        if hostname == host and pid > 0 and not _pid_alive(pid) and release_lock(q.connection, key, token):
+            log.warning("scheduler lock of queue %s held by dead scheduler %s (pid %s); released", q.name, token, pid)
+            freed += 1
+    return freed
+
+
 def reconcile(db_url: str, queue: Queue, now: datetime, grace: timedelta = timedelta(seconds=30)) -> Reconciled:
     """Enqueue reads for envelopes and routes for documents stuck longer than ``grace``.
 
     An envelope read in page chunks stays "received" until its last chunk is read; its read job then only
     re-enqueues the chunks that have no live job (pipeline.jobs.read_job)."""
     cutoff = now - grace
+    release_dead_scheduler_locks(queue)
     out = Reconciled(abandoned=requeue_abandoned(queue))
     with session_scope(db_url) as s:
         envs = s.scalars(select(Envelope.id).where(Envelope.state == EnvelopeState.RECEIVED,

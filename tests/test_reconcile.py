@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -81,3 +82,44 @@ def test_documents_stuck_before_routing_are_re_enqueued(redis_settings: Settings
     _drain(ctx)
     with session_scope(ctx.db_url) as s:
         assert s.get(Envelope, env_id).state == "processed"  # type: ignore[union-attr]
+
+
+def _scheduler_holding_locks(queue, pid: int, hostname: str):
+    """An rq scheduler that took the locks of ``queue`` and its pages queue, recorded as process ``pid``."""
+    from rq.scheduler import RQScheduler
+
+    from pipeline.jobs import pages_queue
+
+    scheduler = RQScheduler([queue, pages_queue(queue)], connection=queue.connection, serializer=JSONSerializer)
+    assert scheduler.acquire_locks() == {queue.name, pages_queue(queue).name}
+    scheduler.register_birth()
+    scheduler.hostname = hostname
+    scheduler.pid = pid
+    scheduler.save()
+    return scheduler
+
+
+def test_a_dead_schedulers_locks_are_released_at_once_and_a_live_ones_are_kept(redis_settings: Settings) -> None:
+    """A SIGKILLed worker's scheduler keeps its locks for 61 s, and an idle successor would claim them only
+    after its wait for work: retries then sat for minutes (CI, the SIGKILL test)."""
+    import socket
+    import subprocess
+
+    from rq.scheduler import RQScheduler
+
+    from pipeline.reconcile import release_dead_scheduler_locks
+
+    queue = job_queue(redis_settings)
+    here = socket.gethostname()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    live = _scheduler_holding_locks(queue, os.getpid(), here)
+    assert release_dead_scheduler_locks(queue) == 0  # its process is alive
+    live.release_locks()
+    elsewhere = _scheduler_holding_locks(queue, gone.pid, "another-host")
+    assert release_dead_scheduler_locks(queue) == 0  # another machine's pid says nothing here
+    elsewhere.release_locks()
+    _scheduler_holding_locks(queue, gone.pid, here)
+    assert release_dead_scheduler_locks(queue) == 2
+    successor = RQScheduler([queue], connection=queue.connection, serializer=JSONSerializer)
+    assert successor.acquire_locks() == {queue.name}

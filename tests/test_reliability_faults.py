@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from rq import Queue, Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 from rq.serializers import JSONSerializer
 from sqlalchemy import func, select
 
@@ -171,7 +173,20 @@ def drive(ctx: Context, ids: list[str], worker: WorkerProc, timeout: float) -> N
         reconcile(ctx.db_url, queue, datetime.now(UTC) + timedelta(minutes=5))
         return set(states(ctx, ids).values()) <= FINAL
 
-    wait_for(done, timeout, "every envelope to reach a final state", every=2.0)
+    try:
+        wait_for(done, timeout, "every envelope to reach a final state", every=2.0)
+    except AssertionError:  # say what is stuck, and where its job is, before failing
+        stuck = {k: v for k, v in states(ctx, ids).items() if v not in FINAL}
+        for env_id in stuck:
+            try:
+                job = Job.fetch(f"read-{env_id}", connection=queue.connection, serializer=JSONSerializer)
+                print(env_id, stuck[env_id], job.get_status(), job.worker_name, (job.exc_info or "")[-2000:])
+            except NoSuchJobError:
+                print(env_id, stuck[env_id], "no read job in Redis")
+        print("scheduled:", queue.scheduled_job_registry.get_job_ids(), "failed:",
+              queue.failed_job_registry.get_job_ids(), "started:", queue.started_job_registry.get_job_ids())
+        print(worker.log.read_text(errors="replace")[-20000:])
+        raise
 
 
 @pytest.fixture(scope="module")

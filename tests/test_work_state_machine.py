@@ -1,29 +1,40 @@
 """Stateful property test of the work-item lifecycle (Hypothesis ``RuleBasedStateMachine``): several
 agents claim, renew, release, hold, resume, transfer, escalate, reclassify, hand over (assign), complete and
-take the next item while the clock moves and the lease sweeper runs; every call is checked against a model.
+take the next item while the clock moves and the lease sweeper runs; the customer's follow-up letters arrive
+(joining the open item of their case, or resuming it when it is on hold, or starting a new case when the
+case's item is done) and supervisors merge and split cases. Every call is checked against a model.
 
 Invariants after every step: each item is in exactly one (known) queue; claimed or on hold by at
 most one agent, nobody else; done is final; each successful transition bumps the version by one and
 a refused one changes nothing (no lost update); a hold pauses the internal SLA clock, so after the
-resume the due times are never earlier than before the hold.
+resume the due times are never earlier than before the hold; each item is in the case the model says, and
+each case's primary item is the one the model says.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from sqlalchemy import update
 
-from ground.errors import Conflict
+from ground.errors import Conflict, InvalidRequest
 from pipeline.context import Context
-from queues import work
+from queues import cases, work
 from storage.db import session_scope
-from storage.models import Role, WorkItem, WorkItemState
+from storage.models import Case, Role, WorkItem, WorkItemState
 from storage.users import upsert_user
 from tests.queue_support import make_item
 from tests.support.agents import join_every_queue
@@ -36,6 +47,9 @@ N, C, H, D = (WorkItemState.NEW.value, WorkItemState.CLAIMED.value, WorkItemStat
               WorkItemState.DONE.value)
 
 
+_keys = itertools.count(1)  # customer and invoice numbers unique across examples (one database for all)
+
+
 @dataclass
 class Model:
     state: str
@@ -43,6 +57,15 @@ class Model:
     version: int
     claimed_until: datetime | None = None
     due_at_hold: tuple[datetime, datetime | None] | None = None  # (sla_due, internal_due) when held
+    case: int | None = None
+    received: datetime = START
+    copy: bool = False  # closed as a copy of its case's open item (duplicate_of_case)
+
+
+@dataclass
+class CaseModel:
+    key: tuple[str, str]  # (customer number, invoice number): what a follow-up letter is matched by
+    primary: int | None
 
 
 def machine(ctx: Context) -> type[RuleBasedStateMachine]:
@@ -54,22 +77,34 @@ def machine(ctx: Context) -> type[RuleBasedStateMachine]:
         def items(self, cats: list[str]) -> None:
             self.now = START
             self.model: dict[int, Model] = {}
+            self.cases: dict[int, CaseModel] = {}
+            self.keys: list[tuple[str, str]] = []
             with session_scope(ctx.db_url) as s:  # earlier examples' items leave the queues
                 s.execute(update(WorkItem).where(WorkItem.state != D).values(state=D, assignee=None))
-                for i, cat in enumerate(cats):
-                    item = make_item(s, ctx.rules, ctx.policies, START - timedelta(hours=i), category=cat, link=False)
-                    self.model[item.id] = Model(N, None, item.version)
+                for i, cat in enumerate(cats):  # each its own case: its own customer and invoice
+                    n = next(_keys)
+                    key = (f"SM-{n:07d}", f"SM/{n}")
+                    received = START - timedelta(hours=i)
+                    item = make_item(s, ctx.rules, ctx.policies, received, category=cat,
+                                     entities={"customer_id": [key[0]], "invoice_no": [key[1]]})
+                    assert item.case_id is not None and item.case_id not in self.cases
+                    self.model[item.id] = Model(N, None, item.version, case=item.case_id, received=received)
+                    self.cases[item.case_id] = CaseModel(key, item.id)
+                    self.keys.append(key)
             self.ids = sorted(self.model)
 
         # ---------------------------------------------------------------- helpers
 
-        def call(self, ok: bool, fn: object, *args: object, **kw: object) -> WorkItem | None:
+        def call(self, ok: bool, fn: object, *args: object, refusal: type[Exception] = Conflict,
+                 **kw: object) -> object:
             """Run one transition in its own transaction; it must succeed exactly when the model says."""
             name = getattr(fn, "__name__", "?")
             try:
                 with session_scope(ctx.db_url) as s:  # a refusal rolls the whole transaction back
                     result = fn(s, *args, **kw)  # type: ignore[operator]
-            except Conflict:
+                    if isinstance(result, Case):
+                        result = result.id
+            except refusal:
                 assert not ok, f"{name}{args[:2]} refused but the model allows it"
                 return None
             assert ok, f"{name}{args[:2]} succeeded but the model forbids it"
@@ -93,6 +128,21 @@ def machine(ctx: Context) -> type[RuleBasedStateMachine]:
         def moved(self, item_id: int, state: str, assignee: str | None, until: datetime | None = None) -> None:
             m = self.model[item_id]
             m.state, m.assignee, m.version, m.claimed_until = state, assignee, m.version + 1, until
+
+        def touched(self, item_id: int) -> None:
+            """A transition that keeps state and holder (new clocks, a flag, a priority)."""
+            m = self.model[item_id]
+            self.moved(item_id, m.state, m.assignee, m.claimed_until)
+
+        def retimed(self, case_id: int) -> None:
+            """Merge and split re-time every open item of the case (none is dispatched here)."""
+            for k, m in self.model.items():
+                if m.case == case_id and m.state != D:
+                    self.touched(k)
+
+        def case_id(self, c: int) -> int:
+            ids = sorted(self.cases)
+            return ids[c % len(ids)]
 
         # ---------------------------------------------------------------- rules
 
@@ -195,6 +245,87 @@ def machine(ctx: Context) -> type[RuleBasedStateMachine]:
                 held = m.state == H
                 self.moved(item_id, H if held else C, other, None if held else self.now + LEASE)
 
+        @rule(k=st.integers(0, 2))
+        def follow_up(self, k: int) -> None:
+            """The customer writes again about the same invoice: the letter joins the first case of that
+            customer and invoice whose item is open (which is flagged and raised, or resumed when on hold);
+            when there is none it starts a case of its own."""
+            self.letter_about(self.keys[k % len(self.keys)])
+
+        @precondition(lambda self: any(self.model[c.primary].state == H for c in self.cases.values()
+                                       if c.primary is not None))
+        @rule(k=st.integers(0, 5))
+        def answer_to_hold(self, k: int) -> None:
+            """The customer sends what the agent asked for while the item is on hold."""
+            held = [c.key for c in self.cases.values() if c.primary is not None and self.model[c.primary].state == H]
+            self.letter_about(held[k % len(held)])
+
+        def letter_about(self, key: tuple[str, str]) -> None:
+            target = next((c for c in sorted(self.cases) if self.cases[c].key == key
+                           and self.cases[c].primary is not None
+                           and self.model[self.cases[c].primary].state != D), None)
+            primary = self.cases[target].primary if target is not None else None
+            before = self.load(primary) if primary is not None else None
+            with session_scope(ctx.db_url) as s:
+                item = make_item(s, ctx.rules, ctx.policies, self.now, now=self.now, text="follow up",
+                                 entities={"customer_id": [key[0]], "invoice_no": [key[1]]})
+                new_id, new_case, state, version = item.id, item.case_id, item.state, item.version
+            assert new_case is not None
+            self.ids.append(new_id)
+            if target is None:
+                assert state == N and new_case not in self.cases, "a letter with no open case did not start one"
+                self.model[new_id] = Model(N, None, version, case=new_case, received=self.now)
+                self.cases[new_case] = CaseModel(key, new_id)
+                return
+            assert (new_case, state) == (target, D), "the follow-up did not join the open item's case"
+            self.model[new_id] = Model(D, None, version, case=new_case, received=self.now, copy=True)
+            assert primary is not None and before is not None
+            m = self.model[primary]
+            held = m.state == H
+            self.touched(primary)  # flagged "new letter" and raised in the queue
+            after = self.load(primary)
+            assert "new_letter" in after.flags and after.priority == before.priority + cases.FOLLOW_UP_PRIORITY
+            if held:  # the customer's answer: back to its agent, the paused time added to the due times
+                self.moved(primary, C, m.assignee, self.now + work.LEASE)
+                assert m.due_at_hold is not None
+                assert after.sla_due >= m.due_at_hold[0], "a hold made the item due earlier"
+
+        @rule(a=st.integers(0, 5), b=st.integers(0, 5))
+        def merge(self, a: int, b: int) -> None:
+            into, other = self.case_id(a), self.case_id(b)
+            if self.call(into != other, cases.merge_cases, into, other, "sup", self.now, "one matter",
+                         ctx.policies, refusal=InvalidRequest) is None:
+                return
+            for m in self.model.values():
+                if m.case == other:
+                    m.case = into
+            self.cases[other].primary = None
+            self.retimed(into)
+
+        @rule(c=st.integers(0, 5), mask=st.integers(0, 31))
+        def split(self, c: int, mask: int) -> None:
+            case_id = self.case_id(c)
+            members = sorted(k for k, m in self.model.items() if m.case == case_id)
+            chosen = [k for j, k in enumerate(members) if mask >> j & 1]
+            ok = 0 < len(chosen) < len(members)
+            new = self.call(ok, cases.split_case, case_id, chosen, "sup", self.now, "another matter",
+                            ctx.policies, refusal=InvalidRequest)
+            if new is None:
+                return
+            assert isinstance(new, int) and new not in self.cases
+            for k in chosen:
+                m = self.model[k]
+                self.touched(k)
+                m.case = new
+                if m.copy:  # a copy of the case's letter is its own matter now: open again
+                    m.state, m.assignee, m.claimed_until, m.copy = N, None, None, False
+            first = min(chosen, key=lambda k: (self.model[k].received, k))
+            self.cases[new] = CaseModel(self.cases[case_id].key, first)
+            if self.cases[case_id].primary in chosen:
+                self.cases[case_id].primary = min(k for k in members if k not in chosen)
+            self.retimed(case_id)
+            self.retimed(new)
+
         @rule()
         def lease_sweep(self) -> None:
             with session_scope(ctx.db_url) as s:
@@ -222,6 +353,11 @@ def machine(ctx: Context) -> type[RuleBasedStateMachine]:
                     assert row.assignee is None and row.claimed_until is None
                 if m.state == C:
                     assert row.claimed_until == m.claimed_until
+                assert row.case_id == m.case, f"item {item_id} in case {row.case_id}, model {m.case}"
+            with session_scope(ctx.db_url) as s:
+                for case_id, c in self.cases.items():
+                    got = s.get(Case, case_id)
+                    assert got is not None and got.primary_item_id == c.primary, f"case {case_id}'s primary"
 
     return WorkItems
 
