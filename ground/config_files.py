@@ -41,6 +41,12 @@ def load_yaml_model(path: Path, model: type[M], sections: dict[str, str]) -> M:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the file ({exc.strerror}); check the path in settings") from exc
+    return parse_yaml_model(text, str(path), model, sections)
+
+
+def parse_yaml_model(text: str, path: str, model: type[M], sections: dict[str, str]) -> M:
+    """``load_yaml_model`` for text already in hand (a version stored in the database, an edit in the
+    browser); ``path`` names it in the errors."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # zone; empty: never): retention (a dry-run report first, then the run and its summary, both audited), and
     # pruning of delivered live events older than `outbox_keep_days`, ended web sessions and old sign-in failures.
     housekeeping_at: str = "02:30"
+    # Routing rules and SLA policies saved in the browser are versions in the database; every process looks for
+    # a newer version at most this often (seconds) and uses it from then on, without a restart.
+    config_reload_seconds: float = Field(default=2.0, ge=0)
     retention_policy: Path = CONFIG_DIR / "retention.yaml"
     outbox_keep_days: int = Field(default=7, ge=1)
     queue_name: str = "mailroom"

@@ -2,43 +2,107 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from classifiers.entity_config import entity_config
+from ground.errors import ConfigError
 from ground.settings import Settings, get_settings
-from queues.routing import RuleSet, load_rules
-from queues.sla import SlaPolicies, load_policies
+from queues.routing import RuleSet, load_rules, parse_rules
+from queues.sla import SlaPolicies, load_policies, parse_policies
 from replies.policy import ReplyPolicy, load_reply_policy
 from replies.service import Outbound
+from storage import config_store
 from storage.blobs import BlobStore, blob_store
-from storage.db import migrate
+from storage.db import migrate, session_scope
+from storage.models import ConfigVersion
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class _Loaded:
+    """A configuration as this process has it: from which version (None: the seed file) and when checked."""
+
+    checked: float
+    version: int | None
+    source: Path
+    value: Any
 
 
 @dataclass
 class Context:
     settings: Settings
+    _loaded: dict[str, _Loaded] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def blobs(self) -> BlobStore:
         return blob_store(self.settings)
 
-    @cached_property
+    @property
     def rules(self) -> RuleSet:
-        return load_rules(self.settings.routing_rules)
+        """The routing rules in force: the newest version saved in the browser, else the YAML file."""
+        return self._config("routing", self.settings.routing_rules, load_rules, parse_rules)
 
-    @cached_property
+    @property
     def policies(self) -> SlaPolicies:
-        return load_policies(self.settings.sla_policies)
+        """The SLA policies in force: the newest version saved in the browser, else the YAML file."""
+        return self._config("sla", self.settings.sla_policies, load_policies, parse_policies)
+
+    def config_version(self, kind: str) -> int | None:
+        """The version of ``kind`` ("routing", "sla") this process uses now; None: the seed file."""
+        (self.rules if kind == "routing" else self.policies)  # noqa: B018 - brings it up to date
+        return self._loaded[kind].version
+
+    def _config(self, kind: str, seed: Path, load: Callable[[Path], T], parse: Callable[[str, str], T]) -> T:
+        """Checks for a newer version at most every ``config_reload_seconds``: one indexed look-up. A version
+        that no longer parses (saved by an older release) or a database that cannot answer leaves the
+        configuration this process has, with a warning in the log."""
+        now = time.monotonic()
+        have = self._loaded.get(kind)
+        if have is not None and have.source == seed and now - have.checked < self.settings.config_reload_seconds:
+            return have.value  # type: ignore[no-any-return]
+        try:
+            with session_scope(self.db_url) as s:
+                newest = config_store.latest_id(s, kind)
+                if have is not None and have.version == newest and have.source == seed:
+                    have.checked = now
+                    return have.value  # type: ignore[no-any-return]
+                row = s.get(ConfigVersion, newest) if newest is not None else None
+                text = row.text if row is not None else None
+            value = parse(text, f"{kind} configuration, version {newest}") if text is not None else load(seed)
+        except (SQLAlchemyError, ConfigError) as exc:
+            if have is None:
+                raise
+            log.warning("kept %s configuration version %s: %s", kind, have.version, exc)
+            have.checked = now
+            return have.value  # type: ignore[no-any-return]
+        if have is not None and have.version != newest:
+            log.info("%s configuration: now version %s (was %s)", kind, newest, have.version)
+        self._loaded[kind] = _Loaded(now, newest, seed, value)
+        return value
 
     @cached_property
     def reply_policy(self) -> ReplyPolicy:
         return load_reply_policy(self.settings.replies)
 
-    @cached_property
+    @property
     def outbound(self) -> Outbound:
-        return Outbound(self.reply_policy, self.policies, self.blobs, self.settings.smtp_url,
-                        self.settings.smtp_timeout)
+        """Letters out, with the SLA policies in force (a new version makes a new one)."""
+        policies = self.policies
+        made = self.__dict__.get("_outbound")
+        if made is None or made.sla is not policies:
+            made = self.__dict__["_outbound"] = Outbound(self.reply_policy, policies, self.blobs,
+                                                         self.settings.smtp_url, self.settings.smtp_timeout)
+        return made
 
     @property
     def db_url(self) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import regex
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from ground.config_files import load_yaml_model
+from ground.config_files import load_yaml_model, parse_yaml_model
 from ground.records import CATEGORIES, ENTITY_NAMES, Channel, Classification, Routing
 
 CHANNELS: tuple[str, ...] = tuple(c.value for c in Channel)
@@ -166,8 +166,16 @@ class RuleSet(BaseModel):
         raise KeyError(queue_id)
 
 
+RULE_SECTIONS = {"rules": "rule", "queues": "queue"}
+
+
 def load_rules(path: Path) -> RuleSet:
-    return load_yaml_model(path, RuleSet, {"rules": "rule", "queues": "queue"})
+    return load_yaml_model(path, RuleSet, RULE_SECTIONS)
+
+
+def parse_rules(text: str, name: str = "routing rules") -> RuleSet:
+    """Routing rules from YAML text (a stored version, an edit); errors name ``name``."""
+    return parse_yaml_model(text, name, RuleSet, RULE_SECTIONS)
 
 
 # ---------------------------------------------------------------- routing

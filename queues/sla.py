@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from ground.config_files import load_yaml_model
+from ground.config_files import load_yaml_model, parse_yaml_model
 from ground.records import CATEGORIES, SlaTarget
 from queues.calendar import BusinessCalendar, add_business_time, add_days, add_months, end_of_day
 from queues.routing import check_members, one_or_many
@@ -259,17 +259,17 @@ class SlaPolicies(BaseModel):
         return None
 
 
+POLICY_SECTIONS = {"internal": "internal target", "statutory": "statutory rule", "calendars": "calendar",
+                   "jurisdictions": "jurisdiction"}
+
+
 def load_policies(path: Path) -> SlaPolicies:
-    return load_yaml_model(
-        path,
-        SlaPolicies,
-        {
-            "internal": "internal target",
-            "statutory": "statutory rule",
-            "calendars": "calendar",
-            "jurisdictions": "jurisdiction",
-        },
-    )
+    return load_yaml_model(path, SlaPolicies, POLICY_SECTIONS)
+
+
+def parse_policies(text: str, name: str = "SLA policies") -> SlaPolicies:
+    """SLA policies from YAML text (a stored version, an edit); errors name ``name``."""
+    return parse_yaml_model(text, name, SlaPolicies, POLICY_SECTIONS)
 
 
 def _fraction_point(start: datetime, due: datetime, fraction_left: float) -> datetime:

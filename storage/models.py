@@ -483,3 +483,18 @@ class HousekeepingRun(Base):
     started_at: Mapped[datetime] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+class ConfigVersion(Base):
+    """One saved version of a configuration a person edits in the browser (0020): routing rules or SLA
+    policies as YAML text. The newest version of a kind is in force; a rollback saves an earlier text again."""
+
+    __tablename__ = "config_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)  # "routing" | "sla"
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str] = mapped_column(String(64))
+    comment: Mapped[str] = mapped_column(String(500), default="")
+    restored_from: Mapped[int | None] = mapped_column(Integer)  # a rollback: the version it brought back
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

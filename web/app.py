@@ -9,6 +9,7 @@ from ground.errors import MailroomError
 from pipeline.context import Context
 from web import (
     api_archive,
+    api_config,
     api_customers,
     api_intake,
     api_jobs,
@@ -23,7 +24,7 @@ from web import (
 from web.deps import guard
 from web.errors import install as install_error_handlers
 from web.gate import RequestGate
-from web.pages import agent, archive, cases, mailroom, reports, supervisor
+from web.pages import agent, archive, cases, config, mailroom, reports, supervisor
 
 # Every route of the app, in matching order: the API (OpenAPI), then the pages (not in the schema).
 ROUTERS = (
@@ -36,6 +37,7 @@ ROUTERS = (
     api_archive.router,
     api_jobs.router,
     api_reports.router,  # /api/reports/{name}[.csv|.xlsx]: supervisors; auditors all but per agent
+    api_config.router,  # /api/config/{routing|sla}: versions, check and dry run, save, rollback (issue 19)
     pages.router,  # static files, sign-in
     mailroom.router,
     agent.router,
@@ -43,6 +45,7 @@ ROUTERS = (
     archive.router,  # /auditor
     cases.router,  # /cases/{id}: a case's timeline
     reports.router,  # /supervisor/reports, /auditor/reports (issue 19)
+    config.router,  # /config/{routing|sla}: edit, dry run, history, rollback (issue 19)
 )
 
 

@@ -208,6 +208,20 @@ ACCESS: dict[tuple[str, str], Roles | str] = {
     ("GET", "/supervisor/reports"): SUPERVISORS,
     ("GET", "/supervisor/agents"): SUPERVISORS,
     ("GET", "/auditor/reports"): AUDITORS,
+    # configuration in the browser (issue 19, web/api_config.py, web/pages/config.py): supervisors edit routing,
+    # admins also the SLA policies (the handlers refuse a supervisor's SLA edit); auditors read the history
+    ("GET", "/api/config/{kind}"): _r(V, AU),
+    ("GET", "/api/config/{kind}/export"): _r(V, AU),
+    ("GET", "/api/config/{kind}/versions"): _r(V, AU),
+    ("GET", "/api/config/{kind}/versions/{version_id}"): _r(V, AU),
+    ("POST", "/api/config/{kind}/check"): SUPERVISORS,
+    ("PUT", "/api/config/{kind}"): SUPERVISORS,
+    ("POST", "/api/config/{kind}/versions/{version_id}/rollback"): SUPERVISORS,
+    ("GET", "/config/{kind}"): _r(V, AU),
+    ("GET", "/config/{kind}/versions/{version_id}"): _r(V, AU),
+    ("POST", "/config/{kind}/check"): SUPERVISORS,
+    ("POST", "/config/{kind}"): SUPERVISORS,
+    ("POST", "/config/{kind}/versions/{version_id}/rollback"): SUPERVISORS,
 }
 
 

@@ -53,9 +53,10 @@ def wait_routed(base: str, envelope_id: str, timeout: float = 300) -> dict:
 
 
 @contextmanager
-def served(root: Path, *, routed_letter: bool = True) -> Iterator[Served]:
+def served(root: Path, *, routed_letter: bool = True, args: tuple[str, ...] = ()) -> Iterator[Served]:
     """``mailroom serve`` on a fresh data directory: users of every role (the agent in every queue), and with
-    ``routed_letter`` a generated text PDF letter routed to a queue and a damaged file in quarantine."""
+    ``routed_letter`` a generated text PDF letter routed to a queue and a damaged file in quarantine; ``args`` go to
+    ``mailroom serve`` (``--workers 2``)."""
     import re
 
     from corpus.generate import generate
@@ -71,7 +72,7 @@ def served(root: Path, *, routed_letter: bool = True) -> Iterator[Served]:
     env = dict(os.environ, MAILROOM_DATA=str(data), MAILROOM_PORT=str(free_port()),
                MAILROOM_SECRET_KEY="pages-browser-test-key-0123456789abcdefghij")
     env.pop("MAILROOM_DATABASE_URL", None)
-    with mailroom_serve(env, log=root / "serve.log") as base:
+    with mailroom_serve(env, *args, log=root / "serve.log") as base:
         out = Served(base, data)
         letters = root / "letters"
         [rec] = generate(letters, seed=23, count=1, forms=["text_pdf"])

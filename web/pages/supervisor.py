@@ -18,6 +18,7 @@ from queues.reports import agent_figures
 from queues.routing import load_rules
 from queues.sla import load_policies
 from replies import service
+from storage import config_store
 from storage.models import OutboundLetter, OutboundState, Role, User, WorkItem
 from web.deps import CtxDep, CurrentUser, SessionDep
 from web.pages import localize, page_error, queue_rows, render
@@ -35,13 +36,17 @@ def _validated(path: Path, loader: Callable[[Path], Any]) -> tuple[Any, str]:
 
 @router.get("/supervisor")
 def supervisor_page(request: Request, user: CurrentUser, session: SessionDep, ctx: CtxDep) -> HTMLResponse:
-    rules, rules_error = _validated(ctx.settings.routing_rules, load_rules)
-    policies, policies_error = _validated(ctx.settings.sla_policies, load_policies)
+    # a version saved in the browser is in force and was validated when saved; until there is one, the file is
+    rules_version, policies_version = config_store.current(session, "routing"), config_store.current(session, "sla")
+    rules, rules_error = (ctx.rules, "") if rules_version else _validated(ctx.settings.routing_rules, load_rules)
+    policies, policies_error = ((ctx.policies, "") if policies_version
+                                else _validated(ctx.settings.sla_policies, load_policies))
     agents = list(session.scalars(select(User).where(User.role == Role.AGENT.value).order_by(User.username)))
     return render(request, "supervisor.html", queues=queue_rows(session, ctx, None, datetime.now(UTC)),
                   rules=rules or ctx.rules, rules_error=rules_error, rules_file=ctx.settings.routing_rules.name,
                   policies=policies or ctx.policies, policies_error=policies_error,
                   policies_file=ctx.settings.sla_policies.name, agents=agents,
+                  rules_version=rules_version, policies_version=policies_version,
                   agent_figures=agent_figures(session, datetime.now(UTC), ctx.settings.time_zone))
 
 
