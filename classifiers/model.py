@@ -100,8 +100,22 @@ _default: CategoryModel | None = None
 _default_missing = False
 
 
+_active: CategoryModel | None = None  # a model promoted in the service (pipeline.models), else the shipped one
+
+
+def use_model(model: CategoryModel | None) -> None:
+    """Classify with ``model`` from now on in this process; None: the shipped model again."""
+    global _active
+    _active = model
+
+
 def default_model() -> CategoryModel | None:
-    """The shipped model, loaded once per process; None when the package carries none."""
+    """The model in force in this process: the one given to :func:`use_model`, else the shipped one."""
+    return _active if _active is not None else shipped_model()
+
+
+def shipped_model() -> CategoryModel | None:
+    """The model in the package, loaded once per process; None when the package carries none."""
     global _default, _default_missing
     if _default is None and not _default_missing:
         with _lock:

@@ -377,6 +377,7 @@ OUTCOME_NAMES = {
     "forwarded": NC_("outcome", "forwarded"),
     "duplicate": NC_("outcome", "duplicate"),
     "duplicate_of_case": NC_("outcome", "duplicate of a case"),
+    "superseded_by_correction": NC_("outcome", "replaced by a correction in the mailroom"),
 }
 FLAG_NAMES = {  # what an item carries (queues, replies): shown on the item page with words, not only colour
     "escalated": NC_("flag", "escalated"),
@@ -465,6 +466,16 @@ AUDIT_ACTIONS = {
     "work_item.renewed": NC_("audit", "claim renewed"),
     "work_item.dispatched": NC_("audit", "reply dispatched"),
     "work_item.lease_expired": NC_("audit", "claim expired"),
+    "work_item.first_response": NC_("audit", "first response recorded"),
+    "work_item.assigned": NC_("audit", "handed over to a colleague"),
+    "work_item.note_added": NC_("audit", "internal note added"),
+    "document.entity_corrected": NC_("audit", "value corrected"),
+    "document.customer_linked": NC_("audit", "customer link set"),
+    "envelope.corrected": NC_("audit", "letters corrected in the mailroom"),
+    "document.superseded": NC_("audit", "replaced by a correction"),
+    "work_item.superseded": NC_("audit", "closed: its letter was replaced by a correction"),
+    "document.derived": NC_("audit", "made by a correction"),
+    "document.page_reread": NC_("audit", "page read again"),
 }
 
 

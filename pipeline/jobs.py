@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from redis import Redis
 from redis.backoff import NoBackoff
@@ -124,3 +125,21 @@ def read_chunk_job(envelope_id: str, part_index: int, first_page: int) -> list[s
 
 def route_job(document_id: str) -> int | None:
     return run_route(get_context(), document_id)
+
+
+TRAINING_TIMEOUT = 3600  # seconds: a full training (60 letters per language and category) takes a few minutes
+
+
+def enqueue_training(queue: Queue, actor: str, seed: int, per_pair: int, epochs: int) -> str:
+    """A training of a candidate category model, run by a worker; returns the job id."""
+    job = queue.enqueue_call("pipeline.jobs.train_job", args=(actor, seed, per_pair, epochs),
+                             timeout=TRAINING_TIMEOUT, result_ttl=86400, failure_ttl=7 * 86400)
+    return str(job.id)
+
+
+def train_job(actor: str, seed: int, per_pair: int, epochs: int) -> int:
+    from pipeline import models
+
+    ctx = get_context()
+    return models.train(ctx, actor, datetime.now(UTC), seed=seed, per_pair=per_pair, epochs=epochs,
+                        calibration_per_pair=min(25, per_pair)).id

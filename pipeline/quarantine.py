@@ -79,6 +79,8 @@ def batch_status(session: Session, envelope_id: str) -> dict[str, Any]:
         raise NotFound(f"Envelope {envelope_id} does not exist.")
     docs = []
     for d in sorted(env.documents, key=lambda d: (d.part_index, d.doc_index)):
+        if d.superseded_by is not None:  # replaced by a mailroom correction (pipeline/corrections.py)
+            continue
         item = d.work_item
         docs.append({"id": d.id, "part": d.part_name, "first_page": d.first_page, "pages": d.pages,
                      "blank_pages": d.blank_pages, "state": d.state, "category": d.category,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ground.errors import Disposition, MailroomError
 from ground.records import OcrResult, Part
 from intake.parts import explode, is_email
-from pipeline import chunks
+from pipeline import chunks, models
 from pipeline.context import Context
 from pipeline.stages import FoundDocument, decide, documents_of, letter_documents, read_part, read_parts
 from queues.cases import routed
@@ -240,6 +240,7 @@ def run_route(ctx: Context, doc_id: str) -> int | None:
         text, channel, received_at = doc.text, env.channel, env.received_at
         bounce = (env.meta or {}).get("bounce") or {}
         flags = frozenset(f for page in doc.page_flags for f in page.get("flags", []))
+    models.refresh(ctx)  # the category model a person promoted, within seconds of the promotion
     decision = decide(text, channel, received_at, ctx.rules, ctx.policies, flags)
     c, r, sla = decision.classification, decision.routing, decision.sla
     try:
@@ -249,7 +250,7 @@ def run_route(ctx: Context, doc_id: str) -> int | None:
             doc.language, doc.category, doc.confidence = c.language, c.category, c.confidence
             doc.segment, doc.entities, doc.reasons = c.segment, c.entities, c.reasons
             doc.model_version, doc.state = c.model_version, DocumentState.ROUTED
-            doc.customer_id = link_customer(s, c.entities)
+            doc.customer_id = link_customer(s, c.entities, stored=doc.customer_id)  # a stored link first
             item = WorkItem(document_id=doc_id, queue=r.queue, priority=r.priority, routing_rule=r.rule,
                             sla_policy=sla.policy, sla_due=sla.due, first_response_due=sla.first_response_due,
                             warn_at=sla.warn_at)

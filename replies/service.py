@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import dates as babel_dates
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ground import i18n
@@ -707,6 +707,15 @@ def _event(session: Session, letter: OutboundLetter, actor: str, what: str, deta
 # ---------------------------------------------------------------- acknowledgement of receipt
 
 
+def _acknowledged_before(session: Session, doc: Document) -> bool:
+    """Whether a letter of the same arrival that a correction replaced already had its acknowledgement."""
+    return session.scalar(
+        select(func.count()).select_from(OutboundLetter).join(WorkItem, WorkItem.id == OutboundLetter.work_item_id)
+        .join(Document, Document.id == WorkItem.document_id)
+        .where(Document.envelope_id == doc.envelope_id, Document.superseded_by.is_not(None),
+               OutboundLetter.kind == "acknowledgement", OutboundLetter.state != OutboundState.CANCELLED)) > 0
+
+
 def acknowledge_routed(session: Session, item: WorkItem, now: datetime, out: Outbound) -> OutboundLetter | None:
     """Right after routing: the acknowledgement the policy asks for (jurisdiction × category × channel),
     queued at once (an e-mail leaves with the next delivery, a printed one with the next post batch). Copies
@@ -717,6 +726,10 @@ def acknowledge_routed(session: Session, item: WorkItem, now: datetime, out: Out
     jurisdiction = out.sla.jurisdiction_for(doc.language or "und")
     how = out.policy.acknowledgement(jurisdiction, doc.category or "other", doc.envelope.channel)
     if how is None:
+        return None
+    if doc.derived and _acknowledged_before(session, doc):  # a mailroom correction re-made the letters
+        record(session, "system", "outbound.acknowledgement_skipped", document_id=doc.id, work_item_id=item.id,
+               detail={"channel": how, "why": "acknowledged before the mailroom's correction"})
         return None
     machine = _automatic(doc)
     if machine is not None and how == "email":  # RFC 3834: an automatic answer to a machine or a list loops

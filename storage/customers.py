@@ -1,17 +1,34 @@
-"""Customers and the documents linked to them: demo data, linking by entities, earlier correspondence."""
+"""Customers and the documents linked to them: demo data, linking (the stored link first, then the letter's
+identifiers), earlier correspondence, a customer's history across channels (letters in and out), look-up by
+number or name, and a person's correction of an entity value read on a letter."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import Customer, Document, SearchEntityValue
-from storage.search import normalise_entity
+from ground.errors import Conflict, InvalidRequest
+from ground.logging import mask
+from ground.records import ENTITY_NAMES
+from storage.audit import record
+from storage.models import (
+    AuditEvent,
+    Case,
+    Customer,
+    Document,
+    EntityCorrection,
+    Envelope,
+    OutboundLetter,
+    SearchEntityValue,
+    WorkItem,
+)
+from storage.search import index_document, normalise_entity
 
 NATIONAL_IDS: tuple[str, ...] = ("pesel", "nip", "ico", "inn", "regon", "rodne_cislo", "snils", "ogrn")
 
@@ -52,13 +69,17 @@ def _spellings(value: str) -> list[str]:
     return list(dict.fromkeys(forms))
 
 
-def link_customer(session: Session, entities: Mapping[str, Sequence[str]]) -> str | None:
-    """The customer a document's entities point at: by customer number (any operator's shape, as configured in
-    ground/config/entities.yaml), then national id (PESEL, NIP, REGON, IČO, rodné číslo, INN, SNILS, OGRN),
-    then the contract number of an earlier letter that was linked, then e-mail, then phone.
+def link_customer(session: Session, entities: Mapping[str, Sequence[str]], stored: str | None = None) -> str | None:
+    """The customer a document belongs to: the link already stored on it (``stored``: the pipeline's, or a
+    person's correction) while that customer exists; else the customer its entities point at: by customer
+    number (any operator's shape, as configured in ground/config/entities.yaml), then national id (PESEL, NIP,
+    REGON, IČO, rodné číslo, INN, SNILS, OGRN), then the contract number of an earlier letter that was linked,
+    then e-mail, then phone.
 
     A customer number on the letter that is not in the table does not stop the other keys being tried.
     """
+    if stored and session.get(Customer, stored) is not None:
+        return stored
     for cid in entities.get("customer_id", []):
         found = session.scalars(select(Customer.id).where(Customer.id.in_(_spellings(cid)))
                                 .order_by(Customer.id)).first()
@@ -106,6 +127,200 @@ def earlier_correspondence(session: Session, customer_id: str, before_document_i
 
 def customer_of(session: Session, customer_id: str | None) -> Customer | None:
     return session.get(Customer, customer_id) if customer_id else None
+
+
+def customer_by_number(session: Session, number: str) -> Customer | None:
+    """The customer with this number in any spelling (``mr 1234567``, ``MR-1234567``)."""
+    text = " ".join(number.split())
+    if not text:
+        return None
+    return session.scalars(select(Customer).where(Customer.id.in_(_spellings(text))).order_by(Customer.id)).first()
+
+
+def customer_for_document(session: Session, doc: Document) -> str | None:
+    """The customer of a letter: its stored link first, then its identifiers (:func:`link_customer`)."""
+    return link_customer(session, doc.entities or {}, stored=doc.customer_id)
+
+
+# ---------------------------------------------------------------- a customer's history and look-up
+
+
+@dataclass
+class HistoryEntry:
+    """One letter of a customer's history: in (a document and its work item) or out (an outbound letter)."""
+
+    at: datetime
+    direction: str  # in | out
+    channel: str  # in: scan, fax, email, upload; out: email, post
+    document_id: str | None = None
+    work_item_id: int | None = None
+    case_id: int | None = None
+    category: str | None = None
+    queue: str | None = None
+    state: str | None = None  # in: the work item's state; out: the letter's
+    kind: str | None = None  # out: reply, acknowledgement, request_to_complete, extension
+    letter_id: str | None = None
+    subject: str = ""
+
+
+def customer_visible(session: Session, customer_id: str, queues: Collection[str] | None) -> bool:
+    """Whether someone who works ``queues`` (None: every queue) may see the customer: an agent only a customer
+    with a letter in one of their queues."""
+    if queues is None:
+        return session.get(Customer, customer_id) is not None
+    if not queues:
+        return False
+    return session.scalar(select(WorkItem.id).join(Document, Document.id == WorkItem.document_id)
+                          .where(Document.customer_id == customer_id, WorkItem.queue.in_(list(queues)))
+                          .limit(1)) is not None
+
+
+def customer_history(session: Session, customer_id: str, queues: Collection[str] | None = None,
+                     limit: int = 500) -> list[HistoryEntry]:
+    """The customer's letters in (every channel) and out (replies, acknowledgements, requests to complete,
+    extension notices; cancelled drafts left out), oldest first, the newest ``limit`` of each. Linked by the
+    stored link (documents.customer_id). With ``queues`` (an agent's), only the letters of those queues."""
+    query = (select(Document.id, WorkItem.id, WorkItem.case_id, Envelope.received_at, Envelope.channel,
+                    Document.category, WorkItem.queue, WorkItem.state, Envelope.meta)
+             .join(Envelope, Envelope.id == Document.envelope_id)
+             .outerjoin(WorkItem, WorkItem.document_id == Document.id)
+             .where(Document.customer_id == customer_id))
+    superseded = getattr(Document, "superseded_by", None)  # a letter a mailroom correction replaced (0017)
+    if superseded is not None:
+        query = query.where(superseded.is_(None))
+    rows = session.execute(query.order_by(Envelope.received_at.desc(), Document.id).limit(limit)).all()
+    allowed = None if queues is None else set(queues)
+    out: list[HistoryEntry] = []
+    for doc_id, item_id, case_id, received, channel, category, queue, state, meta in rows:
+        if allowed is not None and queue not in allowed:
+            continue
+        subject = str(((meta or {}).get("email") or {}).get("subject") or "")[:200]
+        out.append(HistoryEntry(at=received, direction="in", channel=channel, document_id=doc_id,
+                                work_item_id=item_id, case_id=case_id, category=category, queue=queue, state=state,
+                                subject=subject))
+    letters = session.execute(
+        select(OutboundLetter, WorkItem.queue, Document.category)
+        .join(WorkItem, WorkItem.id == OutboundLetter.work_item_id)
+        .join(Document, Document.id == WorkItem.document_id)
+        .where(Document.customer_id == customer_id, OutboundLetter.state != "cancelled")
+        .order_by(OutboundLetter.created_at.desc(), OutboundLetter.id).limit(limit)).all()
+    for letter, queue, category in letters:
+        if allowed is not None and queue not in allowed:
+            continue
+        out.append(HistoryEntry(at=letter.dispatched_at or letter.created_at, direction="out", channel=letter.channel,
+                                work_item_id=letter.work_item_id, case_id=letter.case_id, category=category,
+                                queue=queue, state=letter.state, kind=letter.kind, letter_id=letter.id,
+                                subject=letter.subject[:200]))
+    out.sort(key=lambda e: (e.at, 0 if e.direction == "in" else 1, e.work_item_id or 0))
+    return out
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def find_customers(session: Session, query: str, limit: int = 50) -> list[Customer]:
+    """Customers by number (any spelling, or its beginning), name (a part of it; case does not matter for
+    Latin letters), e-mail, phone or national id; exact number matches first."""
+    text = " ".join(query.split())[:200]
+    if not text:
+        return []
+    exact = list(session.scalars(select(Customer).where(Customer.id.in_(_spellings(text))).order_by(Customer.id)))
+    phone = re.sub(r"[\s()./-]", "", text)
+    conditions = [Customer.id.like(_like(text.upper()).removeprefix("%"), escape="\\"),
+                  Customer.name.ilike(_like(text), escape="\\"), Customer.email == text.lower(),
+                  Customer.national_id == re.sub(r"[\s-]", "", text).upper()]
+    if phone.startswith("+") or phone.isdigit():
+        conditions.append(Customer.phone == phone)
+    seen = {c.id for c in exact}
+    more = session.scalars(select(Customer).where(or_(*conditions)).order_by(Customer.name, Customer.id)
+                           .limit(limit + len(seen)))
+    return (exact + [c for c in more if c.id not in seen])[:limit]
+
+
+# ---------------------------------------------------------------- a person corrects an entity value
+
+# Entities that say who the customer is: correcting one of them links the letter anew (unless a person chose
+# the customer by hand).
+LINKING_ENTITIES = frozenset({"customer_id", *NATIONAL_IDS, "contract_no", "email", "phone"})
+# Entities that identify a person: the audit trail (kept after retention purges the letter) keeps them masked.
+PERSONAL_ENTITIES = frozenset({"pesel", "rodne_cislo", "snils", "iban", "email", "phone"})
+CORRECTABLE = ENTITY_NAMES
+
+
+def _trail_value(name: str, value: str | None) -> str | None:
+    if value is None or name not in PERSONAL_ENTITIES:
+        return value
+    masked = mask(value)
+    return masked if masked != value else (value[:2] + "•" * max(0, len(value) - 4) + value[-2:])
+
+
+def linked_by_person(session: Session, document_id: str) -> bool:
+    """Whether a person chose the letter's customer by hand (``document.customer_linked`` by a person)."""
+    details = session.scalars(select(AuditEvent.detail).where(AuditEvent.document_id == document_id,
+                                                              AuditEvent.action == "document.customer_linked")
+                              .order_by(AuditEvent.id.desc()).limit(1)).first()
+    return bool(details) and (details or {}).get("by") == "person"
+
+
+@dataclass
+class EntityChange:
+    name: str
+    old: str | None
+    new: str | None
+    customer_before: str | None
+    customer_after: str | None
+
+
+def correct_entity(session: Session, doc: Document, name: str, old: str | None, new: str | None, actor: str,
+                   now: datetime, *, work_item_id: int | None = None, reason: str = "") -> EntityChange:
+    """A person corrects one entity value of a letter: ``old`` (None: add a value the reading missed) becomes
+    ``new`` (None: remove a value read where there is none). Values come normalised (as the extraction stores
+    them). Recorded as training data (``entity_corrections``) and in the audit trail
+    (``document.entity_corrected``: the entity, the values — personal ones masked — never the letter's text).
+    The search index follows; a letter whose customer a person did not choose by hand is linked anew when a
+    linking entity changed; the case keeps the corrected customer and invoice number when it is the case's
+    first letter."""
+    if name not in CORRECTABLE:
+        raise InvalidRequest(f"unknown entity {name!r}; use one of: {', '.join(CORRECTABLE)}")
+    old, new = (old or None), (new or None)
+    if old is None and new is None:
+        raise InvalidRequest("give the value as it should read, or the value to remove")
+    if old == new:
+        raise InvalidRequest("the new value is the same as the old one")
+    entities = {k: list(v) if isinstance(v, list) else v for k, v in (doc.entities or {}).items()}
+    values = [str(v) for v in entities.get(name) or []]
+    if old is not None and old not in values:
+        raise Conflict(f"the letter no longer carries {name} {old!r}; reload the page")
+    if new is not None and new in values and old is None:
+        raise InvalidRequest(f"the letter carries {name} {new!r} already")
+    changed = [new if v == old else v for v in values] if old is not None else [*values, new]
+    entities[name] = sorted(dict.fromkeys(v for v in changed if v))
+    doc.entities = entities
+    session.add(EntityCorrection(document_id=doc.id, work_item_id=work_item_id, name=name, old_value=old,
+                                 new_value=new, language=doc.language, actor=actor, created_at=now))
+    before = doc.customer_id
+    if name in LINKING_ENTITIES and not linked_by_person(session, doc.id):
+        doc.customer_id = link_customer(session, entities)
+    record(session, actor, "document.entity_corrected", envelope_id=doc.envelope_id, document_id=doc.id,
+           work_item_id=work_item_id, at=now,
+           detail={"entity": name, "from": _trail_value(name, old), "to": _trail_value(name, new),
+                   "reason": reason[:500], "training": True})
+    if doc.customer_id != before:
+        record(session, actor, "document.customer_linked", envelope_id=doc.envelope_id, document_id=doc.id,
+               work_item_id=work_item_id, at=now,
+               detail={"from": before, "to": doc.customer_id, "by": "entity_correction", "entity": name})
+    item = doc.work_item
+    case = session.get(Case, item.case_id) if item is not None and item.case_id is not None else None
+    if case is not None and case.primary_item_id == item.id and name in ("customer_id", "invoice_no"):
+        first = entities[name][0] if entities[name] else None
+        if name == "customer_id":
+            case.customer_id = first
+        else:
+            case.invoice_no = first
+    session.flush()
+    index_document(session, doc)
+    return EntityChange(name, old, new, before, doc.customer_id)
 
 
 

@@ -104,6 +104,10 @@ class Envelope(Base):
     legal_hold: Mapped[bool] = mapped_column(default=False)  # retention never purges it (0005)
     purged_at: Mapped[datetime | None] = mapped_column()  # retention deleted blobs and text (0005)
     station: Mapped[str | None] = mapped_column(String(100))  # the scanning station's token that uploaded it (0013)
+    # 0017 (issue 18): the letters the station counted in the batch (None: not said), for the batch check;
+    # and how many corrections (re-splits, rotations, re-reads: pipeline/corrections.py) made its letters
+    expected_letters: Mapped[int | None] = mapped_column(Integer, default=None)
+    corrections: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     documents: Mapped[list[Document]] = relationship(back_populates="envelope", order_by="Document.id")
 
@@ -135,6 +139,11 @@ class Document(Base):
     model_version: Mapped[str | None] = mapped_column(String(40))
     customer_id: Mapped[str | None] = mapped_column(String(40), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # 0017 (issue 18): a correction's letter names it and the original page of each of its pages (``derived``);
+    # a letter a correction replaced is kept, naming that correction (``superseded_by``)
+    derived: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    superseded_by: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
+    superseded_at: Mapped[datetime | None] = mapped_column(default=None)
 
     envelope: Mapped[Envelope] = relationship(back_populates="documents")
     work_item: Mapped[WorkItem | None] = relationship(back_populates="document")
@@ -484,6 +493,25 @@ class HousekeepingRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column()
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
+
+class EntityCorrection(Base):
+    """An entity value a person corrected on a letter (0018): the value as read, the value as it should have
+    been read. Training data for the entity extraction (as ``training_examples`` is for the category); the
+    letter's text stays in its document, it is not copied here."""
+
+    __tablename__ = "entity_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[str] = mapped_column(String(36), index=True)
+    work_item_id: Mapped[int | None] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(32))  # ground.records.ENTITY_NAMES
+    old_value: Mapped[str | None] = mapped_column(String(200))  # None: a value the reading missed
+    new_value: Mapped[str | None] = mapped_column(String(200))  # None: a value read where there is none
+    language: Mapped[str | None] = mapped_column(String(8))
+    actor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class ConfigVersion(Base):
     """One saved version of a configuration a person edits in the browser (0020): routing rules or SLA
     policies as YAML text. The newest version of a kind is in force; a rollback saves an earlier text again."""
@@ -498,3 +526,33 @@ class ConfigVersion(Base):
     comment: Mapped[str] = mapped_column(String(500), default="")
     restored_from: Mapped[int | None] = mapped_column(Integer)  # a rollback: the version it brought back
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ModelVersion(Base):
+    """A category model trained by the service (0021): its files (a tar archive) in the blob store, never in the
+    package; its evaluation beside the model in force when it was trained."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), unique=True)  # what documents record as model_version
+    blob: Mapped[str] = mapped_column(String(64))  # sha256 key of the archive in the blob store
+    size: Mapped[int] = mapped_column(Integer)
+    trained_by: Mapped[str] = mapped_column(String(64))
+    trained_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    evaluation: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"candidate": {...}, "active": {...}}
+
+
+class ModelActivation(Base):
+    """A person put a model in force (0021): the newest row is the model every worker classifies with.
+    ``model_id`` None is the model shipped in the package."""
+
+    __tablename__ = "model_activations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))  # promoted | rolled_back
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ground.errors import ConfigError, Conflict, InvalidRequest, MailroomError, NotFound
@@ -25,7 +25,7 @@ from ground.records import CATEGORIES
 from ground.settings import CONFIG_DIR
 from storage.audit import record
 from storage.blobs import BlobStore
-from storage.models import Document, Envelope, WorkItem, WorkItemState
+from storage.models import Document, EntityCorrection, Envelope, WorkItem, WorkItemState
 from storage.search import search_index
 
 DEFAULT_CONFIG = CONFIG_DIR / "retention.yaml"
@@ -160,6 +160,8 @@ def run_retention(session: Session, blobs: BlobStore, policy: RetentionPolicy, *
         for doc in env.documents:
             doc.text, doc.entities = "", {}
             index.remove_document(session, doc.id)
+        # the values people corrected on these letters (training data, 0018) go with the entities
+        session.execute(delete(EntityCorrection).where(EntityCorrection.document_id.in_(doc_ids)))
         env.purged_at = now
         record(session, actor, "envelope.purged", envelope_id=env.id, at=now, detail={
             "period": d.period, "expired": d.expires.isoformat(), "documents": len(doc_ids),

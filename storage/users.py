@@ -4,13 +4,15 @@ server-side web sessions, and sign-in throttling per user name and address, per 
 
 Every change made here is an audit event by the ``actor`` the caller names (``user.created``,
 ``user.role_changed``, ``user.password_set``, ``user.enabled``, ``user.disabled``, ``token.created``,
-``token.revoked``); the details never hold a password, a hash or a token."""
+``token.revoked``, ``user.preferences_set``, ``user.password_changed``); the details never hold a password, a
+hash or a token."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -23,7 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ground.errors import MailroomError, NotFound
+from ground.errors import Conflict, InvalidRequest, MailroomError, NotFound
 from storage.audit import record
 from storage.models import ApiToken, LoginFailure, Role, User, WebSession
 
@@ -302,3 +304,186 @@ def end_web_session(session: Session, sid: str, now: datetime) -> None:
     row = session.get(WebSession, _token_hash(sid)) if sid else None
     if row is not None and row.ended_at is None:
         row.ended_at = now
+
+
+# ---------------------------------------------------------------- administration by people (issue 19)
+#
+# The reasons below are fixed sentences (no values in them), so the pages can show them in the reader's language
+# (web/pages/admin.py marks them for the catalogs).
+
+MIN_PASSWORD_LENGTH = 8  # as ``mailroom users add`` asks
+MAX_PASSWORD_LENGTH = 500  # the sign-in form takes no longer one
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"  # no ':' (HTTP Basic), no spaces
+_USERNAME = re.compile(USERNAME_PATTERN)
+TOO_SHORT = "The password must have at least 8 characters."
+TOO_LONG = "The password may have at most 500 characters."
+BAD_USERNAME = ("A user name has up to 64 letters, digits, dots, dashes, underscores or @, and starts with a letter "
+                "or digit.")
+USER_EXISTS = "There is already a user with this name."
+LAST_ADMIN = ("The last active administrator can be neither disabled nor given another role; make another user an "
+              "administrator first.")
+WRONG_CURRENT = "The current password is wrong."
+SAME_PASSWORD = "The new password must differ from the current one."
+BAD_LOCAL = "Choose a language and a time zone from the lists."
+BAD_ROLE = "Choose a role from the list."
+NO_USER = "There is no such user."
+
+
+class PasswordRefused(MailroomError):
+    """A password the rules do not allow, or a wrong current password."""
+
+    code = "password"
+    http_status = 422
+
+
+def password_problem(password: str) -> str | None:
+    """Why ``password`` may not be used (a fixed sentence), or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return TOO_SHORT
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return TOO_LONG
+    return None
+
+
+def generate_password() -> str:
+    """A password to be shown once: 16 characters from 96 random bits (URL-safe alphabet)."""
+    return secrets.token_urlsafe(12)
+
+
+def _check_password(password: str) -> None:
+    problem = password_problem(password)
+    if problem:
+        raise PasswordRefused(problem)
+
+
+def _check_local(language: str | None, time_zone: str | None) -> None:
+    from ground.i18n import LANGUAGES, valid_zone
+
+    if (language and language not in LANGUAGES) or (time_zone and not valid_zone(time_zone)):
+        raise InvalidRequest(BAD_LOCAL)
+
+
+def _role(role: str | Role) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise InvalidRequest(BAD_ROLE) from None
+
+
+def _existing(session: Session, username: str) -> User:
+    user = get_user(session, username)
+    if user is None:
+        raise NotFound(NO_USER)
+    return user
+
+
+def _keep_an_admin(session: Session, user: User, *, role: str, active: bool) -> None:
+    """Refuse a change that would leave no active administrator."""
+    if user.role != Role.ADMIN.value or not user.active or (role == Role.ADMIN.value and active):
+        return
+    others = session.scalar(select(func.count()).select_from(User).where(
+        User.role == Role.ADMIN.value, User.active.is_(True), User.id != user.id)) or 0
+    if not others:
+        raise Conflict(LAST_ADMIN)
+
+
+def create_user(session: Session, username: str, password: str, role: str | Role, *, display_name: str = "",
+                language: str | None = None, time_zone: str | None = None, actor: str) -> User:
+    """A new, active user; refused when the name is taken or malformed or the password breaks the rules."""
+    if not _USERNAME.match(username):
+        raise InvalidRequest(BAD_USERNAME)
+    if get_user(session, username) is not None:
+        raise Conflict(USER_EXISTS)
+    _check_password(password)
+    _check_local(language, time_zone)
+    user = upsert_user(session, username, password, _role(role), display_name.strip()[:200], actor=actor)
+    user.language, user.time_zone = language or None, time_zone or None
+    session.flush()
+    if user.language or user.time_zone:
+        record(session, actor, "user.preferences_set", detail={"user": username, "language": user.language,
+                                                               "time_zone": user.time_zone})
+    return user
+
+
+_UNCHANGED: Any = object()
+
+
+def update_user(session: Session, username: str, *, actor: str, role: str | Role | None = None,
+                display_name: str | None = None, language: str | None = _UNCHANGED,
+                time_zone: str | None = _UNCHANGED) -> User:
+    """Change a user's role (``user.role_changed``), display name, language or time zone
+    (``user.preferences_set``, naming what changed). The last active administrator keeps the role."""
+    user = _existing(session, username)
+    changed: dict[str, Any] = {}
+    if display_name is not None and display_name.strip() and display_name.strip()[:200] != user.display_name:
+        user.display_name = changed["display_name"] = display_name.strip()[:200]
+    new_language = user.language if language is _UNCHANGED else (language or None)
+    new_zone = user.time_zone if time_zone is _UNCHANGED else (time_zone or None)
+    _check_local(new_language, new_zone)
+    if new_language != user.language:
+        user.language = changed["language"] = new_language
+    if new_zone != user.time_zone:
+        user.time_zone = changed["time_zone"] = new_zone
+    if role is not None and _role(role).value != user.role:
+        new = _role(role).value
+        _keep_an_admin(session, user, role=new, active=user.active)
+        before, user.role = user.role, new
+        record(session, actor, "user.role_changed", detail={"user": username, "from": before, "to": new})
+    if changed:
+        record(session, actor, "user.preferences_set", detail={"user": username, **changed})
+    session.flush()
+    return user
+
+
+def set_active(session: Session, username: str, active: bool, now: datetime, *, actor: str) -> User:
+    """Disable (sessions ended, tokens revoked: :func:`disable_user`) or enable again (``user.enabled``; revoked
+    tokens stay revoked). The last active administrator stays active."""
+    user = _existing(session, username)
+    if active == user.active:
+        return user
+    if not active:
+        _keep_an_admin(session, user, role=user.role, active=False)
+        return disable_user(session, username, now, actor=actor)
+    user.active = True
+    record(session, actor, "user.enabled", detail={"user": username})
+    session.flush()
+    return user
+
+
+def end_web_sessions(session: Session, user_id: int, now: datetime) -> int:
+    """End every open web session of a user; how many were open."""
+    ended = 0
+    for web in session.scalars(select(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None),
+                                                        WebSession.expires_at > now)):
+        web.ended_at = now
+        ended += 1
+    return ended
+
+
+def reset_password(session: Session, username: str, password: str, now: datetime, *, actor: str,
+                   generated: bool = False) -> User:
+    """An administrator sets a user's password (``user.password_set``): their sessions end; tokens stay."""
+    user = _existing(session, username)
+    _check_password(password)
+    user.password_hash = hash_password(password)
+    ended = end_web_sessions(session, user.id, now)
+    record(session, actor, "user.password_set", detail={"user": username, "generated": generated,
+                                                        "sessions_ended": ended})
+    session.flush()
+    return user
+
+
+def change_own_password(session: Session, user: User, current: str, new: str, now: datetime) -> int:
+    """A user changes their own password (``user.password_changed``) after giving the current one: every web
+    session of theirs ends (the caller starts a new one for the browser that asked). The verified-password cache
+    is keyed by the stored hash too, so the old password never matches the new hash. Returns the sessions ended."""
+    if not _verify_uncached(current, user.password_hash):
+        raise PasswordRefused(WRONG_CURRENT)
+    if new == current:
+        raise PasswordRefused(SAME_PASSWORD)
+    _check_password(new)
+    user.password_hash = hash_password(new)
+    ended = end_web_sessions(session, user.id, now)
+    record(session, user.username, "user.password_changed", detail={"user": user.username, "sessions_ended": ended})
+    session.flush()
+    return ended

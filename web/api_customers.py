@@ -1,5 +1,9 @@
-"""Customers API: one customer record with their letters across channels, the CSV import (all rows or none),
-and an agent's correction of the customer a letter is linked to. Thin shells over storage.customers."""
+"""Customers API: one customer record with their letters across channels, their history (letters in and out in
+time order), a look-up by number or name, the CSV import (all rows or none), and an agent's correction of the
+customer a letter is linked to. Thin shells over storage.customers.
+
+Who sees a customer: supervisors and auditors every one; an agent only a customer with a letter in one of
+their queues (anyone else's is 404, as a missing one), and of their letters only those of the agent's queues."""
 
 from __future__ import annotations
 
@@ -8,13 +12,13 @@ import io
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from storage.audit import record
-from storage.customers import IMPORT_COLUMNS, import_customers
+from storage.customers import IMPORT_COLUMNS, customer_history, customer_visible, find_customers, import_customers
 from storage.models import Customer, Document, Envelope, Role, User, WorkItem
 from web.api_queues import Agent, _agent_queues, _scoped
 from web.deps import SessionDep, require
@@ -23,6 +27,7 @@ router = APIRouter()
 
 Reader = Annotated[User, require(Role.AGENT, Role.SUPERVISOR, Role.AUDITOR)]
 Supervisor = Annotated[User, require(Role.SUPERVISOR)]
+Overseer = Annotated[User, require(Role.SUPERVISOR, Role.AUDITOR)]
 
 
 class LetterRef(BaseModel):
@@ -48,6 +53,29 @@ class CustomerOut(BaseModel):
     letters: list[LetterRef] = Field(default_factory=list, description="newest first, the last 200")
 
 
+class CustomerBrief(BaseModel):
+    id: str
+    name: str
+    email: str | None
+    phone: str | None
+    segment: str
+
+
+class HistoryOut(BaseModel):
+    at: datetime
+    direction: str = Field(description="in: a letter from the customer; out: one of ours to them")
+    channel: str
+    document_id: str | None
+    work_item_id: int | None
+    case_id: int | None
+    category: str | None
+    queue: str | None
+    state: str | None = Field(description="in: the work item's state; out: the letter's")
+    kind: str | None = Field(description="out: reply, acknowledgement, request_to_complete, extension")
+    letter_id: str | None
+    subject: str
+
+
 class ImportOut(BaseModel):
     added: int
     updated: int
@@ -63,7 +91,8 @@ class LinkIn(BaseModel):
 def get_customer(customer_id: str, user: Reader, session: SessionDep) -> CustomerOut:
     """The customer record with their letters across channels (an agent sees those of their queues)."""
     customer = session.get(Customer, customer_id)
-    if customer is None:
+    allowed = _agent_queues(session, user)  # an agent sees the letters of their queues
+    if customer is None or not customer_visible(session, customer_id, allowed):
         raise HTTPException(404, "Not found.")
     rows = session.execute(select(Document.id, WorkItem.id, Envelope.received_at, Envelope.channel, Document.category,
                                   WorkItem.queue, WorkItem.state)
@@ -71,7 +100,6 @@ def get_customer(customer_id: str, user: Reader, session: SessionDep) -> Custome
                            .outerjoin(WorkItem, WorkItem.document_id == Document.id)
                            .where(Document.customer_id == customer_id)
                            .order_by(Envelope.received_at.desc()).limit(200)).all()
-    allowed = _agent_queues(session, user)  # an agent sees the letters of their queues
     letters = []
     for doc_id, item_id, received, channel, category, queue, state in rows:
         if allowed is not None and item_id is not None and queue not in allowed:
@@ -82,6 +110,28 @@ def get_customer(customer_id: str, user: Reader, session: SessionDep) -> Custome
                        national_id=customer.national_id, national_id_kind=customer.national_id_kind,
                        segment=customer.segment, language=customer.language, address=list(customer.address),
                        letters=letters)
+
+
+@router.get("/api/customers", response_model=list[CustomerBrief])
+def search_customers(user: Overseer, session: SessionDep,
+                     q: Annotated[str, Query(max_length=200, description="a customer number (or its beginning), "
+                                             "a part of the name, an e-mail, phone or national id")] = ""
+                     ) -> list[CustomerBrief]:
+    """Look a customer up (supervisors, auditors): exact customer numbers first, at most 50."""
+    return [CustomerBrief(id=c.id, name=c.name, email=c.email, phone=c.phone, segment=c.segment)
+            for c in find_customers(session, q)]
+
+
+@router.get("/api/customers/{customer_id}/history", response_model=list[HistoryOut])
+def history(customer_id: str, user: Reader, session: SessionDep) -> list[HistoryOut]:
+    """The customer's letters in (every channel, with category, queue and state) and out (replies,
+    acknowledgements, requests to complete, extension notices), oldest first; audited as a read."""
+    allowed = _agent_queues(session, user)
+    if len(customer_id) > 40 or not customer_visible(session, customer_id, allowed):
+        raise HTTPException(404, "Not found.")
+    entries = customer_history(session, customer_id, allowed)
+    record(session, user.username, "customer.viewed", detail={"customer_id": customer_id, "letters": len(entries)})
+    return [HistoryOut(**vars(e)) for e in entries]
 
 
 @router.post("/api/customers/import", response_model=ImportOut)

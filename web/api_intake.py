@@ -156,6 +156,8 @@ def upload(
     file: Annotated[UploadFile, File(description="PDF, image, TIFF fax, .eml or .msg")],
     channel: Annotated[Channel, Form()] = Channel.UPLOAD,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    expected_letters: Annotated[int | None, Form(ge=1, le=10_000, description="letters the station counted in "
+                                                 "the batch, for the batch check (issue 18)")] = None,
 ) -> schemas.Accepted:
     """Store the original durably, then answer 202 with the envelope id; OCR runs behind.
 
@@ -185,9 +187,11 @@ def upload(
                detail={"receipt": env_id, "station": station})
     elif not got.duplicate:
         env.station = station
+        env.expected_letters = expected_letters
         record(session, user.username, "envelope.received", envelope_id=env.id,
                detail={"station": station, "token_id": ident.token_id if ident else None,
-                       "token": ident.token_name if ident else None, "via": "api"})
+                       "token": ident.token_name if ident else None, "via": "api",
+                       **({"expected_letters": expected_letters} if expected_letters else {})})
     session.commit()
     if not got.ok:
         raise HTTPException(got.problem_status, {"reason": got.problem, "envelope_id": env_id})
@@ -203,6 +207,7 @@ def envelope(envelope_id: str, user: Viewer, ident: IdentityDep, session: Sessio
     docs = [
         schemas.DocumentOut(id=d.id, pages=d.pages, language=d.language, category=d.category,
                             confidence=d.confidence, segment=d.segment, entities=d.entities,
+                            model_version=d.model_version or None,
                             work_item=_item_out(d.work_item) if d.work_item else None)
         for d in env.documents
     ]

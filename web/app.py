@@ -10,10 +10,14 @@ from pipeline.context import Context
 from web import (
     api_archive,
     api_config,
+    api_corrections,
     api_customers,
+    api_entities,
     api_intake,
     api_jobs,
+    api_models,
     api_notes,
+    api_people,
     api_queues,
     api_replies,
     api_reports,
@@ -24,28 +28,50 @@ from web import (
 from web.deps import guard
 from web.errors import install as install_error_handlers
 from web.gate import RequestGate
-from web.pages import agent, archive, cases, config, mailroom, reports, supervisor
+from web.pages import (
+    admin,
+    agent,
+    archive,
+    cases,
+    config,
+    corrections,
+    customers,
+    mailroom,
+    models,
+    queue_items,
+    reports,
+    supervisor,
+)
 
 # Every route of the app, in matching order: the API (OpenAPI), then the pages (not in the schema).
 ROUTERS = (
     ops.router,  # /api/health, /api/ready
     api_intake.router,  # /api/envelopes, /api/batches, /api/quarantine
+    api_corrections.router,  # /api/batches/{id}/layout, corrections, re-read, expected letters (issue 18)
     api_queues.router,
     api_replies.router,  # /api/work-items/{id}/replies, /api/replies, /api/post-batches, /api/cases/{id}/timeline
     api_customers.router,  # /api/customers, the customer link of a work item
+    api_entities.router,  # an agent's correction of an entity value read on a letter
     api_notes.router,  # internal notes on work items
+    api_people.router,  # /api/users, /api/tokens: people and station tokens, admins (issue 19)
     api_archive.router,
     api_jobs.router,
     api_reports.router,  # /api/reports/{name}[.csv|.xlsx]: supervisors; auditors all but per agent
     api_config.router,  # /api/config/{routing|sla}: versions, check and dry run, save, rollback (issue 19)
+    api_models.router,  # /api/models: trained category models, evaluation, promotion, rollback (issue 19)
     pages.router,  # static files, sign-in
     mailroom.router,
+    corrections.router,  # /mailroom/batches/{id}/correct, page images, expected letters (issue 18)
     agent.router,
     supervisor.router,
     archive.router,  # /auditor
     cases.router,  # /cases/{id}: a case's timeline
     reports.router,  # /supervisor/reports, /auditor/reports (issue 19)
     config.router,  # /config/{routing|sla}: edit, dry run, history, rollback (issue 19)
+    models.router,  # /admin/models: train, compare, promote, roll back the category model (issue 19)
+    customers.router,  # /customers, /customers/{id}, corrections on the letter page (issue 18)
+    queue_items.router,  # /agent/queues/{queue}/items: a queue's open items in the order they are taken
+    admin.router,  # /admin/users, /admin/tokens: people and station tokens (issue 19)
 )
 
 

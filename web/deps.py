@@ -172,6 +172,17 @@ ACCESS: dict[tuple[str, str], Roles | str] = {
     ("GET", "/mailroom/batches/{envelope_id}"): MAILROOM,  # a station: its own batches only
     ("GET", "/mailroom/quarantine"): MAILROOM,
     ("POST", "/mailroom/quarantine/{envelope_id}/retry"): MAILROOM,
+    # mailroom corrections and the batch check (issue 18, web/api_corrections.py, web/pages/corrections.py):
+    # a station its own batches only; auditors read a batch's layout
+    ("GET", "/api/batches/{envelope_id}/layout"): READERS,
+    ("POST", "/api/batches/{envelope_id}/corrections"): MAILROOM,
+    ("POST", "/api/batches/{envelope_id}/pages/{page}/reread"): MAILROOM,
+    ("PUT", "/api/batches/{envelope_id}/expected-letters"): MAILROOM,
+    ("GET", "/mailroom/batches/{envelope_id}/correct"): MAILROOM,
+    ("POST", "/mailroom/batches/{envelope_id}/correct"): MAILROOM,
+    ("GET", "/mailroom/batches/{envelope_id}/pages/{page}.png"): MAILROOM,
+    ("POST", "/mailroom/batches/{envelope_id}/pages/{page}/reread"): MAILROOM,
+    ("POST", "/mailroom/batches/{envelope_id}/expected"): MAILROOM,
     ("GET", "/agent"): AGENTS,
     ("GET", "/agent/queues"): AGENTS,
     ("POST", "/agent/queues/{queue}/next"): AGENTS,
@@ -222,6 +233,48 @@ ACCESS: dict[tuple[str, str], Roles | str] = {
     ("POST", "/config/{kind}/check"): SUPERVISORS,
     ("POST", "/config/{kind}"): SUPERVISORS,
     ("POST", "/config/{kind}/versions/{version_id}/rollback"): SUPERVISORS,
+    # the category model's lifecycle (issue 19, web/api_models.py, web/pages/models.py): admins act, others read
+    ("GET", "/api/models"): _r(V, AU),
+    ("POST", "/api/models/train"): _r(),
+    ("POST", "/api/models/{model_id}/promote"): _r(),
+    ("POST", "/api/models/rollback"): _r(),
+    ("GET", "/admin/models"): _r(V, AU),
+    ("POST", "/admin/models/train"): _r(),
+    ("POST", "/admin/models/{model_id}/promote"): _r(),
+    ("POST", "/admin/models/rollback"): _r(),
+    # customers (issue 18, web/api_customers.py, web/api_entities.py, web/pages/customers.py): supervisors and
+    # auditors look customers up; agents see a customer with a letter in their queues; the holder corrects
+    ("GET", "/api/customers"): _r(V, AU),
+    ("GET", "/api/customers/{customer_id}/history"): _r(A, V, AU),
+    ("POST", "/api/work-items/{item_id}/entities"): AGENTS,
+    ("GET", "/customers"): _r(V, AU),
+    ("POST", "/customers/import"): SUPERVISORS,
+    ("GET", "/customers/{customer_id}"): _r(A, V, AU),
+    ("POST", "/agent/items/{item_id}/entities/correct"): AGENTS,
+    ("POST", "/agent/items/{item_id}/customer/link"): AGENTS,
+    ("GET", "/agent/queues/{queue}/items"): AGENTS,
+    # people and stations (issue 19, web/api_people.py, web/pages/admin.py): administrators only; everyone changes
+    # their own password on the profile page
+    ("GET", "/api/users"): _r(AD),
+    ("POST", "/api/users"): _r(AD),
+    ("GET", "/api/users/{username}"): _r(AD),
+    ("PATCH", "/api/users/{username}"): _r(AD),
+    ("POST", "/api/users/{username}/password"): _r(AD),
+    ("PUT", "/api/users/{username}/queues"): _r(AD),
+    ("GET", "/api/tokens"): _r(AD),
+    ("POST", "/api/tokens"): _r(AD),
+    ("POST", "/api/tokens/{token_id}/revoke"): _r(AD),
+    ("GET", "/admin/users"): _r(AD),
+    ("POST", "/admin/users"): _r(AD),
+    ("GET", "/admin/users/{username}"): _r(AD),
+    ("POST", "/admin/users/{username}"): _r(AD),
+    ("POST", "/admin/users/{username}/active"): _r(AD),
+    ("POST", "/admin/users/{username}/password"): _r(AD),
+    ("POST", "/admin/users/{username}/work"): _r(AD),
+    ("GET", "/admin/tokens"): _r(AD),
+    ("POST", "/admin/tokens"): _r(AD),
+    ("POST", "/admin/tokens/{token_id}/revoke"): _r(AD),
+    ("POST", "/profile/password"): SIGNED_IN,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Accepted(BaseModel):
@@ -35,6 +35,7 @@ class DocumentOut(BaseModel):
     confidence: float | None
     segment: str | None
     entities: dict[str, list[str]]
+    model_version: str | None = Field(None, description="the category model that classified it (evidence)")
     work_item: WorkItemOut | None
 
 

@@ -1,7 +1,7 @@
-"""``mailroom train``: rebuild the category model from the corpus generator, our phrases and agents' corrections.
-
-Writing the model where the workers load it activates it; that is an audit event (``model.trained``, by
-``cli:<OS user>``) in the database the model was trained against, when there is one."""
+"""``mailroom train``: a candidate category model from the corpus generator, our phrases and agents' corrections,
+stored in the data store and evaluated beside the model in force (``pipeline.models``); ``mailroom model list``,
+``promote`` and ``rollback`` put one in force. ``mailroom train --out DIR`` writes a model directory instead (how the
+model shipped in the package is built). Audited (``model.*``, by ``cli:<OS user>``)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ def _database_url() -> str | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.out is None:
+        return _train_candidate(args)
     from classifiers.training import Example, build_model, corrections_from_db
     from storage.db import session_scope
 
@@ -63,13 +65,70 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_candidate(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from mailroom.commands import cli_actor
+    from pipeline import models
+    from pipeline.context import get_context
+
+    ctx = get_context()
+    trained = models.train(ctx, cli_actor(), datetime.now(UTC), seed=args.seed, per_pair=args.per_pair,
+                           epochs=args.epochs, calibration_per_pair=min(25, args.per_pair),
+                           say=lambda m: print(m, file=sys.stderr))
+    print(_("candidate %(version)s stored as model %(id)s; it is not in force until promoted "
+            "(mailroom model promote %(id)s)") % {"version": trained.version, "id": trained.id})
+    for name, figures in trained.evaluation["candidate"].items():
+        active = trained.evaluation["active"][name]
+        if figures.get("letters"):
+            print(_("%(set)s: macro-F1 %(candidate).3f (in force: %(active).3f) on %(letters)d letters")
+                  % {"set": name, "candidate": figures["macro_f1"], "active": active["macro_f1"],
+                     "letters": figures["letters"]})
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from mailroom.commands import cli_actor
+    from pipeline import models
+    from pipeline.context import get_context
+    from storage.db import session_scope
+    from storage.models import ModelVersion
+
+    ctx = get_context()
+    with session_scope(ctx.db_url) as s:
+        if args.action == "promote":
+            row = models.promote(s, args.id, cli_actor(), datetime.now(UTC))
+            print(_("model %(version)s is in force") % {"version": row.version})
+        elif args.action == "rollback":
+            row = models.rollback(s, cli_actor(), datetime.now(UTC))
+            print(_("model %(version)s is in force again") % {"version": row.version})
+        else:
+            current = models.in_force(s)
+            print(_("in force: %(version)s") % {"version": current.version if current else models.SHIPPED})
+            for m in s.scalars(select(ModelVersion).order_by(ModelVersion.id.desc())):
+                indep = m.evaluation.get("candidate", {}).get("independent", {})
+                print(f"{m.id}\t{m.version}\t{m.trained_at:%Y-%m-%d %H:%M}\t{m.trained_by}\t"
+                      f"{indep.get('macro_f1', '-')}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    tp = subparsers.add_parser("train", help="rebuild the category model (reproducible for a given seed)")
+    tp = subparsers.add_parser("train", help="train a candidate category model (reproducible for a given seed)")
     tp.add_argument("--seed", type=int, default=1)
-    tp.add_argument("--out", default=str(MODEL_DIR), help="model directory (default: the one shipped in the package)")
+    tp.add_argument("--out", default=None,
+                    help=f"write a model directory there instead (the package's is {MODEL_DIR}); by default the "
+                         "model goes into the data store as a candidate")
     tp.add_argument("--per-pair", type=int, default=60, help="generated letters per language × category")
     tp.add_argument("--epochs", type=int, default=5)
     tp.add_argument("--split", default="all", choices=["all", "default"],
                     help="sentence pools to train on: all (shipped model) or default (leaves the held-out half unseen)")
     tp.add_argument("--no-corrections", action="store_true", help="ignore agents' corrections in the database")
     tp.set_defaults(func=cmd_train)
+    mp = subparsers.add_parser("model", help="category models: list, promote one, roll back")
+    mp.add_argument("action", choices=["list", "promote", "rollback"])
+    mp.add_argument("id", type=int, nargs="?", default=0, help="promote: the model's id (0: the shipped one)")
+    mp.set_defaults(func=cmd_models)

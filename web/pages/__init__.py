@@ -32,7 +32,18 @@ from queues.sla import SlaPolicies
 from storage.audit import record
 from storage.db import session_scope
 from storage.models import Role, User, WorkItem, WorkItemState
-from storage.users import FAILURE_WINDOW, LoginThrottled, authenticate, check_throttle, clear_failures, record_failure
+from storage.users import (
+    FAILURE_WINDOW,
+    MAX_PASSWORD_LENGTH,
+    WRONG_CURRENT,
+    LoginThrottled,
+    PasswordRefused,
+    authenticate,
+    change_own_password,
+    check_throttle,
+    clear_failures,
+    record_failure,
+)
 from web.deps import (
     CSRF_FIELD,
     CtxDep,
@@ -411,9 +422,11 @@ def time_zones() -> list[str]:
     return ["UTC", *sorted(z for z in available_timezones() if z.startswith(regions))]
 
 
-def _profile(request: Request, user: User, message: str = "", error: str = "", status_code: int = 200) -> HTMLResponse:
+def _profile(request: Request, user: User, message: str = "", error: str = "", status_code: int = 200,
+             password_error: str = "") -> HTMLResponse:
     settings = request.app.state.ctx.settings
-    return render(request, "profile.html", status_code, message=message, error=error, languages=i18n.ENDONYMS,
+    return render(request, "profile.html", status_code, message=message, error=error, password_error=password_error,
+                  languages=i18n.ENDONYMS,
                   zones=time_zones(), site_zone=settings.time_zone,
                   browser_language=i18n.negotiate(request.headers.get("accept-language")),
                   site_language=settings.language)
@@ -437,3 +450,34 @@ def profile_save(request: Request, user: CurrentUser, session: SessionDep,
                                        request.app.state.ctx.settings.language)):
         saved = _("Your settings are saved.")
     return RedirectResponse("/profile?" + urlencode({"message": saved}), status_code=303)
+
+
+@router.post("/profile/password")
+def profile_password(request: Request, ctx: CtxDep, user: CurrentUser, session: SessionDep,
+                     current: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)],
+                     new: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)],
+                     new_again: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)]) -> Response:
+    """The user's own password (issue 19): the current one (a wrong one counts as a failed sign-in, and the
+    sign-in throttle applies), then the new one twice. Every session of the user ends, here too; this browser
+    is signed in again with a new session, so the user stays where they are."""
+    now, ip = datetime.now(UTC), client_ip(request)
+    with session_scope(ctx.db_url) as s:
+        try:
+            check_throttle(s, user.username, ip, now)
+        except LoginThrottled as exc:
+            return _profile(request, user, password_error=page_error(exc), status_code=429)
+    if new != new_again:
+        return _profile(request, user, password_error=_("The two new passwords differ; type the same one twice."),
+                        status_code=422)
+    try:
+        change_own_password(session, user, current, new, now)
+    except PasswordRefused as exc:
+        session.rollback()
+        if exc.reason == WRONG_CURRENT:
+            with session_scope(ctx.db_url) as s:  # own transaction: kept whatever this request does next
+                record_failure(s, user.username, ip, now)
+        return _profile(request, user, password_error=page_error(exc), status_code=422)
+    message = _("Your password is changed; you were signed out everywhere else.")
+    response = RedirectResponse("/profile?" + urlencode({"message": message}), status_code=303)
+    start_session(request, response, ctx, user)  # the old cookie names an ended session with the old password
+    return response

@@ -21,6 +21,7 @@ from ocr.render import has_images, page_numbers, part_type, render_page_png
 from queues import work
 from replies import service
 from storage.audit import record
+from storage.customers import customer_for_document, earlier_correspondence
 from storage.models import AuditEvent, Document, OutboundLetter, Role, User, WorkItem, WorkItemState
 from web.deps import CtxDep, CurrentUser, SessionDep, visible_queues
 from web.pages import highlight, localize, page_error, queue_rows, render, sla_view
@@ -34,11 +35,16 @@ PAGE_IMAGE_MAX_PIXELS = 72_000_000
 
 # The buttons of the letter page, as people read them (the action names stay in the URLs).
 ACTION_LABELS = {"claim": i18n.N_("Claim"), "complete": i18n.N_("Complete"), "hold": i18n.N_("Put on hold"),
-                 "resume": i18n.N_("Resume"), "transfer": i18n.N_("Transfer"), "reclassify": i18n.N_("Reclassify")}
+                 "resume": i18n.N_("Resume"), "transfer": i18n.N_("Transfer"), "reclassify": i18n.N_("Reclassify"),
+                 "first_response": i18n.N_("Record the first response")}
+# How a first answer given outside Mailroom's letters went (queues.work.FIRST_RESPONSE_CHANNELS).
+FIRST_RESPONSE_HOW = {"phone": i18n.N_("by phone"), "chat": i18n.N_("in a chat"),
+                      "in_person": i18n.N_("in person"), "other": i18n.N_("another way")}
 # What the page says once an action is done.
 ACTION_DONE = {"claim": i18n.N_("The item is yours now."), "complete": i18n.N_("Item completed."),
                "hold": i18n.N_("Item put on hold."), "resume": i18n.N_("Item resumed."),
-               "transfer": i18n.N_("Item transferred."), "reclassify": i18n.N_("Letter reclassified.")}
+               "transfer": i18n.N_("Item transferred."), "reclassify": i18n.N_("Letter reclassified."),
+               "first_response": i18n.N_("First response recorded: its clock has stopped.")}
 
 
 def _my_queue_ids(session: Session, user: User, ctx: Any) -> list[str]:
@@ -196,6 +202,12 @@ def agent_next(queue: str, user: CurrentUser, session: SessionDep, ctx: CtxDep) 
 
 
 def _earlier(session: Session, doc: Document, limit: int = 10) -> list[Document]:
+    """The customer's other letters: by the letter's stored link first (a person may have corrected it), then
+    its identifiers (storage.customers.customer_for_document); a customer number no customer has: the letters
+    that name it."""
+    linked = customer_for_document(session, doc)
+    if linked is not None:
+        return [d for d in earlier_correspondence(session, linked, limit=limit + 1) if d.id != doc.id][:limit]
     customers = (doc.entities or {}).get("customer_id") or []
     if not customers:
         return []
@@ -263,6 +275,10 @@ def _reclassify(session: Session, ctx: Any, item_id: int, actor: str, now: datet
     work.reclassify(session, item_id, actor, now, form.get("category", ""), ctx.rules, ctx.policies)
 
 
+def _first_response(session: Session, ctx: Any, item_id: int, actor: str, now: datetime, form: Fields) -> None:
+    work.record_first_response(session, item_id, actor, now, how=form.get("how", ""), note=form.get("reason", ""))
+
+
 # The actions of the letter page (item.html) and the POST /agent/items/{id}/{action} route, in page order.
 ACTIONS: dict[str, Callable[[Session, Any, int, str, datetime, Fields], None]] = {
     "claim": _claim,
@@ -271,6 +287,7 @@ ACTIONS: dict[str, Callable[[Session, Any, int, str, datetime, Fields], None]] =
     "resume": _resume,
     "transfer": _transfer,
     "reclassify": _reclassify,
+    "first_response": _first_response,
 }
 
 
@@ -291,7 +308,7 @@ def agent_item(item_id: int, request: Request, user: CurrentUser, session: Sessi
                   text=highlight(doc.text or "", doc.entities or {}), pages=_pages(doc),
                   has_images=has_images(ctype), earlier=_earlier(session, doc), actions=list(ACTIONS),
                   queues=ctx.rules.queues, categories=CATEGORIES, now=now, outcomes=work.OUTCOMES,
-                  sla=sla_view(item, ctx.policies, now), labels=ACTION_LABELS,
+                  sla=sla_view(item, ctx.policies, now), labels=ACTION_LABELS, first_response_how=FIRST_RESPONSE_HOW,
                   **_replies_view(session, ctx, item))
 
 
@@ -369,12 +386,13 @@ def agent_release(item_id: int, user: CurrentUser, session: SessionDep, ctx: Ctx
 def agent_action(item_id: int, action: str, user: CurrentUser, session: SessionDep, ctx: CtxDep,
                  reason: Annotated[str, Form(max_length=500)] = "", outcome: Annotated[str, Form(max_length=500)] = "",
                  queue: Annotated[str, Form(max_length=64)] = "",
-                 category: Annotated[str, Form(max_length=32)] = "") -> RedirectResponse:
+                 category: Annotated[str, Form(max_length=32)] = "",
+                 how: Annotated[str, Form(max_length=16)] = "") -> RedirectResponse:
     _visible_item(session, ctx, user, item_id)
     apply = ACTIONS.get(action)
     if apply is None:
         raise HTTPException(404, _("Not found."))
-    form = {"reason": reason, "outcome": outcome, "queue": queue, "category": category}
+    form = {"reason": reason, "outcome": outcome, "queue": queue, "category": category, "how": how}
     now = datetime.now(UTC)
     try:
         apply(session, ctx, item_id, user.username, now, form)

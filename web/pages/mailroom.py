@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from ground import i18n
 from ground.errors import MailroomError
 from ground.i18n import _
+from intake.parts import is_email
+from pipeline.corrections import check_of
 from pipeline.quarantine import HELD, batch_status
 from replies import service
 from storage.audit import record
@@ -41,24 +43,29 @@ def _envelopes_for(session: Session, user: User, states: list[str] | None, limit
 @router.get("/mailroom")
 def mailroom_page(request: Request, user: CurrentUser, session: SessionDep) -> HTMLResponse:
     return render(request, "mailroom.html", channels=CHANNELS, batches=_envelopes_for(session, user, None, 30),
-                  quarantined=_envelopes_for(session, user, list(HELD), 50))
+                  quarantined=_envelopes_for(session, user, list(HELD), 50), check_of=check_of)
 
 
 @router.get("/mailroom/batches")
 def mailroom_batches(request: Request, user: CurrentUser, session: SessionDep) -> HTMLResponse:
-    return render(request, "_batches.html", batches=_envelopes_for(session, user, None, 30))
+    return render(request, "_batches.html", batches=_envelopes_for(session, user, None, 30), check_of=check_of)
 
 
 @router.get("/mailroom/batches/{envelope_id}")
-def mailroom_batch(envelope_id: str, request: Request, user: CurrentUser, session: SessionDep) -> HTMLResponse:
+def mailroom_batch(envelope_id: str, request: Request, user: CurrentUser, session: SessionDep,
+                   message: str = "") -> HTMLResponse:
     """One batch as ``mailroom batch ID`` shows it: pages received, letters found, each one's state and queue
-    (a station: its own batches only)."""
+    (a station: its own batches only); the batch check and the way to correct its letters (issue 18)."""
     env = session.get(Envelope, envelope_id) if len(envelope_id) <= 64 else None
     if env is None or (user.role == Role.SCANNER.value and env.submitted_by != user.username):
         raise HTTPException(404, _("Not found."))
     record(session, user.username, "envelope.batch_viewed", envelope_id=env.id, detail={"via": "page"})
+    ordered = sorted(env.documents, key=lambda d: (d.part_index, d.doc_index))
     return render(request, "batch.html", envelope=env, status=batch_status(session, envelope_id),
-                  documents=sorted(env.documents, key=lambda d: (d.part_index, d.doc_index)))
+                  documents=[d for d in ordered if d.superseded_by is None],
+                  superseded=[d for d in ordered if d.superseded_by is not None], check=check_of(env),
+                  correctable=env.state == "processed" and not is_email(env.content_type) and env.purged_at is None,
+                  message=message[:500], problem="")
 
 
 @router.get("/mailroom/quarantine")

@@ -19,6 +19,8 @@
     var form = new FormData();
     form.append("file", file, file.name);
     form.append("channel", document.getElementById("channel").value);
+    var expected = document.getElementById("expected");  // the batch check's letter count (issue 18)
+    if (expected && expected.value) form.append("expected_letters", expected.value);
     var xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/envelopes");
     xhr.setRequestHeader("X-CSRF-Token", csrf);

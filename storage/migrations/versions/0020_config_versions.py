@@ -1,7 +1,7 @@
 """versioned configuration edited in the browser (issue 19)
 
 Revision ID: 0020_config_versions
-Revises: 0016_housekeeping, 0016_report_indexes
+Revises: 0018_entity_corrections
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020_config_versions"
-down_revision = ("0016_housekeeping", "0016_report_indexes")
+down_revision = "0018_entity_corrections"
 branch_labels = None
 depends_on = None
 
