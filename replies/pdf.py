@@ -49,9 +49,21 @@ class RenderFailed(MailroomError):
 # ---------------------------------------------------------------- WeasyPrint set-up
 
 
+@functools.cache
+def load_weasyprint() -> None:
+    """Import WeasyPrint once and undo what its import does to the whole process: it sets Pillow's
+    ``ImageFile.LOAD_TRUNCATED_IMAGES``, after which a worker that also reads scans would OCR half of a truncated
+    image as if it were whole instead of calling the file damaged."""
+    import weasyprint  # noqa: F401 - imported for its side effect, undone below
+    from PIL import ImageFile
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
 def refusing_fetcher() -> Any:
     """A WeasyPrint URL fetcher that fetches nothing: the templates need no resource, and a URL that slipped into
     a letter must never reach the network or the file system."""
+    load_weasyprint()
     from weasyprint.urls import URLFetcher
 
     class RefusingFetcher(URLFetcher):  # type: ignore[misc]
@@ -70,6 +82,7 @@ def environment() -> Environment:
 @functools.cache
 def stylesheet(name: str) -> Any:
     """A packaged stylesheet (``letter.css``), parsed once per process."""
+    load_weasyprint()
     from weasyprint import CSS
 
     text = (resources.files("replies") / "templates" / name).read_text(encoding="utf-8")
@@ -85,6 +98,7 @@ def css_string(text: str) -> str:
 def page_number_css(label: str, prefix: str = "", first_page: bool = False) -> Any:
     """A ``@page`` rule printing ``label`` (a translated "Page %(page)s of %(pages)s") bottom right, after
     ``prefix``; on the first page too when ``first_page``."""
+    load_weasyprint()
     from weasyprint import CSS
 
     parts = []
@@ -103,6 +117,7 @@ def page_number_css(label: str, prefix: str = "", first_page: bool = False) -> A
 
 def html_to_pdf(html: str, stylesheets: list[Any], what: str) -> Any:
     """Lay out ``html`` (a WeasyPrint ``Document``); a WeasyPrint failure becomes :class:`RenderFailed`."""
+    load_weasyprint()
     from weasyprint import HTML
 
     try:

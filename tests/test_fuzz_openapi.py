@@ -17,7 +17,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, response_schema_conformance
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from channels.receive import receive
 from ground.settings import Settings
@@ -25,7 +25,7 @@ from pipeline.context import Context, get_context
 from pipeline.runner import run_inline
 from queues import work
 from storage.db import session_scope
-from storage.models import Document, Envelope, Role, WorkItem
+from storage.models import Document, Envelope, Role, WorkItem, WorkItemState
 from storage.users import create_token, upsert_user
 from tests.hostile.make_corpus import _encrypted
 from web.app import create_app
@@ -40,6 +40,7 @@ class Seeded:
     ids: dict[str, list[str | int]]  # path parameter name → ids of real objects
     held: list[str | int] = field(default_factory=list)  # envelopes in quarantine or waiting for a person
     tokens: dict[str, str] = field(default_factory=dict)  # role → an API token of that role's user
+    db_url: str = ""
 
 
 def _seed(ctx: Context, tmp: Path) -> Seeded:
@@ -77,7 +78,7 @@ def _seed(ctx: Context, tmp: Path) -> Seeded:
     assert len(item_ids) >= 6 and {"quarantined", "needs_human", "processed"} <= states, (item_ids, states)
     return Seeded(held=list(held), ids={"envelope_id": list(env_ids), "document_id": doc_ids, "item_id": item_ids,
                        "queue": [*queues, "triage"], "username": list(users.values()),
-                       "job_id": [f"read-{env_ids[0]}"]}, tokens=tokens)
+                       "job_id": [f"read-{env_ids[0]}"]}, tokens=tokens, db_url=ctx.db_url)
 
 
 @pytest.fixture
@@ -99,6 +100,10 @@ def _fuzz(app: object, seeded: Seeded, role: str) -> tuple[int, dict[str, str], 
         operation = result.ok()
         label = operation.label
         operations += 1
+        if label in FRESH:  # the operations before it (next item, claims) took every new item: give them back
+            with session_scope(seeded.db_url) as s:
+                s.execute(update(WorkItem).where(WorkItem.state == WorkItemState.CLAIMED)
+                          .values(state=WorkItemState.NEW, assignee=None, claimed_until=None))
         started = time.monotonic()
 
         @given(case=operation.as_strategy(), pick=st.one_of(st.none(), st.integers(0, 10_000)))
@@ -128,12 +133,15 @@ def _fuzz(app: object, seeded: Seeded, role: str) -> tuple[int, dict[str, str], 
     return operations, failures, reached
 
 
+# Operations that need new items: claimed ones are given back to the queue before they are fuzzed.
+FRESH = {"POST /api/work-items/{item_id}/claim", "POST /api/queues/{queue}/next"}
 # Operations on a seeded object that each role must reach with a 2xx (so the fuzz ran past the lookup).
 MUST_REACH = {
     "supervisor": {"GET /api/envelopes/{envelope_id}", "GET /api/work-items/{item_id}",
                    "GET /api/quarantine/{envelope_id}", "GET /api/archive/documents/{document_id}",
                    "GET /api/queues/{queue}/members"},
-    "agent": {"GET /api/work-items/{item_id}"},
+    "agent": {"GET /api/work-items/{item_id}", "POST /api/work-items/{item_id}/claim",
+              "POST /api/queues/{queue}/next"},
     "scanner": {"GET /api/envelopes/{envelope_id}", "GET /api/batches/{envelope_id}"},
     "auditor": {"GET /api/archive/documents/{document_id}", "GET /api/archive/envelopes/{envelope_id}/original"},
 }
