@@ -421,6 +421,9 @@ def test_the_page_re_splits_and_shows_the_check(ctx: Context, batch: str, web) -
                        headers=h["scan"])
     assert done.status_code == 303 and done.headers["location"].startswith(f"/mailroom/batches/{batch}?message=")
     assert len(_current(ctx, batch)) == 2
+    # the envelope's API lists the replaced letter too, naming the correction that replaced it
+    listed = client.get(f"/api/envelopes/{batch}", headers=h["scan"]).json()["documents"]
+    assert sorted(d["superseded_by"] is not None for d in listed) == [False, False, True]
     again = client.post(f"/mailroom/batches/{batch}/correct", data={"layout": "1|2|3", "version": "0"},
                         headers=h["scan"])  # the page of an old version: sent back with the reason
     assert again.status_code == 303 and "reload" in client.get(again.headers["location"], headers=h["scan"]).text

@@ -207,7 +207,7 @@ def envelope(envelope_id: str, user: Viewer, ident: IdentityDep, session: Sessio
     docs = [
         schemas.DocumentOut(id=d.id, pages=d.pages, language=d.language, category=d.category,
                             confidence=d.confidence, segment=d.segment, entities=d.entities,
-                            model_version=d.model_version or None,
+                            model_version=d.model_version or None, superseded_by=d.superseded_by,
                             work_item=_item_out(d.work_item) if d.work_item else None)
         for d in env.documents
     ]

@@ -36,6 +36,8 @@ class DocumentOut(BaseModel):
     segment: str | None
     entities: dict[str, list[str]]
     model_version: str | None = Field(None, description="the category model that classified it (evidence)")
+    superseded_by: str | None = Field(None, description="the mailroom correction that replaced this letter (its "
+                                                        "work item is closed); None while it is in force")
     work_item: WorkItemOut | None
 
 
