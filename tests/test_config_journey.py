@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.support.pages import PASSWORD, Served, served, sign_in, upload, wait_routed
+from tests.test_a11y import serious, shot
 
 RELOAD = 2.0  # MAILROOM_CONFIG_RELOAD_SECONDS as shipped: every process looks for a new version this often
 
@@ -69,12 +70,18 @@ def test_admin_edits_a_rule_dry_runs_saves_and_rolls_back_while_two_workers_run(
     assert row.count() == 1
     assert row.locator(".queue-after").inner_text() != row.locator(".queue-before").inner_text()
     assert page.locator("#config-history").count() == 0  # no version yet
+    assert not serious(page)
+    page.locator("#dry-run").scroll_into_view_if_needed()
+    shot(page, "config-dry-run")
 
     # saved: a new version, in force in every process within seconds, no restart
     page.click("#config-save")
     page.wait_for_selector("p.flash")
     assert "Saved as version" in page.inner_text("p.flash")
     assert page.locator("#config-history tr.version:not(.seed)").count() == 1
+    page.goto(page.locator("#config-history tr.version:not(.seed) a").first.get_attribute("href") or "")
+    assert f"+  - name: {rule}" in page.inner_text("#version-diff") and not serious(page)
+    page.goto("/config/routing")
     time.sleep(RELOAD + 1)
     sent = [upload(base, _letter_naming(tmp_path, server.word, seed)) for seed in (301, 302, 303, 304)]
     items = [_item(base, envelope_id) for envelope_id in sent]

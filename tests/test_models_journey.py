@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.pages import PASSWORD, Served, served, sign_in, upload, wait_routed
+from tests.test_a11y import serious, shot
 
 RELOAD = 2.0  # MAILROOM_CONFIG_RELOAD_SECONDS as shipped
 
@@ -62,6 +63,8 @@ def test_admin_trains_compares_promotes_and_rolls_back_a_model(server: Served, b
     row = model.locator("tr[data-set='independent'][data-metric='macro_f1']")
     active, candidate = (float(row.locator(f"td.{c}").inner_text()) for c in ("active", "candidate"))
     assert 0 < candidate < active <= 1  # 3 letters per pair against the shipped model's 60: worse, and shown so
+    assert not serious(page)
+    shot(page, "models")
 
     with page.expect_navigation():
         model.locator("button.promote").click()
