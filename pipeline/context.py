@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from classifiers.entity_config import entity_config
 from ground.errors import ConfigError
@@ -30,11 +31,11 @@ T = TypeVar("T")
 
 @dataclass
 class _Loaded:
-    """A configuration as this process has it: from which version (None: the seed file) and when checked."""
+    """What this process made of one version of something people change while it runs, and when it last looked."""
 
     checked: float
-    version: int | None
-    source: Path
+    version: Hashable
+    source: Hashable  # where the versions come from (a seed file's path): a new source is looked at at once
     value: Any
 
 
@@ -60,35 +61,48 @@ class Context:
     def config_version(self, kind: str) -> int | None:
         """The version of ``kind`` ("routing", "sla") this process uses now; None: the seed file."""
         (self.rules if kind == "routing" else self.policies)  # noqa: B018 - brings it up to date
-        return self._loaded[kind].version
+        return self._loaded[kind].version  # type: ignore[return-value]
 
-    def _config(self, kind: str, seed: Path, load: Callable[[Path], T], parse: Callable[[str, str], T]) -> T:
-        """Checks for a newer version at most every ``config_reload_seconds``: one indexed look-up. A version
-        that no longer parses (saved by an older release) or a database that cannot answer leaves the
-        configuration this process has, with a warning in the log."""
+    def current(self, key: str, probe: Callable[[Session], Hashable], build: Callable[[Hashable], T],
+                source: Hashable = None) -> T:
+        """What ``build`` makes of the version ``probe`` names (the newest saved configuration, the model a
+        person promoted), made again only when that version changes. ``probe`` (one indexed look-up) runs at most
+        every ``config_reload_seconds``, so every process follows a change within seconds, without a restart. A
+        version that cannot be built (a configuration saved by an older release that no longer parses) or a
+        database that cannot answer leaves what this process has, with a warning in the log."""
         now = time.monotonic()
-        have = self._loaded.get(kind)
-        if have is not None and have.source == seed and now - have.checked < self.settings.config_reload_seconds:
+        have = self._loaded.get(key)
+        if have is not None and have.source == source and now - have.checked < self.settings.config_reload_seconds:
             return have.value  # type: ignore[no-any-return]
         try:
             with session_scope(self.db_url) as s:
-                newest = config_store.latest_id(s, kind)
-                if have is not None and have.version == newest and have.source == seed:
-                    have.checked = now
-                    return have.value  # type: ignore[no-any-return]
-                row = s.get(ConfigVersion, newest) if newest is not None else None
-                text = row.text if row is not None else None
-            value = parse(text, f"{kind} configuration, version {newest}") if text is not None else load(seed)
+                version = probe(s)
+            if have is not None and have.version == version and have.source == source:
+                have.checked = now
+                return have.value  # type: ignore[no-any-return]
+            value = build(version)
         except (SQLAlchemyError, ConfigError) as exc:
             if have is None:
                 raise
-            log.warning("kept %s configuration version %s: %s", kind, have.version, exc)
+            log.warning("kept %s version %s: %s", key, have.version, exc)
             have.checked = now
             return have.value  # type: ignore[no-any-return]
-        if have is not None and have.version != newest:
-            log.info("%s configuration: now version %s (was %s)", kind, newest, have.version)
-        self._loaded[kind] = _Loaded(now, newest, seed, value)
+        if have is not None:
+            log.info("%s: now version %s (was %s)", key, version, have.version)
+        self._loaded[key] = _Loaded(now, version, source, value)
         return value
+
+    def _config(self, kind: str, seed: Path, load: Callable[[Path], T], parse: Callable[[str, str], T]) -> T:
+        """The newest version of ``kind`` saved in the browser, else the file ``seed``."""
+        def build(newest: Hashable) -> T:
+            if newest is None:
+                return load(seed)
+            with session_scope(self.db_url) as s:
+                row = s.get(ConfigVersion, newest)
+                text = row.text if row is not None else ""
+            return parse(text, f"{kind} configuration, version {newest}")
+
+        return self.current(kind, lambda s: config_store.latest_id(s, kind), build, source=seed)
 
     @cached_property
     def reply_policy(self) -> ReplyPolicy:

@@ -19,8 +19,7 @@ import logging
 import os
 import tarfile
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -186,16 +185,6 @@ def _activate(session: Session, model_id: int | None, version: str, actor: str, 
 # ---------------------------------------------------------------- every process: the model in force
 
 
-@dataclass
-class _Loaded:
-    checked: float
-    activation: int | None
-    model: CategoryModel | None
-
-
-_loaded: dict[str, _Loaded] = {}
-
-
 def _unpack(ctx: Context, row: ModelVersion) -> Path:
     """The model's directory under <data>/models, unpacked from the blob store once (atomically)."""
     root = ctx.settings.data / "models"
@@ -215,23 +204,19 @@ def _unpack(ctx: Context, row: ModelVersion) -> Path:
 
 
 def refresh(ctx: Context) -> CategoryModel | None:
-    """Bring this process's model up to date with the newest activation (at most every few seconds)."""
-    now = time.monotonic()
-    have = _loaded.get(ctx.db_url)
-    if have is not None and now - have.checked < ctx.settings.config_reload_seconds:
-        return have.model
-    with session_scope(ctx.db_url) as s:
-        current = in_force(s)
-        if have is not None and have.activation == (current.id if current else None):
-            have.checked = now
-            return have.model
-        row = s.get(ModelVersion, current.model_id) if current is not None and current.model_id else None
-        if row is not None:
-            s.expunge(row)
-    model = load_model(_unpack(ctx, row)) if row is not None else None
+    """Bring this process's model up to date with the newest activation (looked up at most every few seconds)."""
+    def build(activation: Hashable) -> CategoryModel | None:
+        with session_scope(ctx.db_url) as s:
+            current = s.get(ModelActivation, activation) if activation is not None else None
+            row = s.get(ModelVersion, current.model_id) if current is not None and current.model_id else None
+            if row is not None:
+                s.expunge(row)
+        model = load_model(_unpack(ctx, row)) if row is not None else None
+        log.info("category model in force: %s", model.version if model else SHIPPED)
+        return model
+
+    model = ctx.current("category model", lambda s: getattr(in_force(s), "id", None), build)
     use_model(model)
-    log.info("category model in force: %s", model.version if model else SHIPPED)
-    _loaded[ctx.db_url] = _Loaded(now, current.id if current else None, model)
     return model
 
 

@@ -45,27 +45,12 @@ class CheckIn(BaseModel):
     last: int = Field(config_check.DRY_RUN_LETTERS, ge=1, le=config_check.MAX_DRY_RUN_LETTERS)
 
 
-class ChangeOut(BaseModel):
-    document_id: str
-    work_item_id: int
-    received_at: datetime
-    category: str
-    language: str
-    channel: str
-    queue_before: str
-    queue_after: str
-    rule_before: str
-    rule_after: str
-    due_before: datetime
-    due_after: datetime
-
-
 class CheckOut(BaseModel):
     kind: str
     valid: bool
     error: str | None
     letters: int
-    changes: list[ChangeOut]
+    changes: list[config_check.Change]
 
 
 class SaveIn(BaseModel):
@@ -136,7 +121,7 @@ def rollback(session: Session, ctx: Context, user: User, kind: str, version_id: 
 
 def check_out(result: config_check.CheckResult) -> CheckOut:
     return CheckOut(kind=result.kind, valid=result.error is None, error=result.error, letters=result.letters,
-                    changes=[ChangeOut(**vars(c)) for c in result.changes])
+                    changes=result.changes)
 
 
 @router.get("/api/config/{kind}", response_model=ConfigOut)
