@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     queue_name: str = "mailroom"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Processes answering HTTP on the one port (`serve` and `api`): a Python process uses one core at most, and
+    # every agent's request is Python work. They share the listening socket; the kernel spreads connections.
+    web_processes: int = Field(default=2, ge=1, le=64)
     secret_key: str | None = None  # signs session cookies; no default: `serve`/`api` refuse to start without
     # Reverse proxies (addresses or CIDR networks, comma-separated or a JSON list) whose X-Forwarded-For and
     # X-Forwarded-Proto are believed: the client address for sign-in throttling and audit, and https for the

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import secrets
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -25,6 +27,10 @@ from mailroom.commands import customers as customers_commands
 from mailroom.commands import replies as replies_commands
 
 if TYPE_CHECKING:
+    import socket
+
+    import uvicorn
+
     from pipeline.context import Context
 
 NO_SECRET = ("mailroom: MAILROOM_SECRET_KEY is not set. It signs the session cookies of the web pages and "
@@ -133,12 +139,26 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
 
     stop = services.StopRequest()
 
+    web: list[int] = []  # the other web processes (settings.web_processes) ...
+    go = -1  # ... and the pipe that tells them the service is ready
+
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             super().handle_exit(sig, frame)  # uvicorn's graceful shutdown ...
             stop.request()  # ... while the workers finish their jobs
+            _signal_all(web, signal.SIGTERM)  # ... and the other web processes close theirs
 
-    ctx = get_context(settings)
+    ctx = get_context(settings)  # migrates: before any other process uses the database
+    config = uvicorn.Config(create_app(ctx), host=settings.host, port=port, log_level="info",
+                            timeout_graceful_shutdown=HTTP_STOP_GRACE,
+                            proxy_headers=False)  # web/deps.py: MAILROOM_TRUSTED_PROXIES only
+    sockets = None
+    if settings.web_processes > 1:
+        try:
+            sockets = [config.bind_socket()]  # uvicorn says why when it cannot
+        except SystemExit:
+            _leave(3)
+        web, go = _fork_web_processes(config, sockets, settings.web_processes - 1, ctx.db_url)
     # Before uvicorn and after it (uvicorn restores these handlers and raises the signal it caught again).
     signal.signal(signal.SIGTERM, stop.on_signal)
     signal.signal(signal.SIGINT, stop.on_signal)
@@ -164,14 +184,17 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
             if kept:
                 print(f"Users that already existed ({', '.join(kept)}) keep their passwords.", flush=True)
         print(f"Mailroom on http://{settings.host}:{port}/docs  (data: {settings.data})", flush=True)
-        server = Server(uvicorn.Config(create_app(ctx), host=settings.host, port=port, log_level="info",
-                                       timeout_graceful_shutdown=HTTP_STOP_GRACE,
-                                       proxy_headers=False))  # web/deps.py: MAILROOM_TRUSTED_PROXIES only
-        server.run()
+        server = Server(config)
+        if web:
+            os.write(go, b"s" * len(web))  # the demo users and letters exist: every web process may answer
+        server.run(sockets=sockets)
         if not server.started and not stop.requested:
             code = 3  # uvicorn could not start (it said why), as ``uvicorn.run`` exits
     finally:
         stop.request()  # from here on a signal changes nothing: the stop below runs to its end
+        if go >= 0:
+            os.close(go)
+        _stop_web_processes(web)
         if scheduler is not None:
             scheduler.stop()
         if stop.pool is not None:
@@ -179,6 +202,66 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
         if redis_proc is not None:
             services.stop_redis(redis_proc, settings.redis_socket)  # last: the workers and scheduler needed it
     _leave(code)
+
+
+def _fork_web_processes(config: uvicorn.Config, sockets: list[socket.socket], count: int,
+                        db_url: str) -> tuple[list[int], int]:
+    """``count`` more processes answering on the bound socket, forked before any thread or server starts.
+    Each waits until the first process is ready (one byte on the returned pipe; its end, unwritten, means
+    "stop"), then runs uvicorn alone and leaves when it is told to stop (SIGTERM/SIGINT: by the service's
+    group, or by the first process at its own stop); the first process keeps the scheduler, the workers and
+    the redis-server."""
+    import uvicorn
+
+    from storage.db import get_engine
+
+    get_engine(db_url).dispose()  # no database connection crosses the fork
+    ready, go = os.pipe()
+    pids = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:  # a web process: until uvicorn takes the signals over, a stop is an immediate exit
+            signal.signal(signal.SIGTERM, lambda *_: _leave(0))
+            signal.signal(signal.SIGINT, lambda *_: _leave(0))
+            os.close(go)
+            if not os.read(ready, 1):
+                _leave(0)  # the first process stopped before it was ready
+            os.close(ready)
+            code = 0
+            try:
+                uvicorn.Server(config).run(sockets=sockets)
+            except Exception:  # it must never return into the first process's code
+                logging.getLogger("mailroom.web").exception("a web process failed")
+                code = 1
+            _leave(code)
+        pids.append(pid)
+    os.close(ready)
+    return pids, go
+
+
+def _signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def _stop_web_processes(pids: list[int]) -> None:
+    """Tell the other web processes to stop, wait for them (uvicorn's grace and a second), then kill what is
+    left; each is reaped."""
+    _signal_all(pids, signal.SIGTERM)
+    deadline = time.monotonic() + HTTP_STOP_GRACE + 1
+    left = set(pids)
+    while left:
+        for pid in list(left):
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                    continue
+            left.discard(pid)
+        if left and time.monotonic() > deadline:
+            _signal_all(list(left), signal.SIGKILL)
+            deadline = float("inf")
+        if left:
+            time.sleep(0.05)
 
 
 def demo_secret(settings: Settings) -> str:

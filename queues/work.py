@@ -443,6 +443,17 @@ def agent_scope(session: Session, agent: str) -> AgentScope:
     return scope
 
 
+def queue_if_in_scope(session: Session, user: User, item_id: int) -> str | None:
+    """The item's queue when ``user`` may work it, None otherwise (or when there is no such item): one
+    statement over the same membership rows as :func:`agent_scope` (agents: a member of the item's queue;
+    supervisors and admins: every queue)."""
+    q = select(WorkItem.queue).where(WorkItem.id == item_id)
+    if user.role == Role.AGENT.value:
+        q = q.where(select(QueueMember.id).where(QueueMember.user_id == user.id,
+                                                 QueueMember.queue == WorkItem.queue).exists())
+    return session.scalar(q)
+
+
 @dataclass(frozen=True)
 class Claimed:
     """What a claim returns without loading the ORM object (the bench and hot paths use this)."""

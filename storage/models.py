@@ -253,7 +253,7 @@ class LoginFailure(Base):
 
 
 class QueueMember(Base):
-    """Which queues an agent (a row of ``users``) may work; supervisors edit it. No rows: every queue."""
+    """Which queues an agent (a row of ``users``) may work; supervisors edit it. No rows: no queue."""
 
     __tablename__ = "queue_members"
     __table_args__ = (UniqueConstraint("queue", "user_id"),)

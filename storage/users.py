@@ -23,7 +23,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ground.errors import Conflict, InvalidRequest, MailroomError, NotFound
 from storage.audit import record
@@ -248,7 +248,8 @@ def token_for(session: Session, plain: str, now: datetime) -> ApiToken | None:
     """The valid token (not revoked, not expired, of an active user) whose plain value this is, or None."""
     if not plain.startswith(TOKEN_PREFIX):
         return None
-    token = session.scalars(select(ApiToken).where(ApiToken.token_hash == _token_hash(plain))).first()
+    token = session.scalars(select(ApiToken).options(joinedload(ApiToken.user))  # one round trip for both
+                            .where(ApiToken.token_hash == _token_hash(plain))).first()
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
     if token.expires_at is not None and token.expires_at <= now:

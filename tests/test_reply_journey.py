@@ -177,7 +177,7 @@ def test_reply_by_email_and_by_post_four_eyes_and_the_case_timeline(server: Serv
     assert scan.locator(f"#num-{post_letter}").input_value() == "RR123456785PL"
     scan.locator("section.batch").first.locator("button[data-hand-over]").click()
     scan.wait_for_selector("section.batch-handed_over")
-    assert "nadana na poczcie" in _flash(scan), _flash(scan)
+    assert "została nadana w placówce pocztowej" in _flash(scan), _flash(scan)
     assert "RR123456785PL" in scan.inner_text("section.batch-handed_over")
     assert not serious(scan)
 

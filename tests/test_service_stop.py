@@ -193,6 +193,55 @@ def test_a_job_longer_than_the_stop_grace_is_handed_back_and_routed_after_a_rest
     assert_exactly_once(ctx, [env_id])
 
 
+def _web_children(serve: int) -> set[int]:
+    """The other web processes: serve's children that run serve's own command line (workers run ``worker``)."""
+    found = set()
+    for pid, (ppid, state) in _proc_table().items():
+        if ppid == serve and state != "Z":
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"serve" in cmdline:
+                found.add(pid)
+    return found
+
+
+def _answers(base: str, times: int) -> bool:
+    try:
+        return all(httpx.get(f"{base}/api/health", timeout=5).status_code == 200 for _ in range(times))
+    except httpx.TimeoutException:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_each_web_process_answers_on_the_port_and_all_stop_with_the_service(settings: Settings,
+                                                                             tmp_path: Path) -> None:
+    """MAILROOM_WEB_PROCESSES=3: two more processes share the listening socket. With the first one stopped
+    (SIGSTOP), and then also one of the others, requests are still answered; a stop ends all of them."""
+    log = tmp_path / "serve.log"
+    with mailroom_serve(_env(settings, MAILROOM_WEB_PROCESSES="3"), log=log, timeout=300) as base:
+        serve = _serve_pid()
+        web = _web_children(serve)
+        assert len(web) == 2, web
+        stopped = [serve]
+        try:
+            os.kill(serve, signal.SIGSTOP)
+            assert _answers(base, 20)
+            stopped.append(min(web))
+            os.kill(stopped[-1], signal.SIGSTOP)
+            assert _answers(base, 20)
+            os.kill(max(web), signal.SIGSTOP)  # none left to answer: the check can fail
+            stopped.append(max(web))
+            assert not _answers(base, 1)
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+        assert _answers(base, 5)
+        _stop("parent", log, settings.redis_socket)
+
+
 def test_a_repeated_sigterm_never_turns_into_a_cold_shutdown(redis_settings: Settings) -> None:
     """rq makes any second signal a cold shutdown (the job is abandoned mid-way). A work-horse gets SIGTERM from
     the service manager and from its supervisor, so only a second SIGINT (Ctrl-C again) may do that."""

@@ -149,8 +149,7 @@ def _all_in_scope(session: Session, user: User, item_ids: Iterable[int]) -> None
 
 def _scoped(session: Session, user: User, item_id: int) -> None:
     """404 (as for a missing item) when an agent asks for an item outside their queues."""
-    queue = session.scalar(select(WorkItem.queue).where(WorkItem.id == item_id))
-    if queue is None or not _may_work(session, user, queue):
+    if work.queue_if_in_scope(session, user, item_id) is None:
         raise HTTPException(404, "Not found.")
 
 
