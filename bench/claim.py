@@ -50,7 +50,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,7 +94,7 @@ class EngineResult:
     settings: dict[str, str] = field(default_factory=dict)
     fill_seconds: float = 0.0
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at the start and the end of the agents
-    api_cpu_s: float = 0.0  # CPU of serve's own process (uvicorn, scheduler) while the agents ran
+    api_cpu_s: float = 0.0  # CPU of serve's web processes (uvicorn; the first also the scheduler) while the agents ran
     serve_cpu_s: float = 0.0  # CPU of serve's whole session (also its rq worker) while the agents ran
     agents_cpu_s: float = 0.0  # CPU of the agents' processes (this bench's clients)
 
@@ -339,7 +339,8 @@ def run_agents_http(base: str, agents: list[tuple[str, str]], procs: int, sse: i
                 result.load = (result.load[0], load_average())
                 if serve_pid:
                     cpu1 = session_cpu_seconds(serve_pid)
-                    result.api_cpu_s = cpu1.get(serve_pid, 0.0) - cpu0.get(serve_pid, 0.0)
+                    web = web_pids(serve_pid, cpu1)
+                    result.api_cpu_s = sum(cpu1[p] - cpu0.get(p, 0.0) for p in web)
                     result.serve_cpu_s = sum(cpu1.values()) - sum(v for k, v in cpu0.items() if k in cpu1)
         else:
             streams += 1
@@ -353,6 +354,23 @@ def run_agents_http(base: str, agents: list[tuple[str, str]], procs: int, sse: i
     result.agents_cpu_s = (children1.ru_utime + children1.ru_stime) - (children0.ru_utime + children0.ru_stime)
     if spy is not None:
         _stop_py_spy(spy)
+
+
+def web_pids(serve_pid: int, pids: Iterable[int]) -> set[int]:
+    """serve's own process and its other web processes (MAILROOM_WEB_PROCESSES: children that run serve's
+    command line; the rq workers run ``worker``)."""
+    found = {serve_pid}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().split(b"\0")
+        except OSError:
+            continue
+        if ppid == serve_pid and b"serve" in cmdline:
+            found.add(pid)
+    return found
 
 
 def _start_py_spy(pid: int, profile: tuple[float, Path]) -> subprocess.Popen[bytes] | None:
@@ -509,7 +527,7 @@ def summary(r: EngineResult) -> str:
             f"p95 {pct(ms, 95):.1f}, p99 {pct(ms, 99):.1f}, max {max(ms, default=float('nan')):.1f}; "
             f"complete p50 {pct(comp, 50):.1f}, p99 {pct(comp, 99):.1f}; final 204 p50 {pct(empty, 50):.1f} ms; "
             f"item.taken events received/expected: {sse or '-'}; "
-            f"CPU per request: serve API process {_per_request_ms(r.api_cpu_s, r)} ms, serve with worker "
+            f"CPU per request: serve's web processes {_per_request_ms(r.api_cpu_s, r)} ms, serve with worker "
             f"{_per_request_ms(r.serve_cpu_s, r)} ms, agents (clients) {_per_request_ms(r.agents_cpu_s, r)} ms; "
             f"load {r.load[0]:.1f} → {r.load[1]:.1f}; {settings or 'SQLite WAL synchronous=FULL'}; "
             + ("exactly once" if r.exactly_once else "NOT exactly once: " + "; ".join((r.errors + r.problems)[:5])))
@@ -533,7 +551,11 @@ def last_line(args: argparse.Namespace, results: list[EngineResult]) -> str:
         parts.append(f"{r.engine}_claim_p95_ms={pct(r.claim_ms, 95):.1f}")
         parts.append(f"{r.engine}_api_cpu_ms_per_request={_per_request_ms(r.api_cpu_s, r)}")
     sse_ok = all(not missed for r in results for missed in r.sse_missed.values())
+    from ground.settings import Settings
+
+    web = os.environ.get("MAILROOM_WEB_PROCESSES") or Settings.model_fields["web_processes"].default
     parts += [f"work_ms={args.work_ms:g}", f"fill={args.fill}", "auth=token", f"sse_streams={args.sse}",
+              f"web_processes={web}",
               f"sse_complete={'true' if sse_ok else 'false'}",
               f"load={max((r.load[1] for r in results), default=load_average()):.1f}"]
     return "bench claim: " + " ".join(parts)

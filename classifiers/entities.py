@@ -115,6 +115,10 @@ def _ibans(doc: _Text, language: str) -> list[str]:
 # Labels and shapes are configuration (ground/config/entities.yaml, classifiers/entity_config.py).
 _TOKEN = re.compile(r"[^\W_](?:[^\W_]|[/-](?=[^\W_]))*")
 _NUMBER_GOES_ON = re.compile(r"[.,:]\d")  # "12.03.2026", "1,5": a date or a decimal, not an id
+_YEAR = re.compile(r"(?:19|20)\d\d")  # "umowa z 2019", "faktury 2024 r.": a year alone is no id
+# "faktura nr 1500 zł": a number followed by its currency is an amount, not an id
+_CURRENCY_FOLLOWS = re.compile(r"[ \u00a0]?(?:zł|zl|złotych|pln|kč|kc|korun|czk|руб|р\.|₽|rub|eur|euro|€|usd|\$|"
+                               r"gbp|£)(?![^\W\d_])", re.IGNORECASE)
 
 
 def _is_prefix(token: str) -> bool:
@@ -149,6 +153,8 @@ def _id_after(text: str, pos: int, spec: EntitySpec) -> tuple[int, int] | None:
         return None
     if not any(ch.isdigit() for ch in value) or not spec.min_length <= len(value) <= spec.max_length:
         return None
+    if _YEAR.fullmatch(value) or _CURRENCY_FOLLOWS.match(text, end):
+        return None
     return start, end
 
 
@@ -173,8 +179,23 @@ def _value_after(text: str, pos: int, spec: EntitySpec) -> tuple[int, int] | Non
 _TRAILING = ".,;:!?)]}»\"'/-–— \t"
 
 
+def _claimed(folded: str, start: int, config: EntityConfig) -> set[str]:
+    """The entities whose label is written right before ``start`` (past a between word, ":" or a dash)."""
+    owners: set[str] = set()
+    for name, m in config.matcher.find(folded, max(0, start - _CLAIM_WINDOW), start):
+        gap = config.matcher.between.match(folded, m.end())
+        if (gap.end() if gap else m.end()) == start:
+            owners.add(name)
+    return owners
+
+
+_CLAIM_WINDOW = 80  # characters before a shape where its label may begin
+
+
 def _configured_shapes(doc: _Text, config: EntityConfig, out: dict[str, list[str]]) -> None:
-    """Values recognised by their shape alone (MR-1234567, FV/2026/10/004512, INV-2025-004418)."""
+    """Values recognised by their shape alone (MR-1234567, FV/2026/10/004512, INV-2025-004418); a shape
+    written right after another entity's label ("umowa nr 1234/05/2023") is left to that label."""
+    folded: str | None = None
     for name in CONFIGURABLE:
         spec = config.entities.get(name)
         for pattern in spec.patterns if spec else ():
@@ -183,6 +204,10 @@ def _configured_shapes(doc: _Text, config: EntityConfig, out: dict[str, list[str
             except TimeoutError:
                 continue
             for m in found:
+                folded = fold(doc.masked()) if folded is None else folded
+                owners = _claimed(folded, m.start(), config)
+                if owners and name not in owners:
+                    continue
                 value = pattern.value(m).strip(_TRAILING)
                 if value:
                     out[name].append(value)
@@ -199,11 +224,13 @@ def _labelled(doc: _Text, config: EntityConfig, out: dict[str, list[str]]) -> No
     done = 0  # end of the last value read: a label inside it is part of that value
     # every word start is tried: a label that has no value after it ("…UMOWY\nNr klienta: 123") hides none
     for name, m in matcher.find(folded):
-        if m.start() < done:
+        if m.start() < done or matcher.gap_hides_label(folded, m):
             continue
-        gap = matcher.between.match(folded, m.end())
-        pos = gap.end() if gap else m.end()
-        span = _value_after(masked, pos, config.entities[name])
+        span = None
+        for pos in matcher.value_starts(folded, m.end()):
+            span = _value_after(masked, pos, config.entities[name])
+            if span is not None:
+                break
         if span is None:
             continue
         out[name].append(" ".join(masked[span[0] : span[1]].split()))

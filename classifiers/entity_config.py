@@ -7,10 +7,17 @@ expression or an unknown key stops the start with a message naming the entity an
 
 Finding a value after a label (the default ``value: id``): after the label may stand one of the
 ``between`` words ("nr", "č.", "№", "#", "is", …) and ":" or a dash, then the value on the same line (or
-alone on the next one). The value is a run of digits, letters, "/" and "-"; a single space continues it
-only where the groups look like one id (a short capital prefix before a group with digits, "WK 07731", or
-digit groups, "40 117 235"). It must contain a digit and be ``min_length``..``max_length`` characters
-long as written; trailing punctuation is dropped. Values are reported as written.
+alone on the next one; a form's column of spaces, an opening bracket or a quote may stand before it).
+The value is a run of digits, letters, "/" and "-"; a single space continues it only where the groups
+look like one id (a short capital prefix before a group with digits, "WK 07731", or digit groups,
+"40 117 235"). It must contain a digit and be ``min_length``..``max_length`` characters long as written;
+trailing punctuation is dropped; a year alone ("2024") or a number followed by its currency ("1500 zł")
+is not an id. Values are reported as written.
+
+A "…" in a label stands for one to MAX_GAP words ("umow* … nr" finds "umowy abonenckiej nr"); ``filler``
+lets up to that many words or one parenthetical stand between a label and a ":" or ``between`` word before
+the value ("Customer number (see your bill): 123", "Nr klienta podany na fakturze: 123"). In both, a word
+where another label begins ends the label ("faktura dla klienta nr 123" is not an invoice number).
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from ground.config_files import load_yaml_model
 CONFIGURABLE: tuple[str, ...] = ("customer_id", "contract_no", "invoice_no")
 ID_VALUE = "id"  # the built-in value shape (see the module doc)
 MAX_SUFFIX = 4  # letters a "*" at the end of a label word stands for
+MAX_GAP = 4  # words a "…" in a label stands for
+GAP = "…"
 REGEX_TIMEOUT = 0.5  # seconds per configured pattern and document
 
 
@@ -43,13 +52,19 @@ def _compile(pattern: str, ignore_case: bool = False) -> regex.Pattern[str]:
                          f"single quotes in YAML so that backslashes stay as written)") from exc
 
 
+# Letters OCR reads as their look-alikes ("Nr kIienta", "Numer k1ienta", "c0ntract"): a label finds them too.
+_OCR_LOOKALIKES = {"l": "[lI1|]", "o": "[o0]", "о": "[о0]"}
+
+
 def label_regex(label: str) -> str:
     """A label as written in the file → a pattern over folded, case-insensitive text.
 
     A space matches any white space or a dot ("nr klienta" finds "Nr.klienta"), a "." may be left out,
-    a "*" at the end of a word stands for up to MAX_SUFFIX letters, a final ":" must be written.
+    a "*" at the end of a word stands for up to MAX_SUFFIX letters, a final ":" must be written, a "…"
+    stands for one to MAX_GAP words of letters (the group "gap"); an "l" or "o" also finds what OCR reads
+    for it ("I", "1", "|"; "0").
     """
-    text = fold(" ".join(label.split()))
+    text = fold(" ".join(label.replace("...", GAP).split()))
     out: list[str] = []
     i = 0
     while i < len(text):
@@ -58,12 +73,16 @@ def label_regex(label: str) -> str:
             out.append(r"(?:\.?(?:[ \t]+|[ \t]*\r?\n[ \t]*)|\.)")
         elif ch == "*":
             out.append(rf"[^\W\d_]{{0,{MAX_SUFFIX}}}")
+        elif ch == GAP:
+            out.append(rf"(?P<gap>[^\W\d_]{{1,20}}(?:[ \t]+[^\W\d_]{{1,20}}){{0,{MAX_GAP - 1}}})")
         elif ch == "." and i == len(text) - 1:
             out.append(r"(?:\.|(?![^\W_]))")  # "customer ref." finds "Customer ref 12", not "customer reference"
         elif ch == ".":
             out.append(r"\.?")
         elif ch == "-":
             out.append(r"[ ]?[-‐–][ ]?")
+        elif ch in _OCR_LOOKALIKES:
+            out.append(_OCR_LOOKALIKES[ch])
         else:
             out.append(regex.escape(ch))
         i += 1
@@ -147,6 +166,11 @@ class EntitySpec(BaseModel):
             for label in labels:
                 if not label.strip() or not any(ch.isalnum() for ch in label):
                     raise ValueError(f"label {label!r} ({lang}) has no letters; write the words before the value")
+                words = label.replace("...", GAP).split()
+                if GAP in "".join(words) and (words[0] == GAP or words[-1] == GAP or words.count(GAP) > 1
+                                              or any(GAP in w and w != GAP for w in words)):
+                    raise ValueError(f"label {label!r} ({lang}): write one {GAP!r} (or '...') as a word of "
+                                     f"its own between two words, e.g. 'umow* {GAP} nr'")
         return v
 
     @model_validator(mode="after")
@@ -169,6 +193,7 @@ class EntityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     between: list[str] = Field(default_factory=list)  # words that may stand between a label and its value
+    filler: int = Field(default=0, ge=0, le=6)  # words that may stand between a label and a ":" before its value
     entities: dict[str, EntitySpec] = Field(default_factory=dict)
 
     @field_validator("entities", mode="before")
@@ -202,26 +227,63 @@ class LabelMatcher:
 
     by_start: dict[str, tuple[regex.Pattern[str], dict[str, str]]]  # first letters → pattern, group → entity
     between: regex.Pattern[str]
+    filler: regex.Pattern[str] | None = None  # words or a parenthetical, then ":" or a between word
+
+    def starts_label(self, folded: str, start: int, end: int) -> bool:
+        """Whether a label begins at a word start in folded[start:end]."""
+        for w in _WORD_START.finditer(folded, start, end):
+            head = w.group(0).casefold()
+            for key in (head, head[:1]) if len(head) > 1 else (head,):
+                group = self.by_start.get(key)
+                if group is not None and group[0].match(folded, w.start()) is not None:
+                    return True
+        return False
+
+    def gap_hides_label(self, folded: str, m: regex.Match[str]) -> bool:
+        """A label with a "…" whose gap words begin another label ("faktura dla klienta nr") is not this label."""
+        start, end = m.span("gap") if "gap" in m.re.groupindex else (-1, -1)
+        return start >= 0 and self.starts_label(folded, start, end)
+
+    def value_starts(self, folded: str, end: int) -> Iterator[int]:
+        """Where the value of a label ending at ``end`` may begin: right after it (past a between word, ":"
+        or a dash), then past filler words and a ":" or between word ("Nr klienta podany na fakturze: 1")."""
+        gap = self.between.match(folded, end)
+        yield gap.end() if gap else end
+        if self.filler is None:
+            return
+        m = self.filler.match(folded, end)
+        if m is None or self.starts_label(folded, end, m.end()):
+            return
+        after = self.between.match(folded, m.end())
+        if after is None:
+            return
+        if after.group(0).strip() or m.group(0).strip().startswith("("):  # a ":" or word, or "(…)" alone
+            yield after.end()
 
     @property
     def empty(self) -> bool:
         return not self.by_start
 
-    def find(self, folded: str) -> Iterator[tuple[str, regex.Match[str]]]:
-        """(entity, label match) at every word start where a label begins, left to right; overlapping
-        labels are all reported. Only word starts whose first letters begin a label are tried."""
+    def find(self, folded: str, start: int = 0, end: int | None = None) -> Iterator[tuple[str, regex.Match[str]]]:
+        """(entity, label match) at every word start (in folded[start:end]) where a label begins, left to
+        right; overlapping labels are all reported. Only word starts whose first letters begin a label are
+        tried."""
         if not self.by_start:
             return
-        for w in _WORD_START.finditer(folded):
+        for w in _WORD_START.finditer(folded, start, len(folded) if end is None else end):
             head = w.group(0).casefold()
             for key in (head, head[:1]) if len(head) > 1 else (head,):
                 group = self.by_start.get(key)
                 if group is None:
                     continue
                 m = group[0].match(folded, w.start())
-                if m is not None and m.lastgroup:
-                    yield group[1][m.lastgroup], m
-                    break
+                if m is not None:
+                    # the label group that matched (lastgroup may name its inner "gap" group)
+                    owner = group[1].get(m.lastgroup or "") or next(
+                        (entity for name, entity in group[1].items() if m.start(name) >= 0), None)
+                    if owner is not None:
+                        yield owner, m
+                        break
 
     @classmethod
     def build(cls, config: EntityConfig) -> LabelMatcher:
@@ -230,19 +292,27 @@ class LabelMatcher:
             spec = config.entities.get(entity)
             for labels in (spec.labels.values() if spec else ()):
                 for label in labels:
-                    grouped.setdefault(_label_start(label), []).append((len(label), entity, label_regex(label)))
+                    size = -len(label) if GAP in label.replace("...", GAP) else len(label)
+                    grouped.setdefault(_label_start(label), []).append((size, entity, label_regex(label)))
         by_start: dict[str, tuple[regex.Pattern[str], dict[str, str]]] = {}
         for key, alternatives in grouped.items():
-            alternatives.sort(key=lambda a: -a[0])
+            alternatives.sort(key=lambda a: (a[0] < 0, -abs(a[0])))  # a label with a "…" after the others
             owners = {f"l{i}": entity for i, (_, entity, _) in enumerate(alternatives)}
             pattern = "|".join(f"(?P<l{i}>{p})" for i, (_, _, p) in enumerate(alternatives))
             by_start[key] = (regex.compile(pattern, regex.IGNORECASE), owners)
         words = sorted((_between_regex(w) for w in config.between if w.strip()), key=len, reverse=True)
         word = f"(?:{'|'.join(words)})" if words else "(?!)"
-        # label, then optionally a "between" word, ":" or a dash, and at most one line break
-        between = regex.compile(rf"\.?[ \t]{{0,3}}(?:{word}[ \t]{{0,3}})?(?:[:\-–—][ \t]{{0,3}})?"
-                                r"(?:\r?\n[ \t]{0,8})?", regex.IGNORECASE)
-        return cls(by_start, between)
+        # label, then optionally a "between" word, ":" or a dash, and at most one line break (columns of a
+        # bill or a form put spaces between label and value: "Numer klienta:            40117235"); the
+        # value may open with a bracket or a quote ("numer klienta (30117702)", "nr umowy „A-17”")
+        between = regex.compile(rf"\.?[ \t]{{0,12}}(?:{word}[ \t]{{0,3}})?(?:[:\-–—][ \t]{{0,40}})?"
+                                r"(?:\r?\n[ \t]{0,8})?(?:[(\[„\"«“'][ \t]?)?", regex.IGNORECASE)
+        filler = None
+        if config.filler:
+            paren = r"[ \t]*\([^()\d\r\n]{1,40}\)"
+            words = rf"(?:{paren}|[ \t]+[^\W\d_]{{1,20}}){{1,{config.filler}}}"
+            filler = regex.compile(rf"(?:{words}(?=[ \t]*(?:[:–—]|{word}))|{paren})", regex.IGNORECASE)
+        return cls(by_start, between, filler)
 
 
 _WORD_START = regex.compile(r"(?<![^\W_])[^\W_]{1,2}|№")

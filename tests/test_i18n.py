@@ -446,6 +446,8 @@ def test_users_add_sets_a_users_language_and_zone(ctx: Context, monkeypatch: pyt
     monkeypatch.setenv("LANG", "ru_RU.UTF-8")
     assert main(["users", "add", "ewa", "--role", "agent", "--password", "short"]) == 2
     assert "Пароль должен содержать не менее 8 символов." in capsys.readouterr().err
+    assert main(["users", "add", "ewa", "--role", "agent", "--password", "x" * 501]) == 2  # the pages' rule too
+    assert "500" in capsys.readouterr().err
 
 
 def test_every_command_exits_quietly_when_its_output_pipe_closes(settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

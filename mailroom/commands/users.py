@@ -38,7 +38,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     from ground.i18n import LANGUAGES, _, valid_zone
     from storage.db import session_scope
     from storage.models import Role
-    from storage.users import upsert_user
+    from storage.users import password_problem, upsert_user
 
     if args.language and args.language not in LANGUAGES:
         print(_("--language: use one of %(languages)s") % {"languages": ", ".join(LANGUAGES)}, file=sys.stderr)
@@ -48,8 +48,9 @@ def cmd_add(args: argparse.Namespace) -> int:
               % {"zone": args.time_zone}, file=sys.stderr)
         return 2
     password = args.password or getpass.getpass(_("Password for %(user)s: ") % {"user": args.username})
-    if len(password) < 8:
-        print(_("The password must have at least 8 characters."), file=sys.stderr)
+    problem = password_problem(password)  # the same rule as the admin pages and the API
+    if problem is not None:
+        print(_(problem), file=sys.stderr)
         return 2
     with session_scope(_ctx().db_url) as s:
         user = upsert_user(s, args.username, password, Role(args.role), args.name, actor=cli_actor())
