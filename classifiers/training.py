@@ -11,6 +11,18 @@ model, trained on everything it is allowed to see, keeps those two numbers.
   train the final model on both halves (the widest phrasing we have).
 - ``split="default"`` (``bench.classify``): calibrate on pool quarters 0 → 2, train on the even half only,
   so the benchmark's held-out corpus (odd half) stays unseen.
+
+The training supplement (classifiers/supplement: short customer messages written by hand, apart from the
+generator and the evaluation set) is training material in every split: each text as a message of its own,
+clean and noised, and once inside the frame of a generated letter of the split's pools (salutation, addresses,
+sign-off) in place of its paragraphs. Calibration stays cross-fitted: the probe model learns the even-indexed
+supplement texts only, and the odd-indexed ones join the calibration letters; the final model learns them all.
+
+Content-free text (the supplement's ``NEUTRAL`` notes: greetings, cover notes, sign-offs, reference lines) comes
+with letters of every category, so it must carry no category evidence. Each note is trained the same three ways
+(clean, noised, inside a category-free letter frame) with the *uniform* target (``NO_CATEGORY``, see
+:func:`train_textcat`), and calibration scores it against the uniform distribution (:func:`fit_combination`),
+cross-fitted like the rest of the supplement.
 """
 
 from __future__ import annotations
@@ -29,6 +41,7 @@ from typing import TYPE_CHECKING
 from classifiers.category import classify_category
 from classifiers.model import CategoryModel, combine, feature_view
 from classifiers.phrases import PHRASES
+from classifiers.supplement import NEUTRAL, SUPPLEMENT
 from classifiers.text import fold
 from ground.errors import MailroomError, NotFound
 from ground.records import CATEGORIES
@@ -44,12 +57,16 @@ HASH_LENGTH = 2**16  # textcat feature table rows: 65536 × 11 floats ≈ 2.9 MB
 CORRECTION_COPIES = 4  # an agent's correction outweighs a generated letter
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 TEMPERATURES = tuple(round(0.25 * 1.25**k, 4) for k in range(18))  # 0.25 … ~11
+NO_CATEGORY = ""  # Example.category of content-free text: trained and calibrated towards the uniform distribution
+# Letters of these categories have frames (addresses, reference lines, sign-off) that do not depend on the category;
+# a legal letter's frame names a law firm and a case, complaint/invoice/payment frames may carry an invoice number.
+PLAIN_FRAME_CATEGORIES = ("cancellation", "service_order", "fault_report", "data_change", "number_porting", "other")
 
 
 @dataclass(frozen=True)
 class Example:
     text: str
-    category: str
+    category: str  # one of CATEGORIES, or NO_CATEGORY for text that is evidence of none
     language: str
 
 
@@ -179,6 +196,69 @@ def generated_examples(seed: int, per_pair: int, split: str = "default", noise_s
     return examples
 
 
+def supplement_examples(seed: int, split: str = "default", part: str = "all",
+                        languages: Sequence[str] = LANGS) -> list[Example]:
+    """The supplement's texts (classifiers/supplement) as training examples: each clean, noised, and set in the
+    frame of a generated letter of ``split``'s pools (same language and category, its paragraphs and subject
+    replaced by the text; as an e-mail body 40 % of the time, noised half of the time).
+
+    ``part``: ``all`` texts, or the ``even`` / ``odd`` indexed ones of each language × category (cross-fitting).
+    """
+    keep = {"all": lambda i: True, "even": lambda i: i % 2 == 0, "odd": lambda i: i % 2 == 1}[part]
+    out: list[Example] = []
+    with pool_split(split):
+        for lang in languages:
+            for cat, items in SUPPLEMENT[lang].items():
+                for i, item in enumerate(items):
+                    if not keep(i):
+                        continue
+                    rng = random.Random(f"mailroom-supplement:{seed}:{split}:{lang}:{cat}:{i}")
+                    out.append(Example(item, cat, lang))
+                    out.append(Example(noisy(item, rng, level=rng.choice([0.5, 1.0, 1.5])), cat, lang))
+                    out.append(Example(_in_frame(item, rng, lang, cat), cat, lang))
+    return out
+
+
+def _in_frame(item: str, rng: random.Random, lang: str, frame_category: str) -> str:
+    """``item`` in the frame of a letter composed for ``frame_category`` (within an active :func:`pool_split`):
+    its paragraphs and subject replaced by ``item``; as an e-mail body 40 % of the time, noised half of the time."""
+    from corpus.letters import compose
+
+    letter = compose(rng, lang, frame_category, False)
+    if rng.random() < 0.4:
+        letter = letter.compact()
+    blocks = ["\n".join(b.lines) for b in letter.blocks if b.kind not in ("para", "subject")]
+    kinds = [b.kind for b in letter.blocks if b.kind not in ("para", "subject")]
+    where = next((k + 1 for k in range(len(kinds) - 1, -1, -1) if kinds[k] in ("salutation", "refs")), 0)
+    blocks[where:where] = [item]
+    text = "\n\n".join(blocks)
+    if rng.random() < 0.5:
+        text = noisy(text, rng, level=rng.choice([0.5, 1.0]))
+    return text
+
+
+def neutral_examples(seed: int, split: str = "default", part: str = "all",
+                     languages: Sequence[str] = LANGS) -> list[Example]:
+    """The supplement's content-free notes (``NEUTRAL``) as ``NO_CATEGORY`` examples: each clean, noised, and set
+    in the frame of a generated letter of ``split``'s pools (salutation, addresses, reference lines, sign-off;
+    the frame of a category whose frame says nothing of it, PLAIN_FRAME_CATEGORIES).
+
+    ``part``: ``all`` notes, or the ``even`` / ``odd`` indexed ones of each language (cross-fitting).
+    """
+    keep = {"all": lambda i: True, "even": lambda i: i % 2 == 0, "odd": lambda i: i % 2 == 1}[part]
+    out: list[Example] = []
+    with pool_split(split):
+        for lang in languages:
+            for i, item in enumerate(NEUTRAL[lang]):
+                if not keep(i):
+                    continue
+                rng = random.Random(f"mailroom-neutral:{seed}:{split}:{lang}:{i}")
+                out.append(Example(item, NO_CATEGORY, lang))
+                out.append(Example(noisy(item, rng, level=rng.choice([0.5, 1.0, 1.5])), NO_CATEGORY, lang))
+                out.append(Example(_in_frame(item, rng, lang, rng.choice(PLAIN_FRAME_CATEGORIES)), NO_CATEGORY, lang))
+    return out
+
+
 def corrections_from_db(session: Session) -> list[Example]:
     """Agents' reclassifications (the ``training_examples`` table), oldest first."""
     from sqlalchemy import select
@@ -204,8 +284,19 @@ def record_correction(session: Session, document_id: str, category: str, actor: 
 
 
 # ---------------------------------------------------------------------------- training
+def _target(category: str) -> dict[str, float]:
+    """The textcat's ``cats`` for an example: one-hot, or all zeros for NO_CATEGORY, which is the uniform target.
+
+    spaCy's exclusive textcat accepts only 0/1 values (E851), so 1/K cannot be written; but its loss is the squared
+    error of the softmax output p, and on the simplex (sum p = 1) ||p - 0||^2 = ||p - 1/K||^2 + 1/K: the same
+    gradient, minimal at the uniform distribution.
+    """
+    return {c: float(c == category) for c in CATEGORIES}
+
+
 def train_textcat(examples: Sequence[Example], seed: int, epochs: int = 8) -> Language:
-    """A blank multilingual pipeline with an exclusive bag-of-stems textcat trained on ``examples``."""
+    """A blank multilingual pipeline with an exclusive bag-of-stems textcat trained on ``examples``
+    (NO_CATEGORY examples towards the uniform distribution)."""
     import spacy
     from spacy.training import Example as SpacyExample
     from spacy.util import fix_random_seed, minibatch
@@ -217,8 +308,9 @@ def train_textcat(examples: Sequence[Example], seed: int, epochs: int = 8) -> La
         "no_output_layer": False, "length": HASH_LENGTH}})
     for c in CATEGORIES:
         textcat.add_label(c)
-    data = [SpacyExample.from_dict(nlp.make_doc(feature_view(e.text)),
-                                   {"cats": {c: float(c == e.category) for c in CATEGORIES}}) for e in examples]
+    docs = ((nlp.make_doc(feature_view(e.text)), e) for e in examples)
+    data = [SpacyExample.from_dict(doc, {"cats": _target(e.category)})
+            for doc, e in docs if len(doc)]  # nothing to learn from a text without a word (and spaCy fails on it)
     optimizer = nlp.initialize(lambda: data[:200])
     rng = random.Random(f"mailroom-train-order:{seed}")
     for _ in range(epochs):
@@ -235,10 +327,15 @@ def lexicon_scores(text: str, language: str) -> dict[str, float]:
 
 
 def fit_combination(nlp: Language, examples: Sequence[Example]) -> tuple[float, float, float]:
-    """(lexicon weight, temperature, accuracy) minimising the log-loss of the combined model on ``examples``."""
+    """(lexicon weight, temperature, accuracy) minimising the log-loss of the combined model on ``examples``.
+
+    A NO_CATEGORY example's loss is the cross-entropy against the uniform distribution (mean of -log q over the
+    categories); it counts in the loss but not in the accuracy (there is no right answer to get).
+    """
     model = CategoryModel(nlp=nlp, version="calibration")
     probs = model.textcat_probs_many([e.text for e in examples])
     lex = [lexicon_scores(e.text, e.language) for e in examples]
+    labelled = sum(e.category != NO_CATEGORY for e in examples) or 1
     best: tuple[float, float, float, float] | None = None
     for weight in WEIGHTS:
         for temperature in TEMPERATURES:
@@ -246,11 +343,14 @@ def fit_combination(nlp: Language, examples: Sequence[Example]) -> tuple[float, 
             correct = 0
             for p, s, e in zip(probs, lex, examples, strict=True):
                 q = combine(p, s, weight, temperature)
+                if e.category == NO_CATEGORY:
+                    loss -= sum(math.log(max(v, 1e-9)) for v in q.values()) / len(q)
+                    continue
                 loss -= math.log(max(q[e.category], 1e-9))
                 correct += max(q, key=q.__getitem__) == e.category
             loss /= len(examples)
             if best is None or loss < best[0]:
-                best = (loss, weight, temperature, correct / len(examples))
+                best = (loss, weight, temperature, correct / labelled)
     assert best is not None
     return best[1], best[2], best[3]
 
@@ -261,24 +361,35 @@ def model_version(nlp: Language) -> str:
 
 
 def build_model(seed: int = 1, split: str = "all", per_pair: int = 60, corrections: Sequence[Example] = (),
-                epochs: int = 8, calibration_per_pair: int = 25, log: Callable[[str], None] | None = None
-                ) -> CategoryModel:
-    """Calibrate by cross-fitting over pool splits, then train the final textcat (see the module docstring)."""
+                epochs: int = 8, calibration_per_pair: int = 25, log: Callable[[str], None] | None = None,
+                supplement: bool = True) -> CategoryModel:
+    """Calibrate by cross-fitting over pool splits, then train the final textcat (see the module docstring).
+
+    ``supplement=False`` leaves classifiers/supplement (its category texts and its neutral notes) out, to measure
+    what it brings.
+    """
     say = log or (lambda _m: None)
     fit_split, check_split = ("default", "holdout") if split == "all" else ("q0", "q2")
     started = time.perf_counter()
     fit_examples = generated_examples(seed, per_pair, fit_split) + phrase_examples(seed)
     check = generated_examples(seed + 1, calibration_per_pair, check_split, phrases=False)
+    if supplement:  # the probe learns half of the supplement; the other half, unseen by it, is calibrated on
+        fit_examples += supplement_examples(seed, fit_split, "even") + neutral_examples(seed, fit_split, "even")
+        check += supplement_examples(seed + 1, check_split, "odd") + neutral_examples(seed + 1, check_split, "odd")
     probe = train_textcat(fit_examples, seed, epochs)
     weight, temperature, accuracy = fit_combination(probe, check)
     say(f"calibration: textcat on {fit_split} pools, {len(check)} letters of {check_split} pools: "
         f"lexicon_weight={weight} temperature={temperature} accuracy={accuracy:.3f} "
         f"({time.perf_counter() - started:.0f} s)")
     final_examples = generated_examples(seed, per_pair, split) + phrase_examples(seed)
+    extra = supplement_examples(seed, split) if supplement else []
+    neutral = neutral_examples(seed, split) if supplement else []
+    final_examples += extra + neutral
     final_examples += [c for c in corrections for _ in range(CORRECTION_COPIES)]
     nlp = train_textcat(final_examples, seed, epochs)
     meta = {"seed": seed, "split": split, "per_pair": per_pair, "epochs": epochs, "examples": len(final_examples),
-            "corrections": len(corrections), "calibration_accuracy": round(accuracy, 4)}
+            "supplement": len(extra), "neutral": len(neutral), "corrections": len(corrections),
+            "calibration_accuracy": round(accuracy, 4)}
     model = CategoryModel(nlp=nlp, version=model_version(nlp), lexicon_weight=weight, temperature=temperature,
                           meta=meta)
     say(f"trained {model.version} on {len(final_examples)} examples in {time.perf_counter() - started:.0f} s")

@@ -114,10 +114,10 @@ def test_routed_item_reaches_an_open_stream_within_a_second(server) -> None:
 def test_lifecycle_membership_and_figures_over_http(server) -> None:
     base, ctx = server
     texts = [COMPLAINT,
-             "Reklamacja usługi internetu: od 3 listopada brak połączenia, technik nie przyszedł. Proszę o "
-             "obniżenie abonamentu za cały okres awarii. Nr klienta MR-1112223.",
-             "Składam reklamację: na fakturze FV/2026/09/123456 naliczono karę umowną za wcześniejsze "
-             "rozwiązanie umowy, choć umowa wygasła. Żądam anulowania kary. Nr klienta MR-9998887."]
+             "Zgłaszam awarię: od 3 listopada nie działa internet, modem nie łączy się z siecią. Proszę o "
+             "pilne usunięcie usterki i wizytę technika. Nr klienta MR-1112223.",  # a fault report: technical
+             "Wypowiadam umowę o świadczenie usług telekomunikacyjnych z zachowaniem okresu wypowiedzenia. "
+             "Proszę o potwierdzenie rozwiązania umowy. Nr klienta MR-9998887."]  # a cancellation: retention
     ids = [run_route(ctx, _new_document(ctx, n, texts[n - 2])) for n in range(2, 5)]
     assert len(set(ids)) == 3
     with httpx.Client(base_url=base, timeout=20) as c:
