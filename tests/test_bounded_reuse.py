@@ -16,6 +16,14 @@ from intake.bounded import REUSE_MAX_BYTES, ParseLimit, call_bounded
 _HOARD: list[bytearray] = []
 
 
+@pytest.fixture(autouse=True)
+def fresh_server() -> None:
+    """Each test starts without a reused child (an earlier test may have left one with another budget)."""
+    if bounded._server is not None:
+        bounded._server.stop()
+    bounded._server = None
+
+
 def _pid(*_: object) -> int:
     return os.getpid()
 
