@@ -176,21 +176,32 @@ class TesserocrEngine:
         self._apis: dict[tuple[str, int], object] = {}
         self._lock = threading.Lock()
 
+    def load(self, languages: list[str] | tuple[str, ...]) -> None:
+        """Load the models for these language lists (and OSD's) now rather than at the first page that needs
+        them: before a process forks its workers, so that they share the models instead of each loading them."""
+        with self._lock:
+            self._osd_api()
+            for langs in languages:
+                self._api(langs, self.psm)
+
+    def _osd_api(self) -> object:
+        api = self._apis.get(("osd", -1))
+        if api is None:
+            try:
+                api = self._tesserocr.PyTessBaseAPI(path=self.tessdata, lang="osd", psm=self._tesserocr.PSM.OSD_ONLY)
+            except RuntimeError as exc:
+                raise ConfigError(f"tesserocr cannot load osd from {self.tessdata}: {exc}; "
+                                  "install tesseract-ocr-osd.") from exc
+            api.SetVariable("min_characters_to_try", str(self.OSD_CHARACTERS))  # type: ignore[attr-defined]
+            self._apis[("osd", -1)] = api
+        return api
+
     def orientation(self, gray: np.ndarray, dpi: int) -> Orientation | None:
         """OSD of a grayscale image (best a strip of a few text lines: the cost is per character tried);
         None when tesseract finds too little text to tell."""
         arr = np.ascontiguousarray(gray, dtype=np.uint8)
         with self._lock:
-            api = self._apis.get(("osd", -1))
-            if api is None:
-                try:
-                    api = self._tesserocr.PyTessBaseAPI(path=self.tessdata, lang="osd",
-                                                        psm=self._tesserocr.PSM.OSD_ONLY)
-                except RuntimeError as exc:
-                    raise ConfigError(f"tesserocr cannot load osd from {self.tessdata}: {exc}; "
-                                      "install tesseract-ocr-osd.") from exc
-                api.SetVariable("min_characters_to_try", str(self.OSD_CHARACTERS))  # type: ignore[attr-defined]
-                self._apis[("osd", -1)] = api
+            api = self._osd_api()
             api.SetImageBytes(arr.tobytes(), arr.shape[1], arr.shape[0], 1, arr.shape[1])  # type: ignore[attr-defined]
             api.SetSourceResolution(dpi)  # type: ignore[attr-defined]
             found = api.DetectOrientationScript()  # type: ignore[attr-defined]

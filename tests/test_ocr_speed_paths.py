@@ -1,0 +1,99 @@
+"""The speed paths of ``mailroom process --jobs N`` (issue 20) keep what they must: models loaded before the fork
+read in the forked processes exactly as in the parent, and results come in input order though big files start
+first."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from mailroom import process
+from ocr import extract
+from ocr.engine import TesserocrEngine
+from tests.test_ocr import png
+from tests.test_ocr_prepare import SETTINGS, cer, letter_page
+
+_forked_engine: TesserocrEngine | None = None
+
+
+def _read_in_child(lang: str) -> str:
+    assert _forked_engine is not None
+    image, _ = letter_page(lang)
+    return extract(png(image), "image/png", settings=SETTINGS, engine=_forked_engine).text
+
+
+def test_models_loaded_before_the_fork_read_the_same_in_the_forked_processes() -> None:
+    """``mailroom process --jobs N`` loads tesseract's models once, in the parent, and forks: the children
+    (one reading at a time each) read a Latin and a Cyrillic page as the parent does."""
+    pytest.importorskip("tesserocr")
+    global _forked_engine
+    engine = TesserocrEngine()
+    engine.load(("pol+ces+eng", "eng+rus"))
+    _forked_engine = engine
+    try:
+        with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
+            children = list(pool.map(_read_in_child, ["pl", "ru"]))
+    finally:
+        _forked_engine = None
+    for lang, text in zip(["pl", "ru"], children, strict=True):
+        image, truth = letter_page(lang)
+        assert text == extract(png(image), "image/png", settings=SETTINGS, engine=engine).text
+        assert cer(text, truth) < 0.03, lang
+
+
+def test_a_rotated_page_is_still_read_upright_with_models_loaded_ahead() -> None:
+    pytest.importorskip("tesserocr")
+    engine = TesserocrEngine()
+    engine.load(("pol+ces+eng", "eng+rus"))
+    image, truth = letter_page("pl")
+    text = extract(png(image.transpose(Image.Transpose.ROTATE_180)), "image/png", settings=SETTINGS,
+                   engine=engine).text
+    assert cer(text, truth) < 0.03
+
+
+def test_biggest_files_first(tmp_path: Path) -> None:
+    sizes = [10, 3000, 0, 500]
+    paths = []
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"f{i}"
+        path.write_bytes(b"x" * size)
+        paths.append(str(path))
+    paths.append(str(tmp_path / "missing"))
+    assert process._largest_first(paths) == [1, 3, 0, 2, 4]
+
+
+def _fake_lines(source: str) -> list[dict[str, Any]]:
+    with open(Path(source).parent / "started", "a") as f:
+        f.write(Path(source).name + "\n")
+    return [{"source": source, "pid": os.getpid()}]
+
+
+def test_jobs_yield_in_input_order_though_big_files_start_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """Every file is read once, by the pool's processes, and yielded in the order given."""
+    monkeypatch.setattr(process, "_lines_of", _fake_lines)
+    monkeypatch.setattr(process, "warm_up", lambda ctx: None)
+    monkeypatch.setattr(process, "get_context", lambda settings: None)
+    sizes = [(7 * i) % 30 + 1 for i in range(30)]  # 1…30 bytes, shuffled: f17 is the biggest, f04 next
+    paths = []
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"f{i:02d}"
+        path.write_bytes(b"x" * size)
+        paths.append(str(path))
+
+    class Ctx:
+        settings = SETTINGS
+        db_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+
+    got = list(process.process_paths(Ctx(), paths, jobs=2))  # type: ignore[arg-type]
+    assert [source for source, _ in got] == paths
+    assert all(lines[0]["source"] == source and lines[0]["pid"] != os.getpid() for source, lines in got)
+    started = (tmp_path / "started").read_text().split()
+    assert sorted(started) == sorted(Path(p).name for p in paths)
+    assert "f17" in started[:2]  # the biggest first (two processes: either may write its name first)
