@@ -94,8 +94,10 @@ def test_a_busy_child_does_not_make_another_caller_wait() -> None:
     t = threading.Thread(target=slow)
     t.start()
     busy.wait()
-    while bounded._server is None or not bounded._server.lock.locked():
-        time.sleep(0.01)  # the reused child has taken the slow parse
+    deadline = time.monotonic() + 30
+    while bounded._server is None or not bounded._server.lock.locked():  # the reused child takes the slow parse
+        assert time.monotonic() < deadline, "the slow parse never reached the reused child"
+        time.sleep(0.01)
     results["quick"] = _bounded(_pid, b"q")
     assert t.is_alive()  # answered while the slow parse still runs: a fork of its own
     t.join()
