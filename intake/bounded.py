@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import signal
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -184,9 +185,13 @@ def _server_for(memory_mb: int) -> _Server | None:
 
 
 def _serve(conn: Connection, parent_end: Connection, memory_mb: int) -> None:
-    """The reused child's loop: one ``(fn, args)`` at a time, answered like a forked child's result."""
+    """The reused child's loop: one ``(fn, args)`` at a time, answered like a forked child's result. It keeps no
+    signal handler of its parent (a service's stop ends it quietly; Ctrl-C is its parent's to answer: it leaves
+    when its parent is gone)."""
     global _in_child
     _in_child = True
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent_end.close()
     start = _mapped_kb()
     _limit_memory(memory_mb)
@@ -195,7 +200,11 @@ def _serve(conn: Connection, parent_end: Connection, memory_mb: int) -> None:
             fn, args = conn.recv()
         except (EOFError, OSError):  # the parent is gone
             return
-        conn.send(_run(fn, args, memory_mb))
+        try:
+            conn.send(_run(fn, args, memory_mb))
+        except MemoryError:
+            conn.send(("crash", f"out of memory: more than {memory_mb} MB"))
+            return
         if memory_mb > 0 and _mapped_kb() - start > memory_mb * 1024 // 4:
             return  # grown: the next parse gets a fresh child with its whole budget
 

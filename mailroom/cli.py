@@ -186,7 +186,8 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
         print(f"Mailroom on http://{settings.host}:{port}/docs  (data: {settings.data})", flush=True)
         server = Server(config)
         if web:
-            os.write(go, b"s" * len(web))  # the demo users and letters exist: every web process may answer
+            with contextlib.suppress(BrokenPipeError):  # every other web process is gone: this one answers alone
+                os.write(go, b"s" * len(web))  # the demo users and letters exist: every web process may answer
         server.run(sockets=sockets)
         if not server.started and not stop.requested:
             code = 3  # uvicorn could not start (it said why), as ``uvicorn.run`` exits
