@@ -196,6 +196,10 @@ def generated_examples(seed: int, per_pair: int, split: str = "default", noise_s
     return examples
 
 
+_PARTS: dict[str, Callable[[int], bool]] = {"all": lambda i: True, "even": lambda i: i % 2 == 0,
+                                            "odd": lambda i: i % 2 == 1}  # cross-fitting halves by index
+
+
 def supplement_examples(seed: int, split: str = "default", part: str = "all",
                         languages: Sequence[str] = LANGS) -> list[Example]:
     """The supplement's texts (classifiers/supplement) as training examples: each clean, noised, and set in the
@@ -204,7 +208,7 @@ def supplement_examples(seed: int, split: str = "default", part: str = "all",
 
     ``part``: ``all`` texts, or the ``even`` / ``odd`` indexed ones of each language × category (cross-fitting).
     """
-    keep = {"all": lambda i: True, "even": lambda i: i % 2 == 0, "odd": lambda i: i % 2 == 1}[part]
+    keep = _PARTS[part]
     out: list[Example] = []
     with pool_split(split):
         for lang in languages:
@@ -245,7 +249,7 @@ def neutral_examples(seed: int, split: str = "default", part: str = "all",
 
     ``part``: ``all`` notes, or the ``even`` / ``odd`` indexed ones of each language (cross-fitting).
     """
-    keep = {"all": lambda i: True, "even": lambda i: i % 2 == 0, "odd": lambda i: i % 2 == 1}[part]
+    keep = _PARTS[part]
     out: list[Example] = []
     with pool_split(split):
         for lang in languages:
