@@ -167,9 +167,9 @@ def enqueue(ctx: Context) -> Dispatch:
     """Hand the envelope to the rq workers; if Redis is down the reconciler enqueues it later."""
     from redis.exceptions import RedisError
 
-    from pipeline.jobs import enqueue_read, job_queue
+    from pipeline.jobs import enqueue_read, job_queue, shared_redis
 
-    queue = job_queue(ctx.settings)
+    queue = job_queue(ctx.settings, shared_redis(ctx.settings))
 
     def run(envelope_id: str) -> None:
         try:

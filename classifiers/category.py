@@ -55,6 +55,7 @@ class _Cue:
     pattern: re.Pattern[str]
     weight: float
     stem: str | None  # a single long stem, eligible for the fuzzy pass
+    needle: str  # the longest literal piece every match contains: a letter without it is not searched
 
 
 def _word_regex(word: str) -> str:
@@ -77,7 +78,8 @@ def _compile(label: str, category: str, weight: float) -> _Cue:
     source = r"\W+(?:\w+\W+){0,2}?".join(_word_regex(w) for w in words)
     pattern = re.compile(source if inside else r"(?<!\w)" + source)
     stem = words[0] if single and len(words[0]) >= FUZZY_MIN_STEM else None
-    return _Cue(category, label.lstrip("^"), pattern, weight, stem)
+    pieces = [p for w in words for p in re.split(r"[^\w]+", w.rstrip("=")) if p]
+    return _Cue(category, label.lstrip("^"), pattern, weight, stem, max(pieces, key=len, default=""))
 
 
 @lru_cache(maxsize=1)
@@ -151,7 +153,8 @@ def classify_category(text: str, language: str) -> CategoryResult:
     hits: list[tuple[float, str]] = []
     matched_words: set[str] = set()
     for cue, factor in _cues_for(language):
-        found = cue.pattern.findall(view)
+        # a substring test is ~50x cheaper than the regex, and most of the ~670 cues are absent from a letter
+        found = cue.pattern.findall(view) if cue.needle in view else []
         if not found:
             continue
         in_subject = bool(subject) and cue.pattern.search(subject) is not None

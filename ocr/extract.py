@@ -160,7 +160,7 @@ def _one_page(job: tuple[bytes, str, int, Settings, Prep]) -> PageText:
             text = _page_text_layer(layer, index) if layer is not None else None
             if text is None:
                 return _raster_page(render_pdf_page(pdf, index, settings), settings, engine, prep)
-            if _may_be_separator(text, settings) and _pdf_page_is_separator(pdf, index, settings):
+            if _may_be_separator(text, settings, pdf, index) and _pdf_page_is_separator(pdf, index, settings):
                 return PageText(number=index + 1, text="", method="text-layer", flags=[SEPARATOR])
             return PageText(number=index + 1, text=text, method="text-layer")
         finally:
@@ -189,7 +189,7 @@ def _pdf_pages(data: bytes, settings: Settings, engine: OcrEngine, prep: Prep, p
             text = _page_text_layer(layer, index) if layer is not None else None
             if text is None:
                 yield _raster_page(render_pdf_page(pdf, index, settings), settings, engine, prep)
-            elif _may_be_separator(text, settings) and _pdf_page_is_separator(pdf, index, settings):
+            elif _may_be_separator(text, settings, pdf, index) and _pdf_page_is_separator(pdf, index, settings):
                 yield PageText(number=index + 1, text="", method="text-layer", flags=[SEPARATOR])
             else:
                 yield PageText(number=index + 1, text=text, method="text-layer")
@@ -251,12 +251,31 @@ def _image_coverage(page: pdfplumber.page.Page) -> float:
 _SEPARATOR_TEXT_MAX = 300  # a born-digital separator sheet carries a code and at most a line or two of text
 
 
-def _may_be_separator(text: str, settings: Settings) -> bool:
-    """Whether a text-layer page is worth rendering to look for a separator code: little text, or text that
-    names the sheet or a payload (printed under the code)."""
+def _may_be_separator(text: str, settings: Settings, pdf: pdfium.PdfDocument, index: int) -> bool:
+    """Whether a text-layer page is worth rendering to look for a separator code: text that names the sheet or
+    a payload (printed under the code, or the code itself in a barcode font), or little text on a page that
+    also draws something a code can be made of (an image, vector paths, a form XObject)."""
     upper = text.upper()
-    return (len(text.strip()) <= _SEPARATOR_TEXT_MAX or "SEPARATOR" in upper
-            or any(p.upper() in upper for p in settings.separator_payloads))
+    if "SEPARATOR" in upper or any(p.upper() in upper for p in settings.separator_payloads):
+        return True
+    return len(text.strip()) <= _SEPARATOR_TEXT_MAX and _draws_more_than_text(pdf, index)
+
+
+_TEXT_ONLY = {pdfium.raw.FPDF_PAGEOBJ_TEXT}
+
+
+def _draws_more_than_text(pdf: pdfium.PdfDocument, index: int) -> bool:
+    """False for a page of text objects only, which cannot show a QR code or a barcode (the short last page of
+    a letter: rendering and decoding it cost more than reading its text). True when in doubt."""
+    try:
+        page = pdf[index]
+        try:
+            return any(obj.type not in _TEXT_ONLY for obj in page.get_objects(max_depth=1))
+        finally:
+            page.close()
+    except pdfium.PdfiumError as exc:
+        log.debug("page %d: page objects unreadable (%s); checked for a code", index + 1, exc)
+        return True
 
 
 def _pdf_page_is_separator(pdf: pdfium.PdfDocument, index: int, settings: Settings) -> bool:

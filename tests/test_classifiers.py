@@ -523,3 +523,33 @@ def test_no_phantom_phones_or_ids_in_letters(lang: str, category: str) -> None:
     expected_pesel = ["44051401359"] if (lang, category) == ("pl", "gdpr_request") else []
     assert entities["pesel"] == expected_pesel
     assert entities["nip"] == entities["ico"] == entities["inn"] == entities["iban"] == []
+
+
+def test_a_cue_is_only_skipped_when_its_needle_is_absent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lexicon's substring pre-check: every match of a cue contains its needle, so skipping the regex
+    when the needle is absent changes no score (checked on texts made of every cue of every language, each
+    cue's label in its own sentence, inflected and with words in between, and on letters that match none)."""
+    import dataclasses
+
+    from classifiers import category as cat
+
+    cues = {lang: cat._cues_for(lang) for lang in ("pl", "cs", "ru", "en")}
+    texts = []
+    for chosen in cues.values():
+        labels = [c.label.strip("^=") for c, _ in chosen]
+        texts += [". ".join(labels[i:i + 40]) + "." for i in range(0, len(labels), 40)]
+        texts += [". ".join(w + "ami" if len(w) > 4 else w for w in labels[i:i + 60:3]) for i in range(0, len(labels), 60)]
+    texts += ["Dzień dobry, proszę o kontakt.", "Hello, thank you.", "Добрый день!", "Dobrý den, děkuji."]
+    views = [cat.category_view(t) for t in texts]
+    for chosen in cues.values():
+        for cue, _ in chosen:
+            assert cue.needle, cue.label
+            for view in views:
+                for m in cue.pattern.finditer(view):
+                    assert cue.needle in m.group(0), (cue.label, m.group(0))
+    with_needle = [(classify_category(t, lang).scores) for t in texts for lang in cues]
+    real = cat._cues_for
+    monkeypatch.setattr(cat, "_cues_for", lambda lang: tuple((dataclasses.replace(c, needle=""), f)
+                                                              for c, f in real(lang)))
+    assert [(classify_category(t, lang).scores) for t in texts for lang in cues] == with_needle
+    assert any(any(v > 0.5 for k, v in s.items() if k != "other") for s in with_needle)  # the texts do match cues

@@ -5,6 +5,7 @@ at 300 dpi and given scanner noise: nothing of the detector's own code draws the
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import random
@@ -124,3 +125,46 @@ def test_barcode_sheet_in_a_scanned_tiff(tmp_path: Path, letters: list[tuple[Ima
     found = list(read(out.getvalue(), "image/tiff", "batch.tif", Settings()))
     assert len(found) == 2
     assert np.mean([p.method != "separator" for d in found for p in d.ocr.pages]) == 1.0
+
+
+def _text_page(c: canvas.Canvas, lines: list[str]) -> None:
+    c.setFont("Helvetica", 11)
+    for i, line in enumerate(lines):
+        c.drawString(25 * mm, A4[1] - (30 + 7 * i) * mm, line)
+    c.showPage()
+
+
+def test_born_digital_batch_splits_and_a_text_only_page_is_not_rendered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PDF printed straight from a computer: a two-page letter whose short last page is text only, a vector
+    QR sheet with no caption (its few words name no payload), then a second letter. The sheet is found from
+    its drawing; the short text-only page is never rendered to look for a code."""
+    extract_module = importlib.import_module("ocr.extract")  # the package exports a function of that name
+    letter_a = [f"Dear Sir or Madam, line {i} of the first letter about my broadband contract." for i in range(30)]
+    letter_b = [f"Second letter, line {i}: please change my correspondence address to the new one." for i in range(30)]
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4)
+    _text_page(c, letter_a)
+    _text_page(c, ["Yours faithfully,", "Jane Example"])  # the short, text-only last page of letter A
+    matrix = segno.make_qr("PATCHT", error="m").matrix
+    module = 1.6 * mm
+    for r, row in enumerate(matrix):
+        for col, dark in enumerate(row):
+            if dark:
+                c.rect(70 * mm + col * module, 150 * mm + (len(matrix) - r) * module, module, module, stroke=0, fill=1)
+    c.setFont("Helvetica", 9)
+    c.drawString(25 * mm, 40 * mm, "Scan station three, morning batch")  # enough words for a text layer
+    c.showPage()
+    _text_page(c, letter_b)
+    c.save()
+    rendered: list[int] = []
+    real = extract_module._pdf_page_is_separator
+
+    def counting(pdf: pdfium.PdfDocument, index: int, settings: Settings) -> bool:
+        rendered.append(index)
+        return real(pdf, index, settings)
+
+    monkeypatch.setattr(extract_module, "_pdf_page_is_separator", counting)
+    found = list(read(buf.getvalue(), "application/pdf", "batch.pdf", Settings()))
+    assert [len(d.ocr.pages) for d in found] == [2, 1], [d.ocr.text[:60] for d in found]
+    assert "Jane Example" in found[0].ocr.text and "correspondence address" in found[1].ocr.text
+    assert rendered == [2]  # the QR sheet only (0-based page index)
