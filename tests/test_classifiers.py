@@ -538,7 +538,8 @@ def test_a_cue_is_only_skipped_when_its_needle_is_absent(monkeypatch: pytest.Mon
     for chosen in cues.values():
         labels = [c.label.strip("^=") for c, _ in chosen]
         texts += [". ".join(labels[i:i + 40]) + "." for i in range(0, len(labels), 40)]
-        texts += [". ".join(w + "ami" if len(w) > 4 else w for w in labels[i:i + 60:3]) for i in range(0, len(labels), 60)]
+        inflected = [w + "ami" if len(w) > 4 else w for w in labels]
+        texts += [". ".join(inflected[i:i + 60:3]) for i in range(0, len(labels), 60)]
     texts += ["Dzień dobry, proszę o kontakt.", "Hello, thank you.", "Добрый день!", "Dobrý den, děkuji."]
     views = [cat.category_view(t) for t in texts]
     for chosen in cues.values():
