@@ -383,6 +383,88 @@ def test_text_layer_pdf_is_read_without_ocr() -> None:
     assert "Прошу расторгнуть договор." in result.pages[1].text
 
 
+LONG_LETTER = [f"{line} (wiersz {n})" for n in range(1, 5) for line in LETTER_PL + LETTER_CS + LETTER_RU]
+
+
+def _unmapped_glyphs_pdf(lines: list[str]) -> bytes:
+    """A PDF whose font names its glyphs /g32.../g126: no Unicode mapping PDFium trusts."""
+    diffs = " ".join(f"/g{c}" for c in range(32, 127))
+    content = "BT /F1 12 Tf 72 760 Td 14 TL " + " ".join(f"({line}) '" for line in lines) + " ET"
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        "/Resources << /Font << /F1 5 0 R >> >> >>",
+        f"<< /Length {len(content)} >>\nstream\n{content}\nendstream",
+        f"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding << /Differences [32 {diffs}] >> >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n{body}\nendobj\n".encode())
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    out.write("".join(f"{offset:010d} 00000 n \n" for offset in offsets).encode())
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    return out.getvalue()
+
+
+@pytest.fixture
+def plumber_opens(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the times pdfplumber opens a file (the slow reader, used only where PDFium's text is not trusted)."""
+    import importlib
+
+    module = importlib.import_module("ocr.extract")
+    opened: list[int] = []
+    real = module._open_text_layer
+
+    def counting(data: bytes) -> object:
+        opened.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(module, "_open_text_layer", counting)
+    return opened
+
+
+def _plumber_text(data: bytes) -> list[str]:
+    import pdfplumber
+
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        return [(page.extract_text() or "").strip() for page in pdf.pages]
+
+
+def test_a_plain_text_layer_is_read_by_pdfium_as_pdfplumber_reads_it(plumber_opens: list[int]) -> None:
+    data = text_layer_pdf(LONG_LETTER, LONG_LETTER[::-1])
+    result = extract(data, "application/pdf", settings=SETTINGS, engine=RefusingEngine())
+    assert plumber_opens == []
+    assert [p.method for p in result.pages] == ["text-layer", "text-layer"]
+    assert [p.text for p in result.pages] == _plumber_text(data)  # the same text, line for line
+
+
+def test_a_page_drawn_out_of_order_is_read_by_pdfplumber_top_to_bottom(plumber_opens: list[int]) -> None:
+    pdfmetrics.registerFont(TTFont("DejaVu", FONT))
+    buf = io.BytesIO()
+    pdf = canvas.Canvas(buf, pagesize=A4)
+    pdf.setFont("DejaVu", 12)
+    for i, line in reversed(list(enumerate(LONG_LETTER))):  # the last line is drawn first
+        pdf.drawString(72, A4[1] - 100 - i * 18, line)
+    pdf.showPage()
+    pdf.save()
+    (page,) = extract(buf.getvalue(), "application/pdf", settings=SETTINGS, engine=RefusingEngine()).pages
+    assert len(plumber_opens) == 1
+    assert page.text.splitlines() == LONG_LETTER
+
+
+def test_glyphs_without_a_unicode_mapping_are_read_by_pdfplumber(plumber_opens: list[int]) -> None:
+    lines = [f"Dear Sir or Madam, this is line {n} of a letter with plenty of words" for n in range(12)]
+    data = _unmapped_glyphs_pdf(lines)
+    (page,) = extract(data, "application/pdf", settings=SETTINGS, engine=RefusingEngine()).pages
+    assert len(plumber_opens) == 1
+    assert page.method == "text-layer" and page.text == _plumber_text(data)[0]
+
+
 def test_garbage_text_layers_are_rejected() -> None:
     assert usable_text_layer("Szanowni Państwo, proszę o korektę faktury za październik.")
     assert not usable_text_layer("(cid:3)(cid:17)(cid:42)" * 20 + " ab")
