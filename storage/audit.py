@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import event, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import AuditChainHead, AuditEvent, Document
@@ -86,8 +86,11 @@ def record(session: Session, actor: str, action: str, *, envelope_id: str | None
            detail: dict[str, Any] | None = None, at: datetime | None = None) -> None:
     """Append one event to the chain (in the caller's transaction; it commits with the change).
 
-    PostgreSQL: one ``INSERT``; the chain trigger links it at commit. SQLite: the head row is
-    advanced (``UPDATE ... RETURNING``), then the event and the head's new link are written.
+    PostgreSQL: one ``INSERT``; the chain trigger links it at commit. SQLite: the first event of a transaction
+    reads and advances the head row (``UPDATE ... RETURNING``, which takes the database's write lock until the
+    commit); the next ones continue from the link the session keeps, without reading the head again. Each
+    event then writes the event and the head's new link, so a savepoint rolled back takes its events and its
+    head writes with it (and the kept link is dropped: :func:`_forget_head`).
     """
     session.flush()  # pending ORM changes (and earlier events of this transaction) go first
     # Store exactly what is hashed: the detail as it comes back from JSON.
@@ -99,20 +102,36 @@ def record(session: Session, actor: str, action: str, *, envelope_id: str | None
     if session.get_bind().dialect.name == "postgresql":
         session.execute(insert(_AUDIT).values(**fields, content_hash=content))
         return
-    row = session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1)
-                          .returning(_HEAD.c.last_hash, _HEAD.c.seq)).first()
-    if row is None:  # the head row was removed: continue from the newest event; verify reports the count
-        newest = session.execute(select(AuditEvent.hash, AuditEvent.seq).where(AuditEvent.seq.is_not(None))
-                                 .order_by(AuditEvent.seq.desc()).limit(1)).first()
-        prev, seq = (newest.hash, newest.seq + 1) if newest is not None else (GENESIS, 1)
-        session.execute(insert(_HEAD).values(id=1, seq=seq, last_hash=prev))
+    held = session.info.get(_HELD)
+    if held is not None:
+        prev, seq = held[0], held[1] + 1
     else:
-        prev, seq = row.last_hash, row.seq
+        row = session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1)
+                              .returning(_HEAD.c.last_hash, _HEAD.c.seq)).first()
+        if row is None:  # the head row was removed: continue from the newest event; verify reports the count
+            newest = session.execute(select(AuditEvent.hash, AuditEvent.seq).where(AuditEvent.seq.is_not(None))
+                                     .order_by(AuditEvent.seq.desc()).limit(1)).first()
+            prev, seq = (newest.hash, newest.seq + 1) if newest is not None else (GENESIS, 1)
+            session.execute(insert(_HEAD).values(id=1, seq=seq, last_hash=prev))
+        else:
+            prev, seq = row.last_hash, row.seq
+        for obj in [o for o in session.identity_map.values() if isinstance(o, AuditChainHead)]:
+            session.expire(obj)  # an ORM copy of the head is stale now
     digest = link_hash(prev, content)
     session.execute(insert(_AUDIT).values(**fields, content_hash=content, seq=seq, prev_hash=prev, hash=digest))
-    session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=digest))
-    for obj in [o for o in session.identity_map.values() if isinstance(o, AuditChainHead)]:
-        session.expire(obj)  # an ORM copy of the head is stale now
+    session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=digest, seq=seq))
+    session.info[_HELD] = (digest, seq)
+
+
+_HELD = "mailroom.audit.head"  # session.info: the head's (link, seq) as this transaction has written it
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_head(session: Session, *_: Any) -> None:
+    """Once the transaction (or a savepoint) ends, the next event reads the head from the database again."""
+    session.info.pop(_HELD, None)
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,28 @@ def test_intact_chain_verifies(db_url: str) -> None:
     assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
 
 
+def test_a_rolled_back_savepoint_takes_its_events_and_the_chain_stays_whole(db_url: str) -> None:
+    """Events before, inside and after a savepoint that is rolled back (as when an acknowledgement of receipt
+    cannot be made during routing), then a later transaction: one unbroken chain of the events that stayed."""
+
+    class Refused(Exception):
+        pass
+
+    with session_scope(db_url) as s:
+        record(s, "system", "before.one", detail={"i": 1})
+        record(s, "system", "before.two", detail={"i": 2})
+        with pytest.raises(Refused), s.begin_nested():
+            record(s, "system", "inside.savepoint", detail={"i": 3})
+            raise Refused
+        record(s, "system", "after.savepoint", detail={"i": 4})
+    write_events(db_url, 2)
+    with session_scope(db_url) as s:
+        report = verify(s)
+        actions = [e.action for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert actions == ["before.one", "before.two", "after.savepoint", "test.step0", "test.step1"]
+    assert report.ok and report.checked == 5, report.findings
+
+
 def test_edited_event_is_named(db_url: str) -> None:
     write_events(db_url, 6)
     sql(db_url, "UPDATE audit_events SET actor = 'mallory' WHERE id = 3")
