@@ -42,7 +42,8 @@ def test_every_language_and_category_has_enough_distinct_texts() -> None:
         assert set(table) == set(CATEGORIES), lang
         for cat, items in table.items():
             assert len(items) >= MIN_TEXTS, (lang, cat, len(items))
-            assert all(isinstance(t, str) and 20 <= len(t.strip()) <= 600 for t in items), (lang, cat)
+            # up to a one-page formal letter (sender block, subject line, three paragraphs, a closing)
+            assert all(isinstance(t, str) and 20 <= len(t.strip()) <= 1500 for t in items), (lang, cat)
             assert len(set(items)) == len(items), (lang, cat)
         assert all(len(table[c]) > MIN_TEXTS for c in CONFUSABLE), lang  # more for the confusable pairs
     everything = [t for table in SUPPLEMENT.values() for items in table.values() for t in items]
@@ -186,9 +187,9 @@ def test_calibration_scores_a_neutral_note_against_the_uniform_distribution() ->
 
 
 # Written for this test only: in none of classifiers/supplement, classifiers/phrases.py or the corpus pools.
-# Known limit (textcat-9948e74e63, docs/benchmarks.md): wording the neutral notes do not hold can still score
-# just above the threshold ("Hi, following on from our phone call, I've attached the document": data_change
-# 0.507).
+# Wording the neutral notes do not hold can still score high: with textcat-9948e74e63 "Hi, following on from our
+# phone call, I've attached the document" scored data_change 0.507, just above the threshold; with the larger
+# supplement (textcat-c55162753a) it scores 0.293 (docs/benchmarks.md, session 8).
 COVER_NOTES = [
     ("pl", "Witam, tak jak się umawialiśmy, dokumenty przesyłam w załączeniu. Miłego dnia"),
     ("pl", "Dzień dobry, zgodnie z prośbą w załączeniu przekazuję skan. Pozdrawiam, Ewa"),

@@ -525,7 +525,7 @@ NEUTRAL: list[str] = [
     "Nasz znak: KR/2026/0412\nWasz znak: brak\n\nSzanowni Państwo, w załączeniu przekazujemy korespondencję.",
     "dzien dobry, wysylam jeszcze raz bo poprzednio bez zalacznika, sorry. pozdr",
     "Szanowni Państwo,\nw nawiązaniu do rozmowy telefonicznej z dnia wczorajszego przesyłam skan pisma. Oryginał wyślę listem poleconym.\nŁączę wyrazy szacunku\nGabriela Nowosielska",
-    "Dzień dobry, przekazuję w imieniu mamy, która nie ma adresu e-mail. Pozdrawiam, Tomek",
+    "Dzień dobry, przekazuję w imieniu mamy, która sama nie pisze maili. Pozdrawiam, Tomek",
     "Wysłane z iPhone'a",
     "Dziękuję za wiadomość. Odpowiedź w załączonym pliku.\n--\nKrystyna Wróbel\ntel. 509 211 873",
 ]
