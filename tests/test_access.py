@@ -49,10 +49,10 @@ def world(ctx: Context, tmp_path) -> Iterator[tuple[TestClient, dict[str, str], 
     app = create_app(ctx)
     seen: list[tuple[str, str, str | None, bool]] = []
 
-    def spy(request: Request, user: OptionalUser) -> None:
+    async def spy(request: Request, user: OptionalUser) -> None:
         route = request.scope["route"]
         try:
-            guard(request, user)
+            await guard(request, user)
         except Exception:
             seen.append((request.method, route.path, user.role if user else None, False))
             raise
