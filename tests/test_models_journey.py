@@ -62,7 +62,9 @@ def test_admin_trains_compares_promotes_and_rolls_back_a_model(server: Served, b
     assert version and version != shipped
     row = model.locator("tr[data-set='independent'][data-metric='macro_f1']")
     active, candidate = (float(row.locator(f"td.{c}").inner_text()) for c in ("active", "candidate"))
-    assert 0 < candidate < active <= 1  # 3 letters per pair against the shipped model's 60: worse, and shown so
+    # each model's own figure, shown side by side (which is higher depends on the training data: since the
+    # larger supplement, a 3-letters-per-pair candidate can score above the shipped model on this set)
+    assert 0 < candidate <= 1 and 0 < active <= 1 and candidate != active
     assert not serious(page)
     shot(page, "models")
 
