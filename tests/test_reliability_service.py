@@ -154,14 +154,14 @@ def test_sigterm_lets_a_worker_finish_its_current_job(redis_settings: Settings, 
         assert worker.proc is not None
         worker.proc.send_signal(signal.SIGTERM)  # warm shutdown: 3 pages × 3 s still to read
         assert worker.proc.wait(timeout=60) == 0
-        # the read job it was running finished (its documents saved); nothing left half-done in Redis
+        # the read job it was running finished (its document saved and routed); nothing left half-done in Redis
         assert Job.fetch(f"read-{env_id}", connection=queue.connection,
                          serializer=JSONSerializer).get_status() == JobStatus.FINISHED
         assert not queue.started_job_registry.get_job_ids()
         with session_scope(ctx.db_url) as s:
             [doc] = s.scalars(select(Document).where(Document.envelope_id == env_id)).all()
-            assert doc.state == "read" and doc.pages == 3
-        assert len(queue) == 1  # its route job waits for the next worker
+            assert doc.state == "routed" and doc.pages == 3 and doc.work_item is not None
+        assert len(queue) == 0  # routed in the same job: nothing waits for the next worker
     finally:
         worker.stop()
     lines = [line for line in (tmp_path / "worker.log").read_text().splitlines() if line.startswith("{")]
