@@ -241,7 +241,9 @@ def _pdfium_text(pdf: pdfium.PdfDocument, index: int) -> str | None:
         textpage = page.get_textpage()
         try:
             count = textpage.count_chars()
-            if count <= 0 or any(pdfium.raw.FPDFText_HasUnicodeMapError(textpage, i) for i in range(count)):
+            if count < _SCAN_MAX_LETTERS:  # fewer characters than the letters needed: pdfplumber decides
+                return None
+            if any(pdfium.raw.FPDFText_HasUnicodeMapError(textpage, i) for i in range(count)):
                 return None
             if not _reads_in_order([textpage.get_rect(i) for i in range(textpage.count_rects())]):
                 return None

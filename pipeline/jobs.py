@@ -34,16 +34,17 @@ def redis_connection(settings: Settings, *, probe: bool = False) -> Redis:
     instead of after redis-py's default retries with back-off (about 4.5 s)."""
     quick: dict[str, object] = {"retry": RedisRetry(NoBackoff(), 0), "socket_connect_timeout": 2.0,
                                 "socket_timeout": 2.0} if probe else {}
-    if settings.redis_url:
-        return Redis.from_url(settings.redis_url, **quick)  # type: ignore[arg-type]
-    return Redis(unix_socket_path=str(settings.redis_socket), **quick)  # type: ignore[arg-type]
+    return _client(settings.redis_url, str(settings.redis_socket), **quick)
 
 
-@lru_cache(maxsize=8)
-def _shared_redis(url: str | None, socket_path: str) -> Redis:
+def _client(url: str, socket_path: str, **options: object) -> Redis:
+    """A client of the configured Redis: ``url``, else the embedded redis-server's socket."""
     if url:
-        return Redis.from_url(url)
-    return Redis(unix_socket_path=socket_path)
+        return Redis.from_url(url, **options)  # type: ignore[arg-type]
+    return Redis(unix_socket_path=socket_path, **options)  # type: ignore[arg-type]
+
+
+_shared_redis = lru_cache(maxsize=8)(_client)
 
 
 def shared_redis(settings: Settings) -> Redis:
