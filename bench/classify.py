@@ -1,7 +1,7 @@
 """Category, language and entity benchmark on held-out wording read through OCR.
 
     .venv/bin/python -m bench.classify [--per-pair 40] [--seed 202] [--count 88] [--refresh] [--shipped]
-                                       [--indep-forms eml,pdf] [--no-supplement]
+                                       [--indep-forms eml,pdf] [--no-supplement] [--jobs N]
 
 Trains a model on seed ``--train-seed`` letters of the *default* sentence pools (plus
 classifiers/phrases.py and the training supplement classifiers/supplement, unless ``--no-supplement``), then
@@ -26,13 +26,17 @@ forms (e-mails and text PDFs need no OCR; the scans take about an hour to read w
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
+import multiprocessing as mp
+import os
 import re
 import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from classifiers import classify_with
@@ -43,6 +47,7 @@ from evaluation import build as evaluation_build
 from ground.errors import MailroomError
 from ground.records import CATEGORIES, ENTITY_NAMES
 from ground.settings import Settings
+from mailroom.process import default_jobs
 from ocr.sniff import sniff_type
 from pipeline.stages import read
 
@@ -120,8 +125,29 @@ def _indep_digest(forms: tuple[str, ...]) -> str:
     return h.hexdigest()[:12]
 
 
-def indep_documents(refresh: bool = False, forms: tuple[str, ...] = INDEP_FORMS) -> list[dict]:
-    """One row per file of the independent set: ``text`` as the pipeline reads it (or ``error``) and ``truth``."""
+def _indep_row(files: Path, rec: dict, settings: Settings) -> dict:
+    data = (files / rec["file"]).read_bytes()
+    truth = {"language": rec["language"], "category": rec["category"], "entities": rec["entities"]}
+    row: dict = {"file": rec["file"], "form": rec["form"], "truth": truth}
+    try:
+        found = list(read(data, _content_type(rec["form"], data, rec["file"]), rec["file"], settings))
+        texts = [f.ocr.text for f in found if f.ocr.text.strip()]
+        if texts:
+            row["text"] = "\n\f\n".join(texts)  # a letter is one document: every part of it
+        else:
+            row["error"] = "no readable text"
+    except MailroomError as exc:
+        row["error"] = exc.reason
+    return row
+
+
+def _one_thread() -> None:
+    os.environ["OMP_THREAD_LIMIT"] = "1"  # one tesseract thread per process: the processes fill the cores
+
+
+def indep_documents(refresh: bool = False, forms: tuple[str, ...] = INDEP_FORMS, jobs: int = 1) -> list[dict]:
+    """One row per file of the independent set: ``text`` as the pipeline reads it (or ``error``) and ``truth``;
+    read by ``jobs`` processes (the order of the rows is the set's)."""
     OUT.mkdir(parents=True, exist_ok=True)
     cache = OUT / f"classify-indep-{_indep_digest(forms)}.json"
     if cache.exists() and not refresh:
@@ -132,21 +158,12 @@ def indep_documents(refresh: bool = False, forms: tuple[str, ...] = INDEP_FORMS)
         files = Path(tmp) / "indep"
         records = evaluation_build.build(files, forms)
         settings = Settings(data=Path(tmp) / "data")
-        for n, rec in enumerate(records, 1):
-            data = (files / rec["file"]).read_bytes()
-            truth = {"language": rec["language"], "category": rec["category"], "entities": rec["entities"]}
-            row: dict = {"file": rec["file"], "form": rec["form"], "truth": truth}
-            try:
-                found = list(read(data, _content_type(rec["form"], data, rec["file"]), rec["file"], settings))
-                texts = [f.ocr.text for f in found if f.ocr.text.strip()]
-                if texts:
-                    row["text"] = "\n\f\n".join(texts)  # a letter is one document: every part of it
-                else:
-                    row["error"] = "no readable text"
-            except MailroomError as exc:
-                row["error"] = exc.reason
-            rows.append(row)
-            print(f"  read {n}/{len(records)} {rec['file']}", file=sys.stderr, flush=True)
+        row_of = functools.partial(_indep_row, files, settings=settings)
+        with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=mp.get_context("fork"),
+                                 initializer=_one_thread) as pool:
+            for n, row in enumerate(pool.map(row_of, records), 1):
+                rows.append(row)
+                print(f"  read {n}/{len(records)} {row['file']}", file=sys.stderr, flush=True)
     cache.write_text(json.dumps(rows, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"independent set: {len(rows)} files read in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return rows
@@ -268,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
                     "pools: not a fair figure, shown for reference)")
     ap.add_argument("--verbose", action="store_true", help="list every entity miss")
     ap.add_argument("--no-indep", action="store_true", help="skip the independent set (evaluation/letters)")
+    ap.add_argument("--jobs", type=int, default=default_jobs(),
+                    help="processes reading the independent set (default: every core)")
     ap.add_argument("--indep-forms", type=parse_indep_forms, default=INDEP_FORMS, metavar="FORMS",
                     help=f"comma-separated forms of the independent set to measure (default: all, "
                          f"{','.join(INDEP_FORMS)}; eml,pdf needs no OCR)")
@@ -276,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     threshold = _threshold()
     rows = eval_documents(args.seed, args.count, holdout=True, refresh=args.refresh)
-    indep_rows = [] if args.no_indep else indep_documents(refresh=args.refresh, forms=args.indep_forms)
+    indep_rows = [] if args.no_indep else indep_documents(refresh=args.refresh, forms=args.indep_forms,
+                                                     jobs=args.jobs)
     started = time.perf_counter()
     model = build_model(seed=args.train_seed, split="default", per_pair=args.per_pair, epochs=args.epochs,
                         log=lambda m: print(m, file=sys.stderr), supplement=not args.no_supplement)

@@ -57,7 +57,8 @@ def _init_worker(settings: Settings) -> None:
     """A pool process: one tesseract thread, its own context (the parent migrated the database already)."""
     global _worker_ctx
     os.environ["OMP_THREAD_LIMIT"] = "1"
-    _worker_ctx = get_context(settings)
+    _worker_ctx = get_context(settings)  # the parent's, with what warm_up loaded ...
+    _worker_ctx.settings = settings  # ... and this pool's settings (get_context keeps the first it saw)
 
 
 def _lines_of(source: str) -> list[dict[str, Any]]:
@@ -76,7 +77,7 @@ def default_jobs() -> int:
 def warm_up(ctx: Context) -> None:
     """Load, before the pool forks, what every process would otherwise load for its first file: the category
     model and the language and entity resources (≈ 1 s), the lemmatisers' dictionaries (≈ 0.6 s), the routing
-    rules and SLA policies, and the persistent OCR engine's models (≈ 0.4 s). The processes inherit them
+    rules, SLA policies and reply policy, and the persistent OCR engine's models (≈ 0.4 s). The processes inherit them
     (copy-on-write: shared memory, loaded once instead of once per process). Loading starts no thread (the
     tesserocr wheel's tesseract has no OpenMP, and a model load runs no parallel region); the caller empties
     the database connection pool before it forks."""
@@ -87,7 +88,7 @@ def warm_up(ctx: Context) -> None:
 
     models.refresh(ctx)
     classifiers.classify("Szanowni Państwo, proszę o kopię faktury nr FV/2024/11/0042. Z poważaniem")
-    _ = ctx.rules, ctx.policies
+    _ = ctx.rules, ctx.policies, ctx.reply_policy  # the reply policy compiles its templates (≈ 0.2 s)
     lemmas.warm_up()
     try:
         engine = default_engine(getattr(ctx.settings, "ocr_engine", "auto"))

@@ -8,6 +8,7 @@ import multiprocessing as mp
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -79,7 +80,7 @@ def test_jobs_yield_in_input_order_though_big_files_start_first(tmp_path: Path, 
     """Every file is read once, by the pool's processes, and yielded in the order given."""
     monkeypatch.setattr(process, "_lines_of", _fake_lines)
     monkeypatch.setattr(process, "warm_up", lambda ctx: None)
-    monkeypatch.setattr(process, "get_context", lambda settings: None)
+    monkeypatch.setattr(process, "get_context", lambda settings: SimpleNamespace(settings=settings))
     sizes = [(7 * i) % 30 + 1 for i in range(30)]  # 1…30 bytes, shuffled: f17 is the biggest, f04 next
     paths = []
     for i, size in enumerate(sizes):
@@ -97,3 +98,25 @@ def test_jobs_yield_in_input_order_though_big_files_start_first(tmp_path: Path, 
     started = (tmp_path / "started").read_text().split()
     assert sorted(started) == sorted(Path(p).name for p in paths)
     assert "f17" in started[:2]  # the biggest first (two processes: either may write its name first)
+
+
+def _workers_of(source: str) -> list[dict[str, Any]]:
+    assert process._worker_ctx is not None
+    return [{"source": source, "ocr_workers": process._worker_ctx.settings.ocr_workers}]
+
+
+def test_fewer_files_than_jobs_spread_each_files_pages_in_the_pool_processes(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two files with --jobs 4: each pool process reads its file's pages with 2 OCR processes, though the
+    context it inherits (get_context keeps one per database) was made with the parent's settings."""
+    monkeypatch.setattr(process, "_lines_of", _workers_of)
+    monkeypatch.setattr(process, "warm_up", lambda ctx: None)
+    paths = []
+    for name in ("a", "b"):
+        (tmp_path / name).write_bytes(b"x")
+        paths.append(str(tmp_path / name))
+    parent = SETTINGS.model_copy(update={"data": tmp_path / "data", "ocr_workers": 1})
+    ctx = process.get_context(parent)
+    got = list(process.process_paths(ctx, paths, jobs=4))
+    assert [lines[0]["ocr_workers"] for _, lines in got] == [2, 2]
+    assert ctx.settings.ocr_workers == 1  # the parent's own is left as it was
