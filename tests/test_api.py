@@ -19,7 +19,7 @@ from storage.db import session_scope
 from storage.models import Envelope, Role
 from storage.users import upsert_user
 from tests.support.agents import join_every_queue
-from web.app import create_app
+from web.app import SecurityHeaders, create_app
 
 USERS = {"scan": Role.SCANNER, "anna": Role.AGENT, "petr": Role.AGENT, "boss": Role.SUPERVISOR,
          "audit": Role.AUDITOR}
@@ -119,3 +119,23 @@ def test_auth_and_roles(api) -> None:
     schema = client.get("/openapi.json").json()
     assert "/api/envelopes" in schema["paths"] and "/api/queues/{queue}/next" in schema["paths"]
     assert client.get("/api/health").headers["x-content-type-options"] == "nosniff"
+
+
+def test_security_headers_on_every_response_and_a_routes_own_kept(api) -> None:
+    """Set on answers of the app, of the body gate (401 before a body is read) and of an unknown path, with
+    one header each; a response that sets its own value keeps it."""
+    client, _ = api
+    for r in (client.get("/api/health"), client.post("/api/next", json={}), client.get("/no/such/page")):
+        assert r.headers["x-content-type-options"] == "nosniff", r.url
+        assert r.headers["referrer-policy"] == "no-referrer", r.url
+        assert r.headers.get_list("referrer-policy") == ["no-referrer"], r.url
+    assert client.post("/api/next", json={}).status_code == 401
+
+    async def own(scope: dict, receive: object, send: object) -> None:
+        await send({"type": "http.response.start", "status": 200,  # type: ignore[operator]
+                    "headers": [(b"referrer-policy", b"same-origin")]})
+        await send({"type": "http.response.body", "body": b"ok"})  # type: ignore[operator]
+
+    r = TestClient(SecurityHeaders(own)).get("/")  # type: ignore[arg-type]
+    assert r.headers.get_list("referrer-policy") == ["same-origin"]
+    assert r.headers["x-content-type-options"] == "nosniff"

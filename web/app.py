@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ground.errors import MailroomError
 from pipeline.context import Context
@@ -75,6 +77,31 @@ ROUTERS = (
 )
 
 
+class SecurityHeaders:
+    """``X-Content-Type-Options: nosniff`` and ``Referrer-Policy: no-referrer`` on every response that does not
+    set its own. Plain ASGI: Starlette's ``@app.middleware("http")`` runs each request through a task group and
+    memory streams (about a fifth of the event loop's CPU per API request) and buffers nothing it needs here."""
+
+    HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"))
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.HEADERS:
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(ctx: Context) -> FastAPI:
     errors = {status: {"model": schemas.ErrorOut} for status in (400, 401, 404, 409, 413, 415, 422, 429, 503)}
     app = FastAPI(title="Mailroom", version="0.1.0", responses=errors,
@@ -88,12 +115,7 @@ def create_app(ctx: Context) -> FastAPI:
     async def mailroom_error(_: Request, exc: MailroomError) -> JSONResponse:
         return JSONResponse({"detail": exc.reason, "code": exc.code}, status_code=exc.http_status)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
+    app.add_middleware(SecurityHeaders)
 
     for router in ROUTERS:
         app.include_router(router)
