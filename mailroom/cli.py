@@ -135,7 +135,7 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
     from mailroom.demo import DEMO_PASSWORD, DEMO_USERS, create_demo_letters, create_demo_users
     from pipeline.context import get_context
     from pipeline.jobs import enqueue_read, job_queue
-    from web.app import create_app
+    from web.app import create_app, resolve_routes
 
     stop = services.StopRequest()
 
@@ -149,7 +149,9 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
             _signal_all(web, signal.SIGTERM)  # ... and the other web processes close theirs
 
     ctx = get_context(settings)  # migrates: before any other process uses the database
-    config = uvicorn.Config(create_app(ctx), host=settings.host, port=port, log_level="info",
+    app = create_app(ctx)
+    resolve_routes(app)  # before the fork: shared by the web processes, not paid on their first requests
+    config = uvicorn.Config(app, host=settings.host, port=port, log_level="info",
                             timeout_graceful_shutdown=HTTP_STOP_GRACE,
                             proxy_headers=False)  # web/deps.py: MAILROOM_TRUSTED_PROXIES only
     sockets = None

@@ -19,7 +19,7 @@ from storage.db import session_scope
 from storage.models import Envelope, Role
 from storage.users import upsert_user
 from tests.support.agents import join_every_queue
-from web.app import SecurityHeaders, create_app
+from web.app import SecurityHeaders, create_app, resolve_routes
 
 USERS = {"scan": Role.SCANNER, "anna": Role.AGENT, "petr": Role.AGENT, "boss": Role.SUPERVISOR,
          "audit": Role.AUDITOR}
@@ -139,3 +139,26 @@ def test_security_headers_on_every_response_and_a_routes_own_kept(api) -> None:
     r = TestClient(SecurityHeaders(own)).get("/")  # type: ignore[arg-type]
     assert r.headers.get_list("referrer-policy") == ["same-origin"]
     assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_routes_resolved_before_serving_need_no_analysis_at_request_time(redis_settings: Settings,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``serve`` resolves every route's dependencies before it forks its web processes: afterwards no request,
+    to any router, analyses a route (FastAPI does that lazily per included router on its first request)."""
+    import fastapi.routing
+
+    app = create_app(get_context(redis_settings))
+    assert resolve_routes(app) >= 150  # every API and page route of every router
+
+    def analysed(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a route's dependencies were analysed while answering a request")
+
+    monkeypatch.setattr(fastapi.routing, "get_dependant", analysed)
+    client = TestClient(app)
+    for path in ("/api/health", "/api/queues", "/agent", "/mailroom", "/auditor", "/admin/users", "/customers"):
+        assert client.get(path, follow_redirects=False).status_code in (200, 303, 401), path
+    assert client.post("/api/next", json={}).status_code == 401
+
+    fresh = create_app(get_context(redis_settings))  # without resolve_routes, the first request analyses
+    with pytest.raises(AssertionError, match="analysed"):
+        TestClient(fresh).get("/agent", follow_redirects=False)
