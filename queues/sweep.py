@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -83,11 +84,15 @@ def sweep_sla(session: Session, now: datetime, policies: SlaPolicies, rules: Rul
 
     _sweep_first_response(session, now, policies, rules, out)
 
-    stat_q = select(WorkItem.id).where(WorkItem.statutory_due.is_not(None), WorkItem.dispatched_at.is_(None),
-                                       or_(WorkItem.statutory_warn_at <= now, WorkItem.statutory_due <= now),
-                                       WorkItem.outcome.is_distinct_from("duplicate_of_case"))
+    stat_q = select(WorkItem.id, WorkItem.statutory_due, WorkItem.flags).where(
+        WorkItem.statutory_due.is_not(None), WorkItem.dispatched_at.is_(None),
+        or_(WorkItem.statutory_warn_at <= now, WorkItem.statutory_due <= now),
+        WorkItem.outcome.is_distinct_from("duplicate_of_case"))
     any_state = (*ACTIVE, WorkItemState.ON_HOLD, WorkItemState.DONE)
-    for item_id in list(session.scalars(stat_q)):
+    # One query for every candidate; an item is loaded only when it has something to change (an item past its
+    # warning time stays a candidate every round until it is dispatched: loading each would cost a query each).
+    for item_id in [i for i, due, flags in session.execute(stat_q).all()
+                    if ("statutory_breached" if due <= now else "statutory_risk") not in (flags or ())]:
         item = session.get(WorkItem, item_id)
         assert item is not None and item.statutory_due is not None
         deemed = _deemed(policies, item.statutory_rule)
@@ -121,11 +126,21 @@ FIRST_RESPONSE_LOOKAHEAD = timedelta(days=4)  # candidates: targets this close (
 
 def _sweep_first_response(session: Session, now: datetime, policies: SlaPolicies, rules: RuleSet,
                           out: SweepResult) -> None:
-    q = select(WorkItem.id).where(WorkItem.state.in_(OPEN_STATES), WorkItem.first_response_at.is_(None),
-                                  WorkItem.first_response_due.is_not(None),
-                                  WorkItem.first_response_due <= now + FIRST_RESPONSE_LOOKAHEAD,
-                                  WorkItem.outcome.is_distinct_from("duplicate_of_case"))
-    for item_id in list(session.scalars(q)):
+    q = select(WorkItem.id, WorkItem.created_at, WorkItem.first_response_due, WorkItem.flags).where(
+        WorkItem.state.in_(OPEN_STATES), WorkItem.first_response_at.is_(None), WorkItem.first_response_due.is_not(None),
+        WorkItem.first_response_due <= now + FIRST_RESPONSE_LOOKAHEAD,
+        WorkItem.outcome.is_distinct_from("duplicate_of_case"))
+
+    def acts(created_at: datetime, due: datetime, flags: list[Any] | None) -> bool:
+        """Whether the round has something to do for this candidate (decided again on the loaded item)."""
+        if due <= now:
+            return "first_response_breached" not in (flags or ())
+        warn_at = created_at + (due - created_at) * FIRST_RESPONSE_WARN
+        return "first_response_warned" not in (flags or ()) and now >= warn_at
+
+    # Candidates are most open items (every target within the look-ahead): one query for all of them, and an item
+    # is loaded only when it is due a warning or a breach (one query per candidate cost 0.35 s a round at 1,000).
+    for item_id in [row[0] for row in session.execute(q).all() if acts(*row[1:])]:
         item = session.get(WorkItem, item_id)
         assert item is not None and item.first_response_due is not None
         flags = set(item.flags)

@@ -196,3 +196,43 @@ def test_first_response_clock_warns_then_escalates_unless_an_answer_is_recorded(
         row = s.get(WorkItem, ids[0])
         assert row.queue == ctx.policies.escalation.queue and "first_response_breached" in row.flags
         assert sweep_sla(s, due + timedelta(minutes=2), ctx.policies, ctx.rules).first_response_breached == []
+
+
+def test_a_round_with_nothing_due_reads_no_item_on_its_own(ctx: Context) -> None:
+    """The scheduler sweeps every 15 s in the web process. Items under their first-response target, and items
+    already warned of their statutory deadline, are candidates every round; the round must read them in one
+    query per kind of clock, not one query per item (at 1,000 open items that took 0.35 s a round and slowed
+    every claim)."""
+    from sqlalchemy import event
+
+    at = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Europe/Warsaw"))  # Monday
+    with session_scope(ctx.db_url) as s:
+        items = [make_item(s, ctx.rules, ctx.policies, at, category="complaint", text=f"Reklamacja {n}.")
+                 for n in range(30)]
+        first = items[0]
+        assert first.first_response_due is not None and first.statutory_warn_at is not None
+        warn_fr = first.created_at + (first.first_response_due - first.created_at) * 0.85
+        statutory_risk = max(i.statutory_warn_at for i in items if i.statutory_warn_at is not None) + SEC
+
+    def statements_of_a_round(now: datetime) -> list[str]:
+        seen: list[str] = []
+
+        def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+            seen.append(statement)
+
+        with session_scope(ctx.db_url) as s:
+            engine = s.get_bind()
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                out = sweep_all(s, now, ctx.policies, ctx.rules)
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+        assert not (out.first_response_warned or out.first_response_breached or out.warned or out.breached
+                    or out.statutory_risk or out.statutory_breached), out
+        return seen
+
+    assert len(_sweep(ctx, warn_fr).first_response_warned) == 30  # each item acted on once ...
+    assert len(statements_of_a_round(warn_fr + SEC)) <= 6  # ... then a candidate with nothing to do
+    done = _sweep(ctx, statutory_risk)  # past every first-response and internal target, and statutory warning
+    assert len(done.first_response_breached) == 30 and len(done.statutory_risk) == 30
+    assert len(statements_of_a_round(statutory_risk + SEC)) <= 6  # whatever the number of items
