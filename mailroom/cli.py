@@ -105,6 +105,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _leave(run_worker(ctx.settings, burst=args.burst))
 
 
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from mailroom.services import run_scheduler
+    from pipeline.context import get_context
+
+    since = datetime.fromisoformat(args.recover_before) if args.recover_before else None
+    _leave(run_scheduler(get_context().settings, recover_before=since))
+
+
 def _leave(code: int) -> NoReturn:
     """Exit now that a service process has stopped everything it started: the interpreter's own teardown of
     what a worker or the API has loaded (spaCy, OpenCV, SQLAlchemy, …) takes seconds on a busy machine, time
@@ -173,8 +183,7 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
             redis_proc = services.start_redis(settings, shielded=True)
         if embedded:
             stop.pool = services.WorkerPool(settings, workers)
-        scheduler = services.Scheduler(settings, recover_before=recover_before)
-        scheduler.start()
+        scheduler = services.SchedulerProcess(settings, recover_before=recover_before)
         if demo:
             created = create_demo_users(ctx)
             queue = job_queue(settings)
@@ -339,6 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("api", help="API + scheduler only (scale-out: Redis and workers run elsewhere)")
     sp.add_argument("--port", type=int, default=0)
     sp.set_defaults(func=cmd_api)
+
+    sp = sub.add_parser("scheduler", help="the periodic rounds: reconciler, SLA sweep, outbound e-mail, "
+                                          "housekeeping (serve and api start it as a process of their own)")
+    sp.add_argument("--recover-before", default="", help="ISO time Redis was started empty: re-enqueue at once "
+                                                         "what was left in a stage before it")
+    sp.set_defaults(func=cmd_scheduler)
 
     sp = sub.add_parser("worker", help="an rq worker for the pipeline jobs")
     sp.add_argument("--burst", action="store_true", help="exit when the queue is empty")

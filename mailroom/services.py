@@ -38,6 +38,7 @@ its stop signal two or three times, in any order:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -444,6 +445,74 @@ class StopRequest:
         stops what was started); during the stop, a signal is ignored."""
         if self.request():
             raise SystemExit(0)
+
+
+def start_scheduler(settings: Settings, recover_before: datetime | None = None) -> subprocess.Popen[bytes]:
+    """``mailroom scheduler`` as a child: in the caller's process group; SIGTERM if the caller dies."""
+    env = dict(os.environ, MAILROOM_DATA=str(settings.data))
+    if settings.redis_url:
+        env["MAILROOM_REDIS_URL"] = settings.redis_url
+    since = ["--recover-before", recover_before.isoformat()] if recover_before is not None else []
+    return subprocess.Popen([sys.executable, "-m", "mailroom.cli", "scheduler", *since], env=env,
+                            preexec_fn=_child_setup(signal.SIGTERM))
+
+
+class SchedulerProcess(threading.Thread):
+    """The :class:`Scheduler`'s rounds in a process of their own, started again if it dies (SIGKILL, OOM).
+
+    Not a thread of the API: a round is Python work for as long as the items it reads take, and in the API's
+    process it competed for the interpreter lock with the request threads. On SQLite a request thread that
+    waits for that lock while it holds the database's write lock holds up every other writer: a 0.3 s sweep
+    and the day's housekeeping held up every claim for half a second or more (``bench.claim``)."""
+
+    def __init__(self, settings: Settings, recover_before: datetime | None = None, interval: float = 2.0) -> None:
+        super().__init__(name="mailroom-scheduler-watch", daemon=True)
+        self.settings, self.interval = settings, interval
+        self.proc = start_scheduler(settings, recover_before)
+        self.restarts = 0
+        self.stopped = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            code = self.proc.poll()
+            if code is None or code == 0:  # running, or stopped on request (a signal to the service's group)
+                continue
+            log.warning("scheduler pid %s exited with %s; starting another", self.proc.pid, code)
+            self.proc = start_scheduler(self.settings)  # it re-enqueues what is stuck after the usual grace
+            self.restarts += 1
+
+    def stop(self, timeout: float = STOP_GRACE) -> None:
+        """No further round; wait for the one under way (it may use Redis, which is stopped after this)."""
+        self.stopped.set()
+        if self.is_alive():
+            self.join(timeout=self.interval + 1)
+        proc = self.proc
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("scheduler pid %s did not stop; killed", proc.pid)
+            proc.kill()
+            proc.wait()
+
+
+def run_scheduler(settings: Settings, recover_before: datetime | None = None) -> int:
+    """``mailroom scheduler``: the rounds in a thread until SIGTERM or SIGINT, which the main thread waits for
+    (not a handler: setting the thread's event from a handler can deadlock on the event's own lock); the round
+    under way is finished first. Exits 1 if the rounds' thread ended by itself (the watcher starts another)."""
+    stops = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # before the thread starts: it inherits the mask
+    scheduler = Scheduler(settings, recover_before=recover_before)
+    scheduler.start()
+    while signal.sigtimedwait(stops, 1.0) is None:
+        if not scheduler.is_alive():
+            log.error("the scheduler's rounds ended unexpectedly")
+            return 1
+    scheduler.stop(timeout=STOP_GRACE - 1)
+    return 0
 
 
 class Scheduler(threading.Thread):

@@ -267,3 +267,34 @@ def test_a_repeated_sigterm_never_turns_into_a_cold_shutdown(redis_settings: Set
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         queues[0].connection.close()
+
+
+def _schedulers(serve: int) -> set[int]:
+    """serve's children that run ``mailroom scheduler``."""
+    found = set()
+    for pid, (ppid, state) in _proc_table().items():
+        if ppid == serve and state != "Z":
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"scheduler" in cmdline:
+                found.add(pid)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_the_scheduler_is_a_process_of_its_own_replaced_when_it_dies(settings: Settings, tmp_path: Path) -> None:
+    """The rounds (reconciler, SLA sweep, outbound e-mail, housekeeping) run in a ``mailroom scheduler`` child, not
+    in a thread of the API; killed, it is started again; it stops with the service like every other process."""
+    log = tmp_path / "serve.log"
+    with mailroom_serve(_env(settings), log=log, timeout=300):
+        serve = _serve_pid()
+        first = _schedulers(serve)
+        assert len(first) == 1, first
+        os.kill(min(first), signal.SIGKILL)
+        wait_until(lambda: _schedulers(serve) - first, timeout=30, what="a scheduler started in place of the killed")
+        assert len(_schedulers(serve)) == 1
+        assert "exited with -9; starting another" in log.read_text()
+        _stop("parent", log, settings.redis_socket)
