@@ -32,6 +32,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 # ---------------------------------------------------------------- the SQLite writers' queue
 _LOCK_KEY = "mailroom_write_lock"
 _FD_KEY = "mailroom_write_lock_fd"
+_HELD_BY_SESSION = "mailroom_write_lock_info"  # session.info: the connection info whose lock its commit releases
 _engine_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()
 
@@ -65,7 +66,8 @@ def _writer_lock(engine: Engine) -> threading.Lock:
         lock = _engine_locks.get(engine)
         if lock is None:
             lock = _engine_locks[engine] = threading.Lock()
-            event.listen(engine, "commit", lambda conn: _release(conn.info))
+            # not at the Connection's "commit" event: it fires before the COMMIT runs, and the next writer's
+            # BEGIN IMMEDIATE would then find the database still locked and sleep in SQLite's busy handler
             event.listen(engine, "rollback", lambda conn: _release(conn.info))
             event.listen(engine.pool, "checkin", lambda _dbapi, rec: _release(rec.info))
             event.listen(engine.pool, "close", lambda _dbapi, rec: _close_fd(rec.info))
@@ -77,10 +79,10 @@ def begin_write(session: Session) -> None:
     are one serialised step; other databases lock the picked row instead (SKIP LOCKED).
 
     Writers first queue on an exclusive ``flock`` of ``<db>-writer.lock`` (one open file per
-    connection, so threads and processes alike): the kernel wakes a waiter as soon as the holder
-    commits, whereas SQLite's busy handler polls with growing sleeps and lets some writers starve
-    for seconds under 50 contending agents. The lock is released at commit/rollback/checkin and by
-    the kernel if the process dies.
+    connection, so threads and processes alike): the kernel wakes a waiter as soon as the holder has
+    committed, whereas SQLite's busy handler polls with growing sleeps and lets some writers starve for
+    seconds under 50 contending agents. The lock is released after the session's COMMIT has run, at
+    rollback and at checkin, and by the kernel if the process dies.
     """
     conn = session.connection()
     if conn.dialect.name != "sqlite":
@@ -106,6 +108,15 @@ def begin_write(session: Session) -> None:
     except BaseException:
         _release(info)
         raise
+    session.info[_HELD_BY_SESSION] = info
+
+
+@event.listens_for(Session, "after_commit")
+def _release_after_commit(session: Session) -> None:
+    """The writers' queue moves on once the COMMIT has run (the pool's checkin releases it otherwise)."""
+    info = session.info.pop(_HELD_BY_SESSION, None)
+    if info is not None:
+        _release(info)
 
 
 @lru_cache(maxsize=8)
