@@ -145,7 +145,7 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
     from mailroom.demo import DEMO_PASSWORD, DEMO_USERS, create_demo_letters, create_demo_users
     from pipeline.context import get_context
     from pipeline.jobs import enqueue_read, job_queue
-    from web.app import create_app, resolve_routes
+    from web.app import create_app, ready_to_serve
 
     stop = services.StopRequest()
 
@@ -160,7 +160,7 @@ def _run_api(settings: Settings, port: int, *, embedded: bool, demo: bool, worke
 
     ctx = get_context(settings)  # migrates: before any other process uses the database
     app = create_app(ctx)
-    resolve_routes(app)  # before the fork: shared by the web processes, not paid on their first requests
+    ready_to_serve(app)  # before the fork: routes resolved and start-up objects frozen, shared by the web processes
     config = uvicorn.Config(app, host=settings.host, port=port, log_level="info",
                             timeout_graceful_shutdown=HTTP_STOP_GRACE,
                             proxy_headers=False)  # web/deps.py: MAILROOM_TRUSTED_PROXIES only

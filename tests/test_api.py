@@ -19,7 +19,7 @@ from storage.db import session_scope
 from storage.models import Envelope, Role
 from storage.users import upsert_user
 from tests.support.agents import join_every_queue
-from web.app import SecurityHeaders, create_app, resolve_routes
+from web.app import SecurityHeaders, create_app, ready_to_serve, resolve_routes
 
 USERS = {"scan": Role.SCANNER, "anna": Role.AGENT, "petr": Role.AGENT, "boss": Role.SUPERVISOR,
          "audit": Role.AUDITOR}
@@ -162,3 +162,19 @@ def test_routes_resolved_before_serving_need_no_analysis_at_request_time(redis_s
     fresh = create_app(get_context(redis_settings))  # without resolve_routes, the first request analyses
     with pytest.raises(AssertionError, match="analysed"):
         TestClient(fresh).get("/agent", follow_redirects=False)
+
+
+def test_ready_to_serve_resolves_the_routes_and_freezes_the_start_ups_objects(redis_settings: Settings) -> None:
+    """Before serve forks its web processes: no full garbage collection walks the modules, routes and models
+    again (a collection stops every thread of the process, the one holding SQLite's write lock included)."""
+    import gc
+
+    app = create_app(get_context(redis_settings))
+    gc.unfreeze()
+    try:
+        assert ready_to_serve(app) == resolve_routes(app) >= 150
+        frozen = gc.get_freeze_count()
+        assert frozen > 100_000  # every object of the start-up: modules, routes, models
+        assert len(gc.get_objects(generation=2)) < frozen // 10  # a full collection walks only what came after
+    finally:
+        gc.unfreeze()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import MutableHeaders
@@ -127,3 +129,18 @@ def resolve_routes(app: FastAPI) -> int:
     analysis: ≈ 0.7 s for this app), so that ``serve`` pays it once before it forks its web processes, not
     on the first requests each of them answers. Returns the number of API routes."""
     return sum(1 for _ in api_routes(app.router.routes))
+
+
+def ready_to_serve(app: FastAPI) -> int:
+    """What a web process does once before it answers (and before ``serve`` forks the others): the routes are
+    resolved, and every object made so far is moved out of the garbage collector's reach (``gc.freeze``).
+
+    A full collection walks every object the process holds (300,000 after start-up: about 0.1 s, more on a
+    busy machine) and stops every thread of the process meanwhile; on SQLite a thread stopped so while it holds
+    the database's write lock holds up every writer of every process. Frozen, the start-up's objects (modules,
+    routes, models) are never walked again, and the forked processes keep sharing their pages. Returns the
+    number of API routes."""
+    routes = resolve_routes(app)
+    gc.collect()  # what is garbage now is not frozen
+    gc.freeze()
+    return routes
