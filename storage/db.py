@@ -119,6 +119,13 @@ def _release_after_commit(session: Session) -> None:
         _release(info)
 
 
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    """A rollback released the lock already (the engine's ``rollback`` event); the connection may then serve
+    another session that takes it again, which a later commit of this session must not release."""
+    session.info.pop(_HELD_BY_SESSION, None)
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
     if url.startswith("sqlite"):

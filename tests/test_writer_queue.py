@@ -44,3 +44,22 @@ def test_the_queue_is_held_through_the_commit_and_released_after_it(tmp_path: Pa
             event.remove(engine, "commit", at_commit)
         assert _free(lock_file)  # released once committed, before the session is closed
     assert seen_at_commit == [False]  # a writer let in here would find SQLite still locked and sleep
+
+
+def test_a_rolled_back_session_never_releases_a_lock_taken_later_on_its_connection(tmp_path: Path) -> None:
+    """Session A takes the lock and rolls back; its connection goes to session B, which takes the lock; a later
+    commit of A (another transaction) must leave B's lock alone."""
+    url = f"sqlite:///{tmp_path / 'mailroom.db'}"
+    lock_file = Path(f"{tmp_path / 'mailroom.db'}-writer.lock")
+    with session_scope(url) as s:
+        s.execute(text("CREATE TABLE scratch (x INTEGER)"))
+    get_engine(url).dispose()
+    with session_scope(url) as a:
+        begin_write(a)
+        a.rollback()  # A's connection goes back to the pool
+        with session_scope(url) as b:
+            begin_write(b)  # the same (only pooled) connection
+            b.execute(text("INSERT INTO scratch VALUES (2)"))
+            a.commit()  # A commits a transaction of its own (it took no lock)
+            assert not _free(lock_file)  # B still holds the queue
+        assert _free(lock_file)
