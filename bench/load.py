@@ -44,7 +44,7 @@ class Result:
     lost: int
     duplicated: int
     seconds: float
-    cpu: dict[str, float]  # CPU seconds by process: web (API + scheduler), workers (with work-horses), redis
+    cpu: dict[str, float]  # CPU seconds by process: web (API), workers (with work-horses), scheduler, redis
     client_cpu: float  # this bench's 8 upload threads (they share the cores with the service)
     upload_seconds: float = 0.0  # until the last upload was answered (the rest: the queue draining)
 
@@ -152,9 +152,9 @@ def _tree_cpu(pid: int) -> float:
 
 
 def service_cpu(server_pid: int) -> dict[str, float]:
-    """CPU seconds so far of the service's processes: the web process itself (API + scheduler), its rq
-    workers (supervisor, work-horse, rq scheduler and whatever they forked) and its redis-server."""
-    cpu = {"web": _cpu(server_pid, children=False), "workers": 0.0, "redis": 0.0}
+    """CPU seconds so far of the service's processes: the web processes, its rq workers (supervisor, work-horse,
+    rq scheduler and whatever they forked), its scheduler process (``mailroom scheduler``) and its redis-server."""
+    cpu = {"web": _cpu(server_pid, children=False), "workers": 0.0, "scheduler": 0.0, "redis": 0.0}
     own = _cmdline(server_pid)
     for pid, cmd in _children(server_pid):
         if cmd == own:  # a web process forked by serve (MAILROOM_WEB_PROCESSES), and its parser children
@@ -163,6 +163,8 @@ def service_cpu(server_pid: int) -> dict[str, float]:
             cpu["redis"] += _cpu(pid, children=False)
         elif "worker" in cmd:
             cpu["workers"] += _tree_cpu(pid)
+        elif "scheduler" in cmd:
+            cpu["scheduler"] += _tree_cpu(pid)
     return cpu
 
 
