@@ -155,11 +155,16 @@ def stop_redis(proc: subprocess.Popen[bytes], sock: Path, timeout: float = 5.0) 
 
 def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     """``mailroom worker`` as a child: in the caller's process group; SIGTERM (a warm stop) if the caller dies."""
+    return subprocess.Popen([sys.executable, "-m", "mailroom.cli", "worker"], env=_child_env(settings),
+                            preexec_fn=_child_setup(signal.SIGTERM))
+
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    """The environment of a ``mailroom`` child process: the caller's, with its data directory and Redis."""
     env = dict(os.environ, MAILROOM_DATA=str(settings.data))
     if settings.redis_url:
         env["MAILROOM_REDIS_URL"] = settings.redis_url
-    return subprocess.Popen([sys.executable, "-m", "mailroom.cli", "worker"], env=env,
-                            preexec_fn=_child_setup(signal.SIGTERM))
+    return env
 
 
 RECYCLE = 75  # exit status of a work-horse that stopped to be replaced (jobs done, memory), not on request
@@ -449,11 +454,8 @@ class StopRequest:
 
 def start_scheduler(settings: Settings, recover_before: datetime | None = None) -> subprocess.Popen[bytes]:
     """``mailroom scheduler`` as a child: in the caller's process group; SIGTERM if the caller dies."""
-    env = dict(os.environ, MAILROOM_DATA=str(settings.data))
-    if settings.redis_url:
-        env["MAILROOM_REDIS_URL"] = settings.redis_url
     since = ["--recover-before", recover_before.isoformat()] if recover_before is not None else []
-    return subprocess.Popen([sys.executable, "-m", "mailroom.cli", "scheduler", *since], env=env,
+    return subprocess.Popen([sys.executable, "-m", "mailroom.cli", "scheduler", *since], env=_child_env(settings),
                             preexec_fn=_child_setup(signal.SIGTERM))
 
 
