@@ -193,8 +193,8 @@ def test_a_job_longer_than_the_stop_grace_is_handed_back_and_routed_after_a_rest
     assert_exactly_once(ctx, [env_id])
 
 
-def _web_children(serve: int) -> set[int]:
-    """The other web processes: serve's children that run serve's own command line (workers run ``worker``)."""
+def _children_running(serve: int, word: bytes) -> set[int]:
+    """serve's live children whose command line has ``word`` as an argument."""
     found = set()
     for pid, (ppid, state) in _proc_table().items():
         if ppid == serve and state != "Z":
@@ -202,9 +202,14 @@ def _web_children(serve: int) -> set[int]:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if b"serve" in cmdline:
+            if word in cmdline:
                 found.add(pid)
     return found
+
+
+def _web_children(serve: int) -> set[int]:
+    """The other web processes: serve's children that run serve's own command line (workers run ``worker``)."""
+    return _children_running(serve, b"serve")
 
 
 def _answers(base: str, times: int) -> bool:
@@ -271,16 +276,7 @@ def test_a_repeated_sigterm_never_turns_into_a_cold_shutdown(redis_settings: Set
 
 def _schedulers(serve: int) -> set[int]:
     """serve's children that run ``mailroom scheduler``."""
-    found = set()
-    for pid, (ppid, state) in _proc_table().items():
-        if ppid == serve and state != "Z":
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"scheduler" in cmdline:
-                found.add(pid)
-    return found
+    return _children_running(serve, b"scheduler")
 
 
 @pytest.mark.slow
