@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.classify [--per-pair 40] [--seed 202] [--count 88] [--refresh] [--shipped]
                                        [--indep-forms eml,pdf] [--no-supplement] [--jobs N]
+                                       [--letters tuning/letters]
 
 Trains a model on seed ``--train-seed`` letters of the *default* sentence pools (plus
 classifiers/phrases.py and the training supplement classifiers/supplement, unless ``--no-supplement``), then
@@ -21,7 +22,8 @@ printable, legacy 8-bit charsets), text PDFs and 300 dpi scans and read the same
 F1 is micro-averaged over every entity kind its truth names; customer-number recall is over its customer_id
 truth. The set is only measured, never trained or tuned on. ``--indep-forms eml,pdf`` measures only some of its
 forms (e-mails and text PDFs need no OCR; the scans take about 7 minutes on two cores, read by ``--jobs``
-processes, when their cache is missing).
+processes, when their cache is missing). ``--letters tuning/letters`` measures the tuning set the same way
+(other hand-written letters, for tuning labels, patterns and models on; the independent set stays unseen).
 """
 
 from __future__ import annotations
@@ -53,6 +55,15 @@ from ocr.sniff import sniff_type
 from pipeline.stages import read
 
 OUT = Path(__file__).resolve().parent / "out"
+LETTERS = Path(evaluation_build.__file__).resolve().parent / "letters"  # the independent set
+
+
+def _shown(root: Path) -> str:
+    """``root`` relative to the repository when it is inside it (``evaluation/letters``)."""
+    try:
+        return str(root.resolve().relative_to(OUT.parent.parent))
+    except ValueError:
+        return str(root)
 
 
 def _content_type(form: str, data: bytes, name: str) -> str:
@@ -117,11 +128,9 @@ def parse_indep_forms(value: str) -> tuple[str, ...]:
     return tuple(f for f in INDEP_FORMS if f in wanted)
 
 
-def _indep_digest(forms: tuple[str, ...]) -> str:
-    from evaluation.truth import ROOT
-
+def _indep_digest(forms: tuple[str, ...], root: Path) -> str:
     h = hashlib.sha256(",".join(forms).encode())
-    for path in sorted(ROOT.glob("*/*_*.*")) + [Path(evaluation_build.__file__)]:
+    for path in sorted(root.glob("*/*_*.*")) + [Path(evaluation_build.__file__)]:
         h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()[:12]
 
@@ -146,18 +155,20 @@ def _one_thread() -> None:
     os.environ["OMP_THREAD_LIMIT"] = "1"  # one tesseract thread per process: the processes fill the cores
 
 
-def indep_documents(refresh: bool = False, forms: tuple[str, ...] = INDEP_FORMS, jobs: int = 1) -> list[dict]:
-    """One row per file of the independent set: ``text`` as the pipeline reads it (or ``error``) and ``truth``;
-    read by ``jobs`` processes (the order of the rows is the set's)."""
+def indep_documents(refresh: bool = False, forms: tuple[str, ...] = INDEP_FORMS, jobs: int = 1,
+                    root: Path = LETTERS) -> list[dict]:
+    """One row per file of the independent set (or of the letters under ``root``, e.g. the tuning set):
+    ``text`` as the pipeline reads it (or ``error``) and ``truth``; read by ``jobs`` processes (the order of
+    the rows is the set's)."""
     OUT.mkdir(parents=True, exist_ok=True)
-    cache = OUT / f"classify-indep-{_indep_digest(forms)}.json"
+    cache = OUT / f"classify-indep-{_indep_digest(forms, root)}.json"
     if cache.exists() and not refresh:
         return json.loads(cache.read_text(encoding="utf-8"))
     started = time.perf_counter()
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         files = Path(tmp) / "indep"
-        records = evaluation_build.build(files, forms)
+        records = evaluation_build.build(files, forms, root=root)
         settings = Settings(data=Path(tmp) / "data")
         row_of = functools.partial(_indep_row, files, settings=settings)
         with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=mp.get_context("fork"),
@@ -291,13 +302,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--indep-forms", type=parse_indep_forms, default=INDEP_FORMS, metavar="FORMS",
                     help=f"comma-separated forms of the independent set to measure (default: all, "
                          f"{','.join(INDEP_FORMS)}; eml,pdf needs no OCR)")
+    ap.add_argument("--letters", type=Path, default=LETTERS,
+                    help="the hand-written letters to measure (default: the independent set, evaluation/letters; "
+                         "tuning/letters is the set for tuning methods on)")
     ap.add_argument("--no-supplement", action="store_true",
                     help="train without the training supplement (classifiers/supplement), to measure what it brings")
     args = ap.parse_args(argv)
     threshold = _threshold()
     rows = eval_documents(args.seed, args.count, holdout=True, refresh=args.refresh)
     indep_rows = [] if args.no_indep else indep_documents(refresh=args.refresh, forms=args.indep_forms,
-                                                     jobs=args.jobs)
+                                                     jobs=args.jobs, root=args.letters)
+    letters = _shown(args.letters)
     started = time.perf_counter()
     model = build_model(seed=args.train_seed, split="default", per_pair=args.per_pair, epochs=args.epochs,
                         log=lambda m: print(m, file=sys.stderr), supplement=not args.no_supplement)
@@ -324,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             f"train_s={train_secs:.0f} customer_recall={combined['customer_recall']:.3f}")
     if indep_rows:
         indep = evaluate(indep_rows, model, threshold, _truth_kinds(indep_rows))
-        _print_report("independent set (evaluation/letters), textcat + lexicon", indep)
+        _print_report(f"hand-written set ({letters}), textcat + lexicon", indep)
         for form in sorted({r["form"] for r in indep_rows}):
             part = evaluate([r for r in indep_rows if r["form"] == form], model, threshold,
                             _truth_kinds(indep_rows))
@@ -345,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                  f"indep_category_macro_f1={indep['macro_f1']:.3f} "
                  f"indep_language_acc={indep['language_accuracy']:.3f} indep_entity_f1={indep_f1:.3f} "
                  f"indep_customer_recall={indep['customer_recall']:.3f} "
-                 f"indep_forms={','.join(args.indep_forms)}")
+                 f"indep_forms={','.join(args.indep_forms)} indep_letters={letters}")
     last += f" supplement={'no' if args.no_supplement else 'yes'}"
     print(last)
     return 0

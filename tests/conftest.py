@@ -32,10 +32,18 @@ def ctx(settings: Settings) -> Context:
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """44 generated files covering every form, language and category (seed 11)."""
+    import fcntl
+
     from corpus.generate import generate
 
-    out = tmp_path_factory.mktemp("corpus")
-    generate(out, seed=11, count=44)
+    # Generated once per run, even with pytest-xdist (its workers share the base temp dir's parent).
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else \
+        tmp_path_factory.getbasetemp()
+    out = shared / "corpus-seed11"
+    with open(shared / "corpus-seed11.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "manifest.json").exists():
+            generate(out, seed=11, count=44)
     return out
 
 

@@ -26,7 +26,8 @@ def test_weak_keys_are_named(key: str) -> None:
 
 
 @pytest.mark.parametrize("key", [secrets.token_urlsafe(32), secrets.token_hex(32),
-                                 "secretary-" + secrets.token_hex(16)])
+                                 "secretary-" + secrets.token_hex(16)],
+                         ids=["urlsafe", "hex", "word-and-hex"])  # random values: stable ids for pytest-xdist
 def test_random_keys_pass(key: str) -> None:
     assert secret_problem(key) is None
 
