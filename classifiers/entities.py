@@ -238,6 +238,57 @@ def _labelled(doc: _Text, config: EntityConfig, out: dict[str, list[str]]) -> No
         done = span[1]
 
 
+_DATE_LIKE = re.compile(r"\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?|\d{1,2}[/.-](?:19|20)\d\d|(?:19|20)\d\d[/.-]\d{1,2}"
+                        r"(?:[/.-]\d{1,2})?")
+
+
+def _looks_like_code(value: str, language: str) -> bool:
+    """A value a bare label may take: letters and digits mixed ("NH250311", "KF/INV/250934"), digits joined
+    by "/" or "-" that are not a date ("0019/0730/02"), or 6 to 12 digits alone ("41200957") that are not a
+    phone number of the letter's country ("абонентский номер 89161234567")."""
+    compact = value.replace(" ", "")
+    if any(ch.isalpha() for ch in compact):
+        return True
+    if "/" in compact or "-" in compact:
+        return not _DATE_LIKE.fullmatch(compact)
+    if not 6 <= len(compact) <= 12:
+        return False
+    try:
+        number = phonenumbers.parse(compact, PHONE_REGION.get(language, "ZZ"))
+    except phonenumbers.NumberParseException:
+        return True
+    if not phonenumbers.is_valid_number(number):
+        return True
+    # a phone as people write it: in the national format (trunk prefix included) or the international one
+    # without "+"; "7004402215" is a valid British number only once its 0 is added, so it is a code here
+    written = {re.sub(r"\D", "", phonenumbers.format_number(number, fmt))
+               for fmt in (phonenumbers.PhoneNumberFormat.NATIONAL, phonenumbers.PhoneNumberFormat.E164)}
+    return compact not in written
+
+
+def _bare(doc: _Text, language: str, config: EntityConfig, out: dict[str, list[str]]) -> None:
+    """Values right after a bare label ("faktura FV/WT/25/0918231", "account 7004402215"), looked for after
+    every other label has taken its value."""
+    matcher = config.bare_matcher
+    if matcher.empty:
+        return
+    masked = doc.masked()
+    folded = fold(masked)
+    done = 0
+    for name, m in matcher.find(folded):
+        if m.start() < done or config.bare_blocked(folded, m.start()):
+            continue
+        gap = matcher.between.match(folded, m.end())
+        if gap is None:
+            continue
+        span = _id_after(masked, gap.end(), config.entities[name])
+        if span is None or not _looks_like_code(masked[span[0] : span[1]], language):
+            continue
+        out[name].append(" ".join(masked[span[0] : span[1]].split()))
+        doc.take(span[0], span[1])
+        done = span[1]
+
+
 # ---------------------------------------------------------------------------- dates
 def _month_table() -> dict[str, int]:
     names = {
@@ -496,6 +547,7 @@ def extract_entities(text: str, language: str, config: EntityConfig | None = Non
     _configured_shapes(doc, config, out)
     _written_forms(doc, language, out)
     _labelled(doc, config, out)
+    _bare(doc, language, config, out)
     out["date"] = _dates(doc)
     _national_ids(doc, language, out)
     out["amount"] = _amounts(doc)

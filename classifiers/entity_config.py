@@ -14,6 +14,12 @@ look like one id (a short capital prefix before a group with digits, "WK 07731",
 trailing punctuation is dropped; a year alone ("2024") or a number followed by its currency ("1500 zł")
 is not an id. Values are reported as written.
 
+A ``bare`` label is the noun alone ("faktura FV/WT/25/0918231", "account 7004402215", "договор ВТ/Д/20931"):
+it counts only with the value right after it, one space between, when no other label claimed that value, and
+only for a value that looks like a code (letters and digits mixed, digits joined by "/" or "-" that are not a
+date, or 6 to 12 digits alone). A bare label is not read after one of the ``bare_not_after`` words ("bank
+account 12345678" is no customer number).
+
 A "…" in a label stands for one to MAX_GAP words ("umow* … nr" finds "umowy abonenckiej nr"); ``filler``
 lets up to that many words or one parenthetical stand between a label and a ":" or ``between`` word before
 the value ("Customer number (see your bill): 123", "Nr klienta podany na fakturze: 123"). In both, a word
@@ -151,13 +157,14 @@ class EntitySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     labels: dict[str, list[str]] = Field(default_factory=dict)
+    bare: dict[str, list[str]] = Field(default_factory=dict)  # the noun alone, right before a code-like value
     value: str = ID_VALUE  # "id" or a regular expression the text right after the label must start with
     min_length: int = Field(default=4, ge=1, le=200)
     max_length: int = Field(default=30, ge=1, le=200)
     patterns: list[Pattern] = Field(default_factory=list)
     _value: regex.Pattern[str] | None = PrivateAttr(default=None)
 
-    @field_validator("labels")
+    @field_validator("labels", "bare")
     @classmethod
     def _labels(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
         for lang, labels in v.items():
@@ -175,6 +182,11 @@ class EntitySpec(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> EntitySpec:
+        for lang, labels in self.bare.items():
+            for label in labels:
+                if GAP in label.replace("...", GAP):
+                    raise ValueError(f"bare label {label!r} ({lang}) has a {GAP!r}: a bare label is the words "
+                                     f"right before the value; write it under labels instead")
         if self.min_length > self.max_length:
             raise ValueError(f"min_length {self.min_length} is above max_length {self.max_length}")
         if self.value != ID_VALUE:
@@ -194,6 +206,7 @@ class EntityConfig(BaseModel):
 
     between: list[str] = Field(default_factory=list)  # words that may stand between a label and its value
     filler: int = Field(default=0, ge=0, le=6)  # words that may stand between a label and a ":" before its value
+    bare_not_after: list[str] = Field(default_factory=list)  # words before a bare label that make it no label
     entities: dict[str, EntitySpec] = Field(default_factory=dict)
 
     @field_validator("entities", mode="before")
@@ -210,14 +223,30 @@ class EntityConfig(BaseModel):
     @model_validator(mode="after")
     def _compile_labels(self) -> EntityConfig:
         self._matcher = LabelMatcher.build(self)
+        self._bare = LabelMatcher.build(self, bare=True)
+        words = "|".join(regex.escape(fold(w.strip())) for w in self.bare_not_after if w.strip())
+        self._not_after = regex.compile(rf"(?<![^\W_])(?:{words})[ \t]+$" if words else "(?!)", regex.IGNORECASE)
         return self
 
     _matcher: LabelMatcher | None = PrivateAttr(default=None)
+    _bare: LabelMatcher | None = PrivateAttr(default=None)
+    _not_after: regex.Pattern[str] | None = PrivateAttr(default=None)
 
     @property
     def matcher(self) -> LabelMatcher:
         assert self._matcher is not None
         return self._matcher
+
+    @property
+    def bare_matcher(self) -> LabelMatcher:
+        """The bare labels; their ``between`` is the one space before the value."""
+        assert self._bare is not None
+        return self._bare
+
+    def bare_blocked(self, folded: str, label_start: int) -> bool:
+        """Whether one of ``bare_not_after`` stands right before a bare label starting at ``label_start``."""
+        assert self._not_after is not None
+        return self._not_after.search(folded, max(0, label_start - 40), label_start) is not None
 
 
 @dataclass(frozen=True)
@@ -286,11 +315,11 @@ class LabelMatcher:
                         break
 
     @classmethod
-    def build(cls, config: EntityConfig) -> LabelMatcher:
+    def build(cls, config: EntityConfig, bare: bool = False) -> LabelMatcher:
         grouped: dict[str, list[tuple[int, str, str]]] = {}
         for entity in CONFIGURABLE:
             spec = config.entities.get(entity)
-            for labels in (spec.labels.values() if spec else ()):
+            for labels in ((spec.bare if bare else spec.labels).values() if spec else ()):
                 for label in labels:
                     size = -len(label) if GAP in label.replace("...", GAP) else len(label)
                     grouped.setdefault(_label_start(label), []).append((size, entity, label_regex(label)))
@@ -300,6 +329,8 @@ class LabelMatcher:
             owners = {f"l{i}": entity for i, (_, entity, _) in enumerate(alternatives)}
             pattern = "|".join(f"(?P<l{i}>{p})" for i, (_, _, p) in enumerate(alternatives))
             by_start[key] = (regex.compile(pattern, regex.IGNORECASE), owners)
+        if bare:  # one space (or ": "), then the value
+            return cls(by_start, regex.compile(r":?[ \t](?=[^ \t\r\n])"))
         words = sorted((_between_regex(w) for w in config.between if w.strip()), key=len, reverse=True)
         word = f"(?:{'|'.join(words)})" if words else "(?!)"
         # label, then optionally a "between" word, ":" or a dash, and at most one line break (columns of a

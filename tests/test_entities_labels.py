@@ -300,3 +300,68 @@ def test_made_up_values_are_not_from_the_evaluation_set() -> None:
                                                                      "66120057", "44120071", "5512-0071",
                                                                      "30117791", "CX-5519"]
     assert [v for v in values if v in corpus] == []
+
+
+# ---------------------------------------------------------------- bare labels: the noun alone before a code
+BARE = [
+    # (language, text, entity, value) — every value made up for this test
+    ("pl", "Dotyczy: faktura FX/KT/26/0071234, proszę o korektę", "invoice_no", "FX/KT/26/0071234"),
+    ("pl", "w ramach umowy UMX/2026/44190 zamówiłem dekoder", "contract_no", "UMX/2026/44190"),
+    ("pl", "klient 55019932, sprawa pilna", "customer_id", "55019932"),
+    ("pl", "Mój numer klienta był 60118824, teraz nie wiem", "customer_id", "60118824"),  # a copula between
+    ("cs", "v poslední faktuře QX260114 je chyba", "invoice_no", "QX260114"),
+    ("cs", "podepsal jsem smlouvu SX-0077120 na tarif", "contract_no", "SX-0077120"),
+    ("cs", "zákazník KM-5B1E2 chce zrušit službu", "customer_id", "KM-5B1E2"),
+    ("ru", "По счёту ГК260519 начислено лишнее", "invoice_no", "ГК260519"),
+    ("ru", "Договор ПР/Д/55120 прошу расторгнуть", "contract_no", "ПР/Д/55120"),
+    ("ru", "Абонентский номер: ЛК-771045", "customer_id", "ЛК-771045"),
+    ("en", "We have received invoice QAZ-26-550193 for the wrong amount", "invoice_no", "QAZ-26-550193"),
+    ("en", "I wish to cancel my contract CTX-2026-90417 today", "contract_no", "CTX-2026-90417"),
+    ("en", "about the arrears on account 6003317742, which I dispute", "customer_id", "6003317742"),
+    ("en", "my account QR 5512 0934 was closed", "customer_id", "QR 5512 0934"),
+]
+
+NOT_BARE = [
+    # (language, text): a bare label with no code after it
+    ("pl", "faktura 12/2026 była za wysoka"),  # month/year
+    ("pl", "umowa 24 miesiące"),
+    ("pl", "faktury 1200 nie zapłacę"),  # four digits alone: no code
+    ("pl", "klient 600 123 456 dzwonił"),  # a Polish phone number
+    ("en", "my bank account 55120934 is closed"),  # a bank account
+    ("en", "the bill 05/11/2026 arrived late"),  # a date
+    ("ru", "номер телефона клиента 89031112233"),
+    ("ru", "абонентский номер 89031112233"),  # the phone number, as Russian operators say
+    ("ru", "расчётный счёт 40702810900000012345"),  # a bank account (20 digits)
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "entity", "value"), BARE)
+def test_a_bare_label_takes_a_code_right_after_it(lang: str, text: str, entity: str, value: str) -> None:
+    found = extract_entities(text, lang)
+    assert found[entity] == [value], found
+    assert [n for n in OURS if n != entity and found[n]] == [], found
+
+
+@pytest.mark.parametrize(("lang", "text"), NOT_BARE)
+def test_a_bare_label_takes_nothing_that_is_not_a_code(lang: str, text: str) -> None:
+    found = extract_entities(text, lang)
+    assert [found[name] for name in OURS] == [[], [], []], found
+
+
+def test_a_bare_label_needs_the_value_right_after_it() -> None:
+    found = extract_entities("Umowa z dnia wczoraj oraz 7/UX/2026 w aneksie", "pl")
+    assert found["contract_no"] == []
+    found = extract_entities("faktura\n\nFX-2026-01", "pl")  # the value on another line
+    assert found["invoice_no"] == []
+
+
+def test_bare_values_are_not_from_the_evaluation_set() -> None:
+    corpus = "\n".join(p.read_text(encoding="utf-8") for p in EVALUATION.glob("*/*.txt"))
+    assert corpus and [v for _, _, _, v in BARE if v in corpus] == []
+
+
+def test_a_bare_label_with_a_gap_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "entities.yaml"
+    path.write_text("entities:\n  invoice_no:\n    bare:\n      pl: ['faktur* … nr']\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="bare label"):
+        load_entity_config(path)
