@@ -115,6 +115,7 @@ def _ibans(doc: _Text, language: str) -> list[str]:
 # Labels and shapes are configuration (ground/config/entities.yaml, classifiers/entity_config.py).
 _TOKEN = re.compile(r"[^\W_](?:[^\W_]|[/-](?=[^\W_]))*")
 _NUMBER_GOES_ON = re.compile(r"[.,:]\d")  # "12.03.2026", "1,5": a date or a decimal, not an id
+_LINE_WRAP = re.compile(r"[ \t]*\r?\n[ \t]*(?=\S)")  # a line wrapped inside a grouped id (a PDF's or a scan's)
 _YEAR = re.compile(r"(?:19|20)\d\d")  # "umowa z 2019", "faktury 2024 r.": a year alone is no id
 # "faktura nr 1500 zł": a number followed by its currency is an amount, not an id
 _CURRENCY_FOLLOWS = re.compile(r"[ \u00a0]?(?:zł|zl|złotych|pln|kč|kc|korun|czk|руб|р\.|₽|rub|eur|euro|€|usd|\$|"
@@ -134,14 +135,18 @@ def _id_after(text: str, pos: int, spec: EntitySpec) -> tuple[int, int] | None:
     spans = [(first.start(), first.end())]
     while True:
         end = spans[-1][1]
-        if text[end : end + 1] != " ":
+        wrap = _LINE_WRAP.match(text, end)
+        if text[end : end + 1] != " " and wrap is None:
             break
-        nxt = _TOKEN.match(text, end + 1)
+        nxt = _TOKEN.match(text, wrap.end() if wrap else end + 1)
         if nxt is None or _NUMBER_GOES_ON.match(text, nxt.end()):
             break
         prev, word = text[slice(*spans[-1])], nxt.group(0)
         if not any(ch.isdigit() for ch in word):
             break
+        if wrap is not None and not (len(spans) > 1 and prev.isdigit() and word.isdigit()
+                                     and len(word) == len(prev)):
+            break  # a line break continues only a grouped id with a group of the same size ("ZU 7700⏎6659")
         if not ((len(spans) == 1 and _is_prefix(prev)) or (prev.isdigit() and word.isdigit())):
             break
         spans.append((nxt.start(), nxt.end()))

@@ -22,7 +22,10 @@ account 12345678" is no customer number).
 
 A "…" in a label stands for one to MAX_GAP words ("umow* … nr" finds "umowy abonenckiej nr"); ``filler``
 lets up to that many words or one parenthetical stand between a label and a ":" or ``between`` word before
-the value ("Customer number (see your bill): 123", "Nr klienta podany na fakturze: 123"). In both, a word
+the value ("Customer number (see your bill): 123", "Nr klienta podany na fakturze: 123"); the first of them on
+the label's line, the rest may follow one line break (a line wrapped in a PDF or a scan). A grouped id
+wrapped at a line's end ("ZU 7700⏎6659") is read whole when the group after the break has the size of the
+one before it. In both, a word
 where another label begins ends the label ("faktura dla klienta nr 123" is not an invoice number).
 """
 
@@ -281,7 +284,7 @@ class LabelMatcher:
         if self.filler is None:
             return
         m = self.filler.match(folded, end)
-        if m is None or self.starts_label(folded, end, m.end()):
+        if m is None or m.group(0).count("\n") > 1 or self.starts_label(folded, end, m.end()):
             return
         after = self.between.match(folded, m.end())
         if after is None:
@@ -341,7 +344,10 @@ class LabelMatcher:
         filler = None
         if config.filler:
             paren = r"[ \t]*\([^()\d\r\n]{1,40}\)"
-            words = rf"(?:{paren}|[ \t]+[^\W\d_]{{1,20}}){{1,{config.filler}}}"
+            # the first word on the label's line; the next may follow a line break (a PDF's or a scan's
+            # wrapped line: "Лицевой счёт по⏎новому договору: 7700…"); value_starts allows one break
+            more = r"(?:[ \t]+|[ \t]*\r?\n[ \t]*)[^\W\d_]{1,20}"
+            words = rf"(?:{paren}|[ \t]+[^\W\d_]{{1,20}})(?:{paren}|{more}){{0,{config.filler - 1}}}"
             filler = regex.compile(rf"(?:{words}(?=[ \t]*(?:[:–—]|{word}))|{paren})", regex.IGNORECASE)
         return cls(by_start, between, filler)
 

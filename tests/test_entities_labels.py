@@ -365,3 +365,25 @@ def test_a_bare_label_with_a_gap_is_refused_with_a_clear_error(tmp_path: Path) -
     path.write_text("entities:\n  invoice_no:\n    bare:\n      pl: ['faktur* … nr']\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="bare label"):
         load_entity_config(path)
+
+
+# ---------------------------------------------------------------- lines wrapped by a PDF or a scan
+def test_a_grouped_id_wrapped_at_the_end_of_a_line_is_read_whole() -> None:
+    found = extract_entities("číslo zákaznického účtu QZ 5501\n7319. Děkuji", "cs")
+    assert found["customer_id"] == ["QZ 5501 7319"]
+
+
+def test_a_wrap_continues_only_a_group_of_the_same_size() -> None:
+    """"Nr klienta 55019932⏎2026 r." — the next line's number is not part of the id."""
+    found = extract_entities("Nr klienta: KX 4471\n12 sztuk dekoderów", "pl")
+    assert found["customer_id"] == ["KX 4471"]
+    found = extract_entities("Nr klienta 550199\n2026 r. podpisałem", "pl")
+    assert found["customer_id"] == ["550199"]
+
+
+def test_filler_words_may_wrap_once_after_a_word_on_the_labels_line() -> None:
+    found = extract_entities("Лицевой счёт по\nновому договору: 55012377", "ru")
+    assert found["customer_id"] == ["55012377"]
+    # nothing of the filler on the label's line: the next line's "Telefon:" is another field
+    found = extract_entities("Nr klienta\nTelefon: 600123456", "pl")
+    assert found["customer_id"] == []
