@@ -15,7 +15,8 @@ trailing punctuation is dropped; a year alone ("2024") or a number followed by i
 is not an id. Values are reported as written.
 
 A ``bare`` label is the noun alone ("faktura FV/WT/25/0918231", "account 7004402215", "договор ВТ/Д/20931"):
-it counts only with the value right after it, one space between, when no other label claimed that value, and
+it counts only with the value right after it (one space or one line break between, perhaps a ":" or a
+bracket), when no other label claimed that value, and
 only for a value that looks like a code (letters and digits mixed, digits joined by "/" or "-" that are not a
 date, or 6 to 12 digits alone). A bare label is not read after one of the ``bare_not_after`` words ("bank
 account 12345678" is no customer number).
@@ -332,8 +333,8 @@ class LabelMatcher:
             owners = {f"l{i}": entity for i, (_, entity, _) in enumerate(alternatives)}
             pattern = "|".join(f"(?P<l{i}>{p})" for i, (_, _, p) in enumerate(alternatives))
             by_start[key] = (regex.compile(pattern, regex.IGNORECASE), owners)
-        if bare:  # one space (or ": "), then the value
-            return cls(by_start, regex.compile(r":?[ \t](?=[^ \t\r\n])"))
+        if bare:  # one space or one line break (a wrapped line), a ":" or a bracket may stand before it
+            return cls(by_start, regex.compile(r":?(?:[ \t]|[ \t]*\r?\n[ \t]*)[(\[]?(?=[^\s(\[])"))
         words = sorted((_between_regex(w) for w in config.between if w.strip()), key=len, reverse=True)
         word = f"(?:{'|'.join(words)})" if words else "(?!)"
         # label, then optionally a "between" word, ":" or a dash, and at most one line break (columns of a
