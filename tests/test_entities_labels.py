@@ -319,7 +319,7 @@ BARE = [
     ("en", "I wish to cancel my contract CTX-2026-90417 today", "contract_no", "CTX-2026-90417"),
     ("en", "about the arrears on account 6003317742, which I dispute", "customer_id", "6003317742"),
     ("en", "my account QR 5512 0934 was closed", "customer_id", "QR 5512 0934"),
-    ("en", "notice that I wish to cancel my contract\nCTX-2026-55120 today", "contract_no", "CTX-2026-55120"),  # wrapped
+    ("en", "notice that I wish to cancel my contract\nCTX-2026-55120 today", "contract_no", "CTX-2026-55120"),
     ("en", "our new business contract (CTX-66120) needs two more lines", "contract_no", "CTX-66120"),
 ]
 
