@@ -95,12 +95,17 @@ def truth_kinds(letters: Iterable[Letter]) -> list[str]:
     return list(dict.fromkeys(k for letter in letters for k in letter.entities))
 
 
-def main() -> int:
-    """``python -m evaluation.truth``: the entity extractor on the letters' plain texts (no OCR, no e-mail)."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m evaluation.truth [--letters DIR]``: the entity extractor on the letters' plain texts (no OCR,
+    no e-mail); ``--letters tuning/letters`` scores the tuning set instead."""
+    import argparse
+
     from classifiers.entities import extract_entities
     from classifiers.language import detect_language
 
-    letters = load_letters()
+    ap = argparse.ArgumentParser(prog="python -m evaluation.truth", description=main.__doc__)
+    ap.add_argument("--letters", type=Path, default=ROOT, help="the letters to score (default: evaluation/letters)")
+    letters = load_letters(ap.parse_args(argv).letters)
     pairs = [(x.stem, extract_entities(x.text, detect_language(x.text)[0]), x.entities) for x in letters]
     score = score_entities(pairs, truth_kinds(letters))
     for kind, (tp, fp, fn) in score.per_kind.items():
