@@ -1,4 +1,4 @@
-"""The independent evaluation set (evaluation/letters) is well-formed.
+"""The independent evaluation set (evaluation/letters) and the tuning set (tuning/letters) are well-formed.
 
 The set is only measured, never used to train or tune anything. Its accuracy figures (issue 14: entity F1
 >= 0.90, customer-number recall >= 0.95) come from ``python -m evaluation.truth`` (plain texts) and
@@ -31,31 +31,44 @@ CHECKSUMS = {"pesel": pl_pesel.is_valid, "nip": pl_nip.is_valid, "regon": pl_reg
 if not ROOT.exists():
     pytest.skip("no evaluation set in this tree", allow_module_level=True)
 
-LETTERS = load_letters()
+TUNING = ROOT.parents[1] / "tuning" / "letters"
+SETS = {"evaluation": (ROOT, 8), "tuning": (TUNING, 4)}  # root, letters per language × category
+
+
+@pytest.fixture(params=sorted(SETS), scope="module")
+def letter_set(request: pytest.FixtureRequest) -> tuple[object, int, list]:
+    root, per_pair = SETS[request.param]
+    return root, per_pair, load_letters(root)
 
 
 def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
-def test_eight_letters_per_language_and_category() -> None:
-    counts = Counter((letter.language, letter.category) for letter in LETTERS)
+def test_the_same_number_of_letters_per_language_and_category(letter_set: tuple) -> None:
+    root, per_pair, letters = letter_set
+    counts = Counter((letter.language, letter.category) for letter in letters)
     assert {lang for lang, _ in counts} == set(LANGUAGES)
     assert {cat for _, cat in counts} == set(CATEGORIES)
-    assert all(counts[lang, cat] == 8 for lang in LANGUAGES for cat in CATEGORIES), counts
+    assert all(counts[lang, cat] == per_pair for lang in LANGUAGES for cat in CATEGORIES), counts
     for lang in LANGUAGES:  # every letter has its truth and every truth its letter
-        txt = {p.stem for p in (ROOT / lang).glob("*.txt")}
-        truth = {p.stem for p in (ROOT / lang).glob("*.json")}
-        assert txt == truth and len(txt) == 88
-        assert (ROOT / lang / "README.md").exists()
-    assert all(letter.stem.startswith(letter.language + "_") for letter in LETTERS)
+        txt = {p.stem for p in (root / lang).glob("*.txt")}
+        truth = {p.stem for p in (root / lang).glob("*.json")}
+        assert txt == truth and len(txt) == per_pair * len(CATEGORIES)
+    assert all((ROOT / lang / "README.md").exists() for lang in LANGUAGES) and (TUNING.parent / "README.md").exists()
+    assert all(letter.stem.startswith(letter.language + "_") for letter in letters)
 
 
-def test_every_truth_entity_is_in_the_letter() -> None:
+def test_the_tuning_set_shares_no_letter_with_the_evaluation_set() -> None:
+    evaluation = {x.text.strip() for x in load_letters(ROOT)}
+    assert not [x.stem for x in load_letters(TUNING) if x.text.strip() in evaluation]
+
+
+def test_every_truth_entity_is_in_the_letter(letter_set: tuple) -> None:
     """Identifiers are written literally; normalised values (national ids, IBANs, phones, amounts) are there
     once the separators are ignored, and checksummed ids and IBANs are valid."""
     problems: list[str] = []
-    for letter in LETTERS:
+    for letter in letter_set[2]:
         text, digits = letter.text, _digits(letter.text)
         compact = re.sub(r"\s", "", text).upper()
         assert set(letter.entities) <= set(ENTITY_NAMES), letter.stem
@@ -69,7 +82,8 @@ def test_every_truth_entity_is_in_the_letter() -> None:
                 elif kind in CHECKSUMS:
                     ok = v.isdigit() and v in digits and CHECKSUMS[kind](v)
                 elif kind == "iban":
-                    ok = v in compact and std_iban.is_valid(v)
+                    # a domestic account number is written without its country code ("57 6915 …" for PL57…)
+                    ok = (v in compact or v[2:] in compact) and std_iban.is_valid(v)
                 elif kind == "phone":
                     number = phonenumbers.parse(v)
                     ok = phonenumbers.is_valid_number(number) and str(number.national_number) in digits
