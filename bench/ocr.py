@@ -37,7 +37,7 @@ import subprocess
 import tempfile
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,7 +206,7 @@ CliRun = tuple[dict[str, str], float, float, Costs]  # texts, wall s, CPU s, per
 def _pipeline_slice(pool: Any, paths: list[Path]) -> PipelineRun:
     """Texts by path, errors, wall seconds and CPU seconds of the whole process path, costs per file."""
     started = time.perf_counter()
-    results = pool.map(_pipeline_one, [str(p) for p in paths], chunksize=1)
+    results = list(pool.map(_pipeline_one, [str(p) for p in paths]))
     wall = time.perf_counter() - started
     texts = {str(p): r[0] for p, r in zip(paths, results, strict=True)}
     errors = [f"{p.name}: {r[1]}" for p, r in zip(paths, results, strict=True) if r[1]]
@@ -226,8 +226,13 @@ def run_both(raster: list[Sample], workers: int, data_root: Path, rounds: int) -
     p_costs: Costs = {}
     c_costs: Costs = {}
     p_wall = p_cpu = c_wall = c_cpu = 0.0
-    with spawn.Pool(workers, initializer=_pipeline_init, initargs=(str(data_root), barrier)) as pool:
+    # not multiprocessing.Pool: its daemonic workers may not start the bounded parser's child (intake.bounded)
+    with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_pipeline_init,
+                             initargs=(str(data_root), barrier)) as pool:
+        warm = [pool.submit(os.getpid) for _ in range(workers)]  # a worker is started for each (on demand)
         barrier.wait()  # every worker warm: context, migrations, classifier models
+        for f in warm:
+            f.result()
         for k in range(rounds):
             part = raster[k::rounds]
             texts, errs, wall, cpu, costs = _pipeline_slice(pool, [s.path for s in part])
