@@ -281,7 +281,7 @@ def _bare(doc: _Text, language: str, config: EntityConfig, out: dict[str, list[s
     folded = fold(masked)
     done = 0
     for name, m in matcher.find(folded):
-        if m.start() < done or config.bare_blocked(folded, m.start()):
+        if m.start() < done or config.bare_blocked(name, folded, m.start()):
             continue
         gap = matcher.between.match(folded, m.end())
         if gap is None:

@@ -18,8 +18,8 @@ A ``bare`` label is the noun alone ("faktura FV/WT/25/0918231", "account 7004402
 it counts only with the value right after it (one space or one line break between, perhaps a ":" or a
 bracket), when no other label claimed that value, and
 only for a value that looks like a code (letters and digits mixed, digits joined by "/" or "-" that are not a
-date, or 6 to 12 digits alone). A bare label is not read after one of the ``bare_not_after`` words ("bank
-account 12345678" is no customer number).
+date, or 6 to 12 digits alone). A bare label is not read after one of its entity's ``bare_not_after`` words
+("bank account 12345678" is no customer number).
 
 A "…" in a label stands for one to MAX_GAP words ("umow* … nr" finds "umowy abonenckiej nr"); ``filler``
 lets up to that many words or one parenthetical stand between a label and a ":" or ``between`` word before
@@ -162,6 +162,7 @@ class EntitySpec(BaseModel):
 
     labels: dict[str, list[str]] = Field(default_factory=dict)
     bare: dict[str, list[str]] = Field(default_factory=dict)  # the noun alone, right before a code-like value
+    bare_not_after: list[str] = Field(default_factory=list)  # words before a bare label that make it no label
     value: str = ID_VALUE  # "id" or a regular expression the text right after the label must start with
     min_length: int = Field(default=4, ge=1, le=200)
     max_length: int = Field(default=30, ge=1, le=200)
@@ -210,7 +211,6 @@ class EntityConfig(BaseModel):
 
     between: list[str] = Field(default_factory=list)  # words that may stand between a label and its value
     filler: int = Field(default=0, ge=0, le=6)  # words that may stand between a label and a ":" before its value
-    bare_not_after: list[str] = Field(default_factory=list)  # words before a bare label that make it no label
     entities: dict[str, EntitySpec] = Field(default_factory=dict)
 
     @field_validator("entities", mode="before")
@@ -228,13 +228,16 @@ class EntityConfig(BaseModel):
     def _compile_labels(self) -> EntityConfig:
         self._matcher = LabelMatcher.build(self)
         self._bare = LabelMatcher.build(self, bare=True)
-        words = "|".join(regex.escape(fold(w.strip())) for w in self.bare_not_after if w.strip())
-        self._not_after = regex.compile(rf"(?<![^\W_])(?:{words})[ \t]+$" if words else "(?!)", regex.IGNORECASE)
+        self._not_after = {}
+        for name, spec in self.entities.items():
+            words = "|".join(regex.escape(fold(w.strip())) for w in spec.bare_not_after if w.strip())
+            self._not_after[name] = regex.compile(rf"(?<![^\W_])(?:{words})[ \t]+$" if words else "(?!)",
+                                                  regex.IGNORECASE)
         return self
 
     _matcher: LabelMatcher | None = PrivateAttr(default=None)
     _bare: LabelMatcher | None = PrivateAttr(default=None)
-    _not_after: regex.Pattern[str] | None = PrivateAttr(default=None)
+    _not_after: dict[str, regex.Pattern[str]] = PrivateAttr(default_factory=dict)
 
     @property
     def matcher(self) -> LabelMatcher:
@@ -247,10 +250,11 @@ class EntityConfig(BaseModel):
         assert self._bare is not None
         return self._bare
 
-    def bare_blocked(self, folded: str, label_start: int) -> bool:
-        """Whether one of ``bare_not_after`` stands right before a bare label starting at ``label_start``."""
-        assert self._not_after is not None
-        return self._not_after.search(folded, max(0, label_start - 40), label_start) is not None
+    def bare_blocked(self, entity: str, folded: str, label_start: int) -> bool:
+        """Whether one of the entity's ``bare_not_after`` words stands right before its bare label starting at
+        ``label_start``."""
+        pattern = self._not_after.get(entity)
+        return pattern is not None and pattern.search(folded, max(0, label_start - 40), label_start) is not None
 
 
 @dataclass(frozen=True)

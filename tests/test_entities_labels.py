@@ -321,6 +321,8 @@ BARE = [
     ("en", "my account QR 5512 0934 was closed", "customer_id", "QR 5512 0934"),
     ("en", "notice that I wish to cancel my contract\nCTX-2026-55120 today", "contract_no", "CTX-2026-55120"),
     ("en", "our new business contract (CTX-66120) needs two more lines", "contract_no", "CTX-66120"),
+    # "phone" keeps "account" from being the customer's label, not "contract" the contract's
+    ("en", "our broadband and phone contract CTX-77120 ends in May", "contract_no", "CTX-77120"),
 ]
 
 NOT_BARE = [
