@@ -16,18 +16,18 @@ is not an id. Values are reported as written.
 
 A ``bare`` label is the noun alone ("faktura FV/WT/25/0918231", "account 7004402215", "договор ВТ/Д/20931"):
 it counts only with the value right after it (one space or one line break between, perhaps a ":" or a
-bracket), when no other label claimed that value, and
-only for a value that looks like a code (letters and digits mixed, digits joined by "/" or "-" that are not a
-date, or 6 to 12 digits alone). A bare label is not read after one of its entity's ``bare_not_after`` words
-("bank account 12345678" is no customer number).
+bracket), when no other label claimed that value, and only for a value that looks like a code (letters and
+digits mixed, digits joined by "/" or "-" that are not a date, or 6 to 12 digits alone that are not a phone
+number as written). A bare label is not read after one of its entity's ``bare_not_after`` words ("bank account
+12345678" is no customer number).
 
 A "…" in a label stands for one to MAX_GAP words ("umow* … nr" finds "umowy abonenckiej nr"); ``filler``
 lets up to that many words or one parenthetical stand between a label and a ":" or ``between`` word before
 the value ("Customer number (see your bill): 123", "Nr klienta podany na fakturze: 123"); the first of them on
 the label's line, the rest may follow one line break (a line wrapped in a PDF or a scan). A grouped id
 wrapped at a line's end ("ZU 7700⏎6659") is read whole when the group after the break has the size of the
-one before it. In both, a word
-where another label begins ends the label ("faktura dla klienta nr 123" is not an invoice number).
+one before it. In a gap and in filler, a word where another label begins ends the label ("faktura dla
+klienta nr 123" is not an invoice number).
 """
 
 from __future__ import annotations
@@ -246,7 +246,8 @@ class EntityConfig(BaseModel):
 
     @property
     def bare_matcher(self) -> LabelMatcher:
-        """The bare labels; their ``between`` is the one space before the value."""
+        """The bare labels; their ``between`` is what may stand before the value (a space or a line break,
+        perhaps a ":" or a bracket)."""
         assert self._bare is not None
         return self._bare
 
