@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 
 import phonenumbers
@@ -219,6 +219,42 @@ def _configured_shapes(doc: _Text, config: EntityConfig, out: dict[str, list[str
                     doc.take(m.start(), m.end())
 
 
+# "faktury nr 18812/2025 i 18813/2025", "invoices INV-1433 and INV-1434", "по счетам № 4471-Б и № 4502-Б",
+# "квитанциям №№ 0000119044, 0000121377": a list after one label goes on with values of the same shape
+_LIST_NEXT = re.compile(r"[ \t]*(?:[,;&+]|[ \t](?:i|a|oraz|lub|and|or|и|или|nebo)(?=[ \t]))[ \t]*\r?\n?[ \t]*"
+                        r"(?:(?:№|nr\.?|č\.|no\.|#)[ \t]?)?", re.IGNORECASE)
+MAX_LISTED = 10  # values after one label
+
+
+def _shape(value: str) -> str:
+    """"KV2025-01302" → "KV9999-99999": digits as 9, letters and separators as written."""
+    return re.sub(r"\d", "9", value)
+
+
+def _listed(text: str, end: int, spec: EntitySpec, first: str) -> Iterator[tuple[int, int]]:
+    """The spans of further values of ``first``'s shape listed right after it (it ends at ``end``)."""
+    for _ in range(MAX_LISTED):
+        joint = _LIST_NEXT.match(text, end)
+        if joint is None:
+            return
+        span = _id_after(text, joint.end(), spec)
+        if span is None or _shape(text[span[0] : span[1]]) != _shape(first):
+            return
+        yield span
+        end = span[1]
+
+
+def _take(doc: _Text, text: str, span: tuple[int, int], spec: EntitySpec, values: list[str]) -> int:
+    """Take the value at ``span`` and every value of its shape listed after it; the end of the last one."""
+    first = text[span[0] : span[1]]
+    end = span[1]
+    for start, stop in [span, *_listed(text, span[1], spec, first)]:
+        values.append(" ".join(text[start:stop].split()))
+        doc.take(start, stop)
+        end = stop
+    return end
+
+
 def _labelled(doc: _Text, config: EntityConfig, out: dict[str, list[str]]) -> None:
     """Values written after one of their labels ("Nr klienta: 40117235", "číslo smlouvy 7731/2022/B")."""
     matcher = config.matcher
@@ -238,9 +274,7 @@ def _labelled(doc: _Text, config: EntityConfig, out: dict[str, list[str]]) -> No
                 break
         if span is None:
             continue
-        out[name].append(" ".join(masked[span[0] : span[1]].split()))
-        doc.take(span[0], span[1])
-        done = span[1]
+        done = _take(doc, masked, span, config.entities[name], out[name])
 
 
 _DATE_LIKE = re.compile(r"\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?|\d{1,2}[/.-](?:19|20)\d\d|(?:19|20)\d\d[/.-]\d{1,2}"
@@ -289,9 +323,7 @@ def _bare(doc: _Text, language: str, config: EntityConfig, out: dict[str, list[s
         span = _id_after(masked, gap.end(), config.entities[name])
         if span is None or not _looks_like_code(masked[span[0] : span[1]], language):
             continue
-        out[name].append(" ".join(masked[span[0] : span[1]].split()))
-        doc.take(span[0], span[1])
-        done = span[1]
+        done = _take(doc, masked, span, config.entities[name], out[name])
 
 
 # ---------------------------------------------------------------------------- dates

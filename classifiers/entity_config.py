@@ -338,8 +338,10 @@ class LabelMatcher:
             owners = {f"l{i}": entity for i, (_, entity, _) in enumerate(alternatives)}
             pattern = "|".join(f"(?P<l{i}>{p})" for i, (_, _, p) in enumerate(alternatives))
             by_start[key] = (regex.compile(pattern, regex.IGNORECASE), owners)
-        if bare:  # one space or one line break (a wrapped line), a ":" or a bracket may stand before it
-            return cls(by_start, regex.compile(r":?(?:[ \t]|[ \t]*\r?\n[ \t]*)[(\[]?(?=[^\s(\[])"))
+        if bare:  # one space or one line break (a wrapped line); a ":" or "," (apposition), a copula or a
+            # bracket may stand before it ("the last invoice, TB/…", "my account is FGP/…")
+            return cls(by_start, regex.compile(r"[:,]?(?:[ \t]|[ \t]*\r?\n[ \t]*)(?:(?:is|was|jest|byl|je|был)[ \t]+)?"
+                                               r"[(\[]?(?=[^\s(\[])", regex.IGNORECASE))
         words = sorted((_between_regex(w) for w in config.between if w.strip()), key=len, reverse=True)
         word = f"(?:{'|'.join(words)})" if words else "(?!)"
         # label, then optionally a "between" word, ":" or a dash, and at most one line break (columns of a

@@ -323,7 +323,39 @@ BARE = [
     ("en", "our new business contract (CTX-66120) needs two more lines", "contract_no", "CTX-66120"),
     # "phone" keeps "account" from being the customer's label, not "contract" the contract's
     ("en", "our broadband and phone contract CTX-77120 ends in May", "contract_no", "CTX-77120"),
+    ("en", "The last invoice, QB/26/0771, has been paid", "invoice_no", "QB/26/0771"),  # an apposition
+    ("en", "My account is QGP/41/005512. Could you check?", "customer_id", "QGP/41/005512"),  # a copula
+    ("en", "the address on my motor policy QRK-CAR-4410823 is old", "contract_no", "QRK-CAR-4410823"),
+    ("ru", "Оплатила квитанцию № 0000771203 через банк", "invoice_no", "0000771203"),
+    ("cs", "vyúčtování s číslem daňového dokladu 2610559012 na částku", "invoice_no", "2610559012"),
 ]
+
+LISTS = [
+    # (language, text, entity, values): values of one shape listed after one label
+    ("pl", "zapłaciłam faktury nr 55120/2026 i 55121/2026 jednym przelewem", "invoice_no",
+     ["55120/2026", "55121/2026"]),
+    ("pl", "Zaległość dotyczy faktur 7711/2025, 7712/2025 oraz 1088/2026 — nie zgadzam się", "invoice_no",
+     ["1088/2026", "7711/2025", "7712/2025"]),
+    ("cs", "potvrzení o úhradě faktur QV2026-00412, QV2026-00413 a QV2026-00420", "invoice_no",
+     ["QV2026-00412", "QV2026-00413", "QV2026-00420"]),
+    ("ru", "долг по счетам № 5510-Ж и № 5517-Ж не признаю", "invoice_no", ["5510-Ж", "5517-Ж"]),
+    ("en", "I've been charged twice for invoices QNV-00220511 and QNV-00220512", "invoice_no",
+     ["QNV-00220511", "QNV-00220512"]),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "entity", "values"), LISTS)
+def test_a_list_after_one_label_gives_every_value(lang: str, text: str, entity: str, values: list[str]) -> None:
+    found = extract_entities(text, lang)
+    assert found[entity] == values, found
+
+
+def test_a_list_goes_on_only_with_values_of_the_same_shape() -> None:
+    """What follows "i" / "oraz" is another invoice only when it has the first one's shape."""
+    found = extract_entities("faktura nr 55120/2026 i zamówienie 7788-QX", "pl")
+    assert found["invoice_no"] == ["55120/2026"]
+    found = extract_entities("faktura nr 55120/2026 oraz umowa 2026/44/QX", "pl")
+    assert found["invoice_no"] == ["55120/2026"] and found["contract_no"] == ["2026/44/QX"]
 
 NOT_BARE = [
     # (language, text): a bare label with no code after it
@@ -359,9 +391,10 @@ def test_a_bare_label_needs_the_value_right_after_it() -> None:
     assert found["invoice_no"] == []
 
 
-def test_bare_values_are_not_from_the_evaluation_set() -> None:
+def test_bare_and_listed_values_are_not_from_the_evaluation_set() -> None:
     corpus = "\n".join(p.read_text(encoding="utf-8") for p in EVALUATION.glob("*/*.txt"))
-    assert corpus and [v for _, _, _, v in BARE if v in corpus] == []
+    values = [v for _, _, _, v in BARE] + [v for _, _, _, vs in LISTS for v in vs]
+    assert corpus and [v for v in values if v in corpus] == []
 
 
 def test_a_bare_label_with_a_gap_is_refused_with_a_clear_error(tmp_path: Path) -> None:

@@ -32,7 +32,8 @@ if not ROOT.exists():
     pytest.skip("no evaluation set in this tree", allow_module_level=True)
 
 TUNING = ROOT.parents[1] / "tuning" / "letters"
-SETS = {"evaluation": (ROOT, 8), "tuning": (TUNING, 4)}  # root, letters per language × category
+NUMBERS = ROOT.parents[1] / "tuning" / "numbers"  # 20 letters per language about invoice and contract numbers
+SETS = {"evaluation": (ROOT, 8), "tuning": (TUNING, 4), "numbers": (NUMBERS, 0)}  # root, letters per pair
 
 
 @pytest.fixture(params=sorted(SETS), scope="module")
@@ -47,6 +48,9 @@ def _digits(text: str) -> str:
 
 def test_the_same_number_of_letters_per_language_and_category(letter_set: tuple) -> None:
     root, per_pair, letters = letter_set
+    if not per_pair:  # tuning/numbers: a set of its own size
+        assert Counter(letter.language for letter in letters) == {lang: 20 for lang in LANGUAGES}
+        return
     counts = Counter((letter.language, letter.category) for letter in letters)
     assert {lang for lang, _ in counts} == set(LANGUAGES)
     assert {cat for _, cat in counts} == set(CATEGORIES)
@@ -61,7 +65,7 @@ def test_the_same_number_of_letters_per_language_and_category(letter_set: tuple)
 
 def test_the_tuning_set_shares_no_letter_with_the_evaluation_set() -> None:
     evaluation = {x.text.strip() for x in load_letters(ROOT)}
-    assert not [x.stem for x in load_letters(TUNING) if x.text.strip() in evaluation]
+    assert not [x.stem for x in load_letters(TUNING) + load_letters(NUMBERS) if x.text.strip() in evaluation]
 
 
 def test_every_truth_entity_is_in_the_letter(letter_set: tuple) -> None:
