@@ -144,9 +144,9 @@ def _id_after(text: str, pos: int, spec: EntitySpec) -> tuple[int, int] | None:
         prev, word = text[slice(*spans[-1])], nxt.group(0)
         if not any(ch.isdigit() for ch in word):
             break
-        if wrap is not None and not (len(spans) > 1 and prev.isdigit() and word.isdigit()
-                                     and len(word) == len(prev)):
-            break  # a line break continues only a grouped id with a group of the same size ("ZU 7700⏎6659")
+        if wrap is not None and not (len(spans) == 1 and _is_prefix(prev)) and not (
+                len(spans) > 1 and prev.isdigit() and word.isdigit() and len(word) == len(prev)):
+            break  # a line break continues a prefix ("FA⏎2025/07/…") or a group of the same size ("ZU 7700⏎6659")
         if not ((len(spans) == 1 and _is_prefix(prev)) or (prev.isdigit() and word.isdigit())):
             break
         spans.append((nxt.start(), nxt.end()))

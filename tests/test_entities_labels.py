@@ -424,3 +424,10 @@ def test_filler_words_may_wrap_once_after_a_word_on_the_labels_line() -> None:
     # nothing of the filler on the label's line: the next line's "Telefon:" is another field
     found = extract_entities("Nr klienta\nTelefon: 600123456", "pl")
     assert found["customer_id"] == []
+
+
+def test_a_capital_prefix_at_a_lines_end_goes_with_the_number_on_the_next_line() -> None:
+    found = extract_entities("zaległość z faktur nr FA\n2026/07/00412, FA 2026/08/00412", "pl")
+    assert found["invoice_no"] == ["FA 2026/07/00412", "FA 2026/08/00412"]
+    found = extract_entities("Numer klienta: QK\n551207, proszę o kontakt", "pl")
+    assert found["customer_id"] == ["QK 551207"]
