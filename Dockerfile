@@ -21,7 +21,10 @@ COPY requirements.lock ./
 RUN pip install --no-cache-dir -r requirements.lock
 COPY . .
 COPY --from=web /build/web/static/vendor web/static/vendor
-RUN pip install --no-cache-dir --no-deps . && chown -R mailroom /app
+# The .po catalogs are committed, their .mo files built here as `make` does (without them every process
+# compiles the catalogs in memory at start; .dockerignore keeps a checkout's own .mo files out)
+RUN pybabel -q compile -D mailroom -d ground/locale \
+ && pip install --no-cache-dir --no-deps . && chown -R mailroom /app
 
 USER 10001
 ENV MAILROOM_DATA=/home/mailroom/data OMP_THREAD_LIMIT=1
