@@ -557,10 +557,22 @@ def _amounts(doc: _Text) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- phones
+# A phone number wrapped at a line's end by a PDF or a scan ("pod numerem 882⏎699 005"): after a word that says
+# a phone number follows, the line break between its digit groups is read as a space (the view keeps its length)
+_PHONE_WRAP = re.compile(r"(?i)(?:tel|phone|mobil|numer|number|номер|телефон|číslo|cislo|kontakt)[^\n\d]{0,24}"
+                         r"[\d() -]{2,14}?[\d)]([ \t]*\r?\n)(?=[ \t]*[\d(])")
+
+
+def _unwrap(match: re.Match[str]) -> str:
+    cut = match.start(1) - match.start(0)
+    return match.group(0)[:cut] + " " * len(match.group(1))
+
+
 def _phones(doc: _Text, language: str) -> list[str]:
     region = PHONE_REGION.get(language, "ZZ")
     found = []
-    matcher = phonenumbers.PhoneNumberMatcher(doc.view, region, leniency=phonenumbers.Leniency.VALID)
+    view = _PHONE_WRAP.sub(_unwrap, doc.view)
+    matcher = phonenumbers.PhoneNumberMatcher(view, region, leniency=phonenumbers.Leniency.VALID)
     for i, match in enumerate(matcher):
         if i >= MAX_PHONES:
             break

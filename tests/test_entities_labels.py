@@ -431,3 +431,17 @@ def test_a_capital_prefix_at_a_lines_end_goes_with_the_number_on_the_next_line()
     assert found["invoice_no"] == ["FA 2026/07/00412", "FA 2026/08/00412"]
     found = extract_entities("Numer klienta: QK\n551207, proszę o kontakt", "pl")
     assert found["customer_id"] == ["QK 551207"]
+
+
+# ---------------------------------------------------------------- phone numbers wrapped by a PDF or a scan
+@pytest.mark.parametrize(("lang", "text", "phone"), [
+    ("pl", "Proszę o kontakt pod numerem 601\n774 392, najlepiej po 16:00.", "+48601774392"),
+    ("ru", "Прошу прислать мастера. Телефон 8 903 117\n44 21.", "+79031174421"),
+    ("en", "Please ring my mobile 07861\n352904 after six.", "+447861352904"),
+])
+def test_a_phone_number_wrapped_after_a_phone_word_is_read_whole(lang: str, text: str, phone: str) -> None:
+    assert extract_entities(text, lang)["phone"] == [phone]
+
+
+def test_without_a_phone_word_two_lines_of_digits_stay_apart() -> None:
+    assert extract_entities("Zamówienie 601\n774 392 sztuk", "pl")["phone"] == []
