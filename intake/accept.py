@@ -94,11 +94,11 @@ def accept(arrival: Arrival, session: Session, blobs: BlobStore) -> Accepted | D
         submitted_by=arrival.submitted_by,
         message_id=message_id,
     )
-    session.add(env)
-    record(session, arrival.submitted_by or "system", "envelope.accepted", envelope_id=env.id,
-           detail={"channel": env.channel, "sha256": sha, "size": env.size, "name": env.source_name})
-    try:
-        session.commit()
+    try:  # another process may commit the same bytes, key or Message-ID between the check and here
+        session.add(env)
+        record(session, arrival.submitted_by or "system", "envelope.accepted", envelope_id=env.id,
+               detail={"channel": env.channel, "sha256": sha, "size": env.size, "name": env.source_name})
+        session.commit()  # (the audit record's flush already inserts the envelope: its conflict surfaces there)
     except IntegrityError:
         session.rollback()
         found = _existing(session, sha, key, message_id)

@@ -139,6 +139,16 @@ def save_documents(ctx: Context, envelope_id: str, sha: str, found: list[FoundDo
     if not found:
         quarantine(ctx, envelope_id, MailroomError(NO_PAGE))
         return []
+    try:
+        return _save(ctx, envelope_id, sha, found, chunked)
+    except IntegrityError:  # another job read the same envelope at the same moment (the job of another chunk,
+        # or a second `mailroom process` of the same e-mail): its documents stand
+        with session_scope(ctx.db_url) as s:
+            return [d.id for d in s.scalars(select(Document).where(Document.envelope_id == envelope_id)
+                                            .order_by(Document.part_index, Document.doc_index))]
+
+
+def _save(ctx: Context, envelope_id: str, sha: str, found: list[FoundDocument], chunked: bool) -> list[str]:
     ids: list[str] = []
     with session_scope(ctx.db_url) as s:
         if chunked:
@@ -221,11 +231,7 @@ def assemble(ctx: Context, envelope_id: str, parts: list[Part] | None = None) ->
     except MailroomError as exc:  # a letter with no readable text: a person looks at it
         quarantine(ctx, envelope_id, exc)
         return []
-    try:
-        return save_documents(ctx, envelope_id, sha, found, chunked=True)
-    except IntegrityError:  # the job of another chunk made them at the same moment
-        with session_scope(ctx.db_url) as s:
-            return [d.id for d in s.scalars(select(Document).where(Document.envelope_id == envelope_id))]
+    return save_documents(ctx, envelope_id, sha, found, chunked=True)
 
 
 def run_route(ctx: Context, doc_id: str) -> int | None:

@@ -156,3 +156,28 @@ def test_process_names_the_linked_customer(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr[-2000:]
         (line,) = [json.loads(x) for x in proc.stdout.splitlines()]
         assert line["customer"] == expected, line
+
+
+@pytest.mark.slow
+def test_every_cpython_test_email_message_in_one_parallel_run(tmp_path: Path) -> None:
+    """All of CPython's test_email messages in one `mailroom process --jobs 2`, as a user runs it on a folder.
+
+    Several share a Message-ID (msg_01, 03, 14, 20, 29) and two processes accept and read them at once: each
+    is the first's duplicate, never a crash that ends the run. Every file gives lines: documents, or the clear
+    error of a message with no readable text."""
+    from tests.test_real_mail import cpython_mail_dir
+
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    for msg in sorted(cpython_mail_dir().glob("msg_*.txt")):
+        (folder / f"{msg.stem}.eml").write_bytes(msg.read_bytes())
+    files = sorted(str(p) for p in folder.glob("*.eml"))
+    proc = _run(["process", "--json", "--jobs", "2", *files], tmp_path / "data")
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert {line["source"] for line in lines} == set(files)
+    errors = {Path(line["source"]).name: line["error"] for line in lines if "error" in line}
+    assert all("no readable text" in reason for reason in errors.values()), errors
+    assert proc.returncode == (1 if errors else 0)
+    body = next(line for line in lines if line["source"].endswith("msg_35.eml"))
+    assert "there's no separating newline here" in body["text"]

@@ -132,3 +132,35 @@ def test_a_burst_of_identical_password_checks_runs_argon2_once(ctx: Context, mon
     with session_scope(ctx.db_url) as s:
         upsert_user(s, "station", "scan-pass-2", Role.SCANNER)
     assert not sign_in("scan-pass-1") and sign_in("scan-pass-2")
+
+
+def test_a_message_id_committed_by_another_process_meanwhile_is_a_duplicate(
+        ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two `mailroom process --jobs` processes accept e-mails with one Message-ID at once: the second's check
+    finds nothing, its insert conflicts (at the audit record's flush), and it is a duplicate, not a crash."""
+    import sys
+
+    accept_module = sys.modules["intake.accept"]  # (the package's name "accept" is the function)
+    first_mail = Arrival(data=b"From: a@example.org\nMessage-ID: <same@example.org>\n\none", name="one.eml",
+                         content_type="message/rfc822", channel=Channel.EMAIL,
+                         received_at=datetime(2026, 11, 23, 10, tzinfo=UTC), message_id="<same@example.org>")
+    other_mail = Arrival(data=b"From: b@example.org\nMessage-ID: <same@example.org>\n\ntwo", name="two.eml",
+                         content_type="message/rfc822", channel=Channel.EMAIL,
+                         received_at=datetime(2026, 11, 23, 10, tzinfo=UTC), message_id="<same@example.org>")
+    with session_scope(ctx.db_url) as s:
+        first = accept(first_mail, s, ctx.blobs)
+    real = accept_module._existing
+    calls = []
+
+    def checked_before_the_other_committed(*args: object, **kwargs: object) -> Envelope | None:
+        calls.append(1)
+        return None if len(calls) == 1 else real(*args, **kwargs)
+
+    monkeypatch.setattr(accept_module, "_existing", checked_before_the_other_committed)
+    with session_scope(ctx.db_url) as s:
+        second = accept(other_mail, s, ctx.blobs)
+    assert isinstance(first, Accepted) and isinstance(second, Duplicate) and second.of == first.envelope_id
+    assert len(calls) == 2
+    with session_scope(ctx.db_url) as s:
+        assert len(s.scalars(select(Envelope)).all()) == 1
+        assert s.scalars(select(AuditEvent.action)).all().count("envelope.duplicate") == 1
