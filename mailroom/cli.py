@@ -42,13 +42,13 @@ NO_SECRET = ("mailroom: MAILROOM_SECRET_KEY is not set. It signs the session coo
 def cmd_process(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from mailroom.process import default_jobs, process_paths
+    from mailroom.process import default_jobs, process_files
     from pipeline.context import get_context
 
-    ctx = get_context()
     failed = 0
     bar = tqdm(total=len(args.paths), unit="file", disable=not sys.stderr.isatty(), leave=False)
-    for source, lines in process_paths(ctx, args.paths, args.jobs or default_jobs()):
+    for source, lines in process_files(args.paths, args.jobs or default_jobs()):
+        ctx = get_context()  # made by process_files (after its OCR processes started)
         bar.update()
         for line in lines:
             failed += "error" in line

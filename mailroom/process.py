@@ -12,8 +12,10 @@ from typing import Any
 
 from channels.receive import receive
 from ground.errors import MailroomError, TooLarge
-from ground.settings import Settings
+from ground.settings import Settings, get_settings
 from mailroom.contract import document_line, error_line
+from ocr.ahead import ReadAhead, load_ocr_models
+from ocr.extract import forget_pages_ahead
 from pipeline.context import Context, get_context
 from pipeline.runner import run_inline
 from storage.db import get_engine, session_scope
@@ -50,13 +52,14 @@ def process_path(ctx: Context, source: str, now: datetime | None = None) -> Iter
 # ---------------------------------------------------------------- several files at once (--jobs)
 
 _worker_ctx: Context | None = None
-_AHEAD = 4  # files queued per process beyond the one it reads: no process waits for a slow file ahead of it
+_AHEAD = 4  # files queued per process beyond the one being read: no process waits for a slow file ahead of it
 
 
 def _init_worker(settings: Settings) -> None:
     """A pool process: one tesseract thread, its own context (the parent migrated the database already)."""
     global _worker_ctx
     os.environ["OMP_THREAD_LIMIT"] = "1"
+    forget_pages_ahead()  # forked while the parent reads pages ahead: those are the parent's
     _worker_ctx = get_context(settings)  # the parent's, with what warm_up loaded ...
     _worker_ctx.settings = settings  # ... and this pool's settings (get_context keeps the first it saw)
 
@@ -75,14 +78,13 @@ def default_jobs() -> int:
 
 
 def warm_up(ctx: Context) -> None:
-    """Load, before the pool forks, what every process would otherwise load for its first file: the category
+    """Load what every file needs and a forked process would otherwise load for its first file: the category
     model and the language and entity resources (≈ 1 s), the lemmatisers' dictionaries (≈ 0.6 s), the routing
-    rules, SLA policies and reply policy, and the persistent OCR engine's models (≈ 0.4 s). The processes inherit them
-    (copy-on-write: shared memory, loaded once instead of once per process). Loading starts no thread (the
-    tesserocr wheel's tesseract has no OpenMP, and a model load runs no parallel region); the caller empties
-    the database connection pool before it forks."""
+    rules, SLA policies and reply policy, and the persistent OCR engine's models (≈ 0.4 s). Processes forked
+    afterwards inherit them (copy-on-write: shared memory, loaded once instead of once per process). Loading
+    starts no thread (the tesserocr wheel's tesseract has no OpenMP, and a model load runs no parallel region);
+    the caller empties the database connection pool before it forks."""
     import classifiers
-    from ocr.extract import default_engine, script_languages
     from pipeline import models
     from storage import lemmas
 
@@ -90,59 +92,123 @@ def warm_up(ctx: Context) -> None:
     classifiers.classify("Szanowni Państwo, proszę o kopię faktury nr FV/2024/11/0042. Z poważaniem")
     _ = ctx.rules, ctx.policies, ctx.reply_policy  # the reply policy compiles its templates (≈ 0.2 s)
     lemmas.warm_up()
+    load_ocr_models(ctx.settings)
+
+
+def _file_bytes(source: str, settings: Settings) -> bytes | None:
+    """The file's bytes to read its pages ahead; None when process_path will refuse it (it says why)."""
     try:
-        engine = default_engine(getattr(ctx.settings, "ocr_engine", "auto"))
-        load = getattr(engine, "load", None)
-        if load is not None:  # a persistent engine: the languages of either script, as ocr.extract picks them
-            configured = ctx.settings.ocr_languages
-            load(tuple(dict.fromkeys(script_languages(s, configured) for s in ("Latin", "Cyrillic"))))
-    except MailroomError:  # OCR not set up (an engine or language missing): said by the first page that needs it
-        pass
+        path = Path(source)
+        if path.stat().st_size > settings.max_upload_bytes:
+            return None
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
-def _largest_first(sources: Sequence[str]) -> list[int]:
-    """Indices of ``sources``, the biggest files first (a long file started last would run on alone at the end)."""
-    def size(i: int) -> int:
-        try:
-            return os.stat(sources[i]).st_size
-        except OSError:
-            return 0
+class _Spread:
+    """The files of one ``process_paths`` run and where each is read.
 
-    return sorted(range(len(sources)), key=lambda i: -size(i))
+    A PDF or an image has its pages recognised by the read-ahead pool (ocr.ahead) and then goes through the
+    pipeline in this process, in input order, taking its pages from there. Anything else (an e-mail, a text
+    file) goes through the whole pipeline in a second pool, forked after this process has loaded what the
+    pipeline needs, so its processes share it."""
+
+    def __init__(self, sources: Sequence[str], jobs: int, ahead: ReadAhead) -> None:
+        self.sources, self.jobs, self.ahead = sources, jobs, ahead
+        self.window = _AHEAD * jobs
+        self.queued = 0  # files of ``sources`` handed to a pool (or kept for this process) so far
+        self.waiting: list[int] = []  # to be read whole in the file pool, once there is a context
+        self.whole: dict[int, Future[list[dict[str, Any]]]] = {}
+        self.pool: ProcessPoolExecutor | None = None
+        self.ctx: Context | None = None
+        self.warm = False
+
+    def top_up(self, i: int) -> None:
+        """Queue files up to ``window`` beyond file ``i`` (always file ``i`` itself)."""
+        while self.queued < len(self.sources) and self.queued <= i + self.window:
+            index, self.queued = self.queued, self.queued + 1
+            data = _file_bytes(self.sources[index], self.ahead.settings)
+            if not (data is not None and self.ahead.submit(data)) and len(self.sources) > 1:
+                self.waiting.append(index)
+        if self.ctx is not None:  # the file pool needs the context: files queued before it wait for it
+            for index in self.waiting:
+                self.whole[index] = self._file_pool().submit(_lines_of, self.sources[index])
+            self.waiting.clear()
+
+    def warm_up(self) -> None:
+        if not self.warm and self.ctx is not None:
+            warm_up(self.ctx)
+            self.warm = True
+
+    def _file_pool(self) -> ProcessPoolExecutor:
+        if self.pool is None:
+            assert self.ctx is not None
+            self.warm_up()
+            get_engine(self.ctx.db_url).dispose()  # no connection crosses the fork
+            workers = min(self.jobs, len(self.sources))
+            settings = self.ctx.settings.model_copy(update={"ocr_workers": max(1, self.jobs // len(self.sources))})
+            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
+                                            initializer=_init_worker, initargs=(settings,))
+        return self.pool
+
+    def run(self, ctx: Context) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        self.ctx = ctx
+        for i, source in enumerate(self.sources):
+            self.top_up(i)
+            future = self.whole.pop(i, None)
+            if future is not None:
+                yield source, future.result()
+                continue
+            self.warm_up()
+            if len(self.sources) == 1:  # a lone e-mail: its attachments' pages in jobs processes
+                ctx.settings.ocr_workers = max(ctx.settings.ocr_workers, self.jobs)
+            yield source, list(process_path(ctx, source))
+
+    def close(self) -> None:
+        if self.pool is not None:  # stopped early (an error, Ctrl-C): the queue is dropped
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def process_paths(ctx: Context, sources: Sequence[str], jobs: int = 1) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def process_paths(ctx: Context, sources: Sequence[str], jobs: int = 1, ahead: ReadAhead | None = None
+                  ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """``(source, lines)`` for every input, in the order of the inputs, read by up to ``jobs`` processes.
 
-    Files are spread over the processes (one tesseract thread each); a single file (or fewer files than
-    processes) has its pages spread instead (``ocr_workers``). At most ``jobs`` files are read at once, so
-    memory is bounded by ``jobs``; the biggest files are started first, and up to ``_AHEAD`` × ``jobs`` files
-    are queued, so that no process waits for a slow file ahead of it or idles at the end while one long file
-    is read; results are yielded as soon as the next one in input order is ready.
+    With ``jobs`` > 1 the pages of PDFs and images are recognised in ``jobs`` processes (``ahead``, or a
+    read-ahead pool of this call's own) while this process runs the pipeline on the files before them, and
+    other files (e-mails) are read whole in ``jobs`` processes (see :class:`_Spread`). At most ``_AHEAD`` ×
+    ``jobs`` files are queued beyond the one being yielded, so memory is bounded by ``jobs``; results are
+    yielded as soon as the next one in input order is ready.
     """
     jobs = max(1, jobs)
-    if jobs == 1 or len(sources) <= 1:
-        if jobs > 1:
-            ctx.settings.ocr_workers = max(ctx.settings.ocr_workers, jobs)  # the pages of one long file
+    if jobs == 1:
         for source in sources:
             yield source, list(process_path(ctx, source))
         return
-    settings = ctx.settings.model_copy(update={"ocr_workers": max(1, jobs // len(sources))})
-    warm_up(ctx)
-    get_engine(ctx.db_url).dispose()  # no connection crosses the fork
-    order = _largest_first(sources)
-    window = _AHEAD * jobs
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(sources)), mp_context=mp.get_context("fork"),
-                               initializer=_init_worker, initargs=(settings,))
-    pending: dict[int, Future[list[dict[str, Any]]]] = {}
-    queued = 0  # files of ``order`` submitted so far
+    if ahead is None:
+        with ReadAhead(ctx.settings, jobs) as own:
+            yield from process_paths(ctx, sources, jobs, own)
+        return
+    spread = _Spread(sources, jobs, ahead)
     try:
-        for i, source in enumerate(sources):
-            # submit in size order; always as far as file i, and otherwise keep ``window`` files unyielded
-            while queued < len(order) and (i not in pending or len(pending) < window):
-                pending[order[queued]] = pool.submit(_lines_of, sources[order[queued]])
-                queued += 1
-            lines = pending.pop(i).result()
-            yield source, lines
+        yield from spread.run(ctx)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # stopped early (an error, Ctrl-C): the queue is dropped
+        spread.close()
+
+
+def process_files(sources: Sequence[str], jobs: int, settings: Settings | None = None
+                  ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """:func:`process_paths` for the command line: the OCR processes fork and the first files' pages are
+    queued before the context is made (migrations, entity patterns) and the pipeline's resources load."""
+    settings = settings or get_settings()
+    jobs = max(1, jobs)
+    if jobs == 1:
+        yield from process_paths(get_context(settings), sources, 1)
+        return
+    with ReadAhead(settings, jobs) as ahead:
+        spread = _Spread(sources, jobs, ahead)
+        try:
+            spread.top_up(0)  # PDFs and images only: the others wait for the context
+            yield from spread.run(get_context(settings))
+        finally:
+            spread.close()

@@ -9,8 +9,9 @@ from __future__ import annotations
 import io
 import logging
 import multiprocessing as mp
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import pairwise
@@ -76,6 +77,10 @@ def extract(
         raise UnsupportedInput(
             "An e-mail reached the OCR stage whole; intake must split it into body and attachments first."
         )
+    if _ahead and pages is None and prep == Prep() and kind in (PDF, *IMAGE_TYPES):
+        ready = _ahead[-1](data)
+        if ready is not None:
+            return OcrResult(pages=ready)
     workers = workers if workers is not None else int(getattr(settings, "ocr_workers", 1))
     if workers > 1 and engine is None and kind in (PDF, *IMAGE_TYPES):
         indices = pages if pages is not None else range(page_count(data, kind, settings))
@@ -134,6 +139,23 @@ def page_count(data: bytes, kind: str, settings: Settings) -> int:
 
 
 _pools: dict[int, ProcessPoolExecutor] = {}
+_ahead: list[Callable[[bytes], list[PageText] | None]] = []  # see ocr.ahead
+
+
+@contextmanager
+def taking_pages_from(take: Callable[[bytes], list[PageText] | None]) -> Iterator[None]:
+    """Within this block extract() first asks ``take`` for a file's pages, read ahead elsewhere (ocr.ahead)."""
+    _ahead.append(take)
+    try:
+        yield
+    finally:
+        _ahead.remove(take)
+
+
+def forget_pages_ahead() -> None:
+    """In a process forked inside a ``taking_pages_from`` block: read everything here (the pages read ahead
+    belong to the parent)."""
+    _ahead.clear()
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -147,10 +169,10 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 def _pages_in_parallel(data: bytes, kind: str, indices: range, settings: Settings, prep: Prep, workers: int
                        ) -> list[PageText]:
     jobs = [(data, kind, index, settings, prep) for index in indices]
-    return list(_pool(workers).map(_one_page, jobs))
+    return list(_pool(workers).map(one_page, jobs))
 
 
-def _one_page(job: tuple[bytes, str, int, Settings, Prep]) -> PageText:
+def one_page(job: tuple[bytes, str, int, Settings, Prep]) -> PageText:
     """Page ``index`` of a file, read in a pool process exactly as extract() reads it in sequence."""
     data, kind, index, settings, prep = job
     engine = default_engine(getattr(settings, "ocr_engine", "auto"))

@@ -4,6 +4,7 @@ first."""
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing as mp
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -58,34 +59,22 @@ def test_a_rotated_page_is_still_read_upright_with_models_loaded_ahead() -> None
     assert cer(text, truth) < 0.03
 
 
-def test_biggest_files_first(tmp_path: Path) -> None:
-    sizes = [10, 3000, 0, 500]
-    paths = []
-    for i, size in enumerate(sizes):
-        path = tmp_path / f"f{i}"
-        path.write_bytes(b"x" * size)
-        paths.append(str(path))
-    paths.append(str(tmp_path / "missing"))
-    assert process._largest_first(paths) == [1, 3, 0, 2, 4]
-
-
 def _fake_lines(source: str) -> list[dict[str, Any]]:
     with open(Path(source).parent / "started", "a") as f:
         f.write(Path(source).name + "\n")
     return [{"source": source, "pid": os.getpid()}]
 
 
-def test_jobs_yield_in_input_order_though_big_files_start_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                                                ) -> None:
-    """Every file is read once, by the pool's processes, and yielded in the order given."""
+def test_jobs_yield_in_input_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file that is neither a PDF nor an image is read once, whole, by the file pool's processes, and
+    yielded in the order given."""
     monkeypatch.setattr(process, "_lines_of", _fake_lines)
     monkeypatch.setattr(process, "warm_up", lambda ctx: None)
     monkeypatch.setattr(process, "get_context", lambda settings: SimpleNamespace(settings=settings))
-    sizes = [(7 * i) % 30 + 1 for i in range(30)]  # 1…30 bytes, shuffled: f17 is the biggest, f04 next
     paths = []
-    for i, size in enumerate(sizes):
+    for i in range(30):
         path = tmp_path / f"f{i:02d}"
-        path.write_bytes(b"x" * size)
+        path.write_bytes(b"x" * ((7 * i) % 30 + 1))
         paths.append(str(path))
 
     class Ctx:
@@ -97,7 +86,48 @@ def test_jobs_yield_in_input_order_though_big_files_start_first(tmp_path: Path, 
     assert all(lines[0]["source"] == source and lines[0]["pid"] != os.getpid() for source, lines in got)
     started = (tmp_path / "started").read_text().split()
     assert sorted(started) == sorted(Path(p).name for p in paths)
-    assert "f17" in started[:2]  # the biggest first (two processes: either may write its name first)
+
+
+def test_pages_read_ahead_are_those_extract_reads_here(tmp_path: Path) -> None:
+    """``mailroom process --jobs N`` recognises the pages of PDFs and images in a pool forked at its start:
+    extract() takes them from there (not reading them itself) and they are the pages it reads in-process."""
+    from ocr.ahead import ReadAhead
+
+    pl, _ = letter_page("pl")
+    ru, _ = letter_page("ru")
+    files = [png(pl), png(ru)]
+    here = [extract(data, "image/png", settings=SETTINGS).pages for data in files]
+    ahead = ReadAhead(SETTINGS, 2)
+    with ahead:
+        assert all(ahead.submit(data) for data in files)
+        assert not ahead.submit(b"From: a@b.cz\nSubject: x\n\nbody\n")  # an e-mail is read whole elsewhere
+        with pytest.MonkeyPatch.context() as mp_:
+            def not_here(*_a: object, **_k: object) -> None:
+                raise AssertionError("read in this process")
+            mp_.setattr(importlib.import_module("ocr.extract"), "_raster_page", not_here)
+            got = [extract(data, "image/png", settings=SETTINGS).pages for data in files]
+    assert got == here
+    assert [p.text for p in got[1]] and "а" in got[1][0].text.lower() + "а"
+
+
+def test_a_read_ahead_pool_that_dies_leaves_the_reading_to_this_process(tmp_path: Path) -> None:
+    """A pool process killed (out of memory, a crash in tesseract) loses no file: the pages not yet taken are
+    read in this process."""
+    import signal
+
+    from ocr.ahead import ReadAhead
+
+    image, truth = letter_page("pl")
+    data = png(image)
+    with ReadAhead(SETTINGS, 1) as ahead:
+        assert ahead.submit(png(image.rotate(0.5, fillcolor=255)))  # keeps the one process busy a moment
+        for pid in list(ahead._pool._processes):  # noqa: SLF001 - the crash is the point of the test
+            os.kill(pid, signal.SIGKILL)
+        assert ahead.take(png(image.rotate(0.5, fillcolor=255))) is None
+        assert ahead.broken
+        assert not ahead.submit(data)
+        text = extract(data, "image/png", settings=SETTINGS).text
+    assert cer(text, truth) < 0.03
 
 
 def _workers_of(source: str) -> list[dict[str, Any]]:
