@@ -119,6 +119,7 @@ class _Spread:
         self.window = _AHEAD * jobs
         self.queued = 0  # files of ``sources`` handed to a pool (or kept for this process) so far
         self.waiting: list[int] = []  # to be read whole in the file pool, once there is a context
+        self.keys: dict[int, str] = {}  # files whose pages are read ahead: their keys in the read-ahead
         self.whole: dict[int, Future[list[dict[str, Any]]]] = {}
         self.pool: ProcessPoolExecutor | None = None
         self.ctx: Context | None = None
@@ -129,7 +130,12 @@ class _Spread:
         while self.queued < len(self.sources) and self.queued <= i + self.window:
             index, self.queued = self.queued, self.queued + 1
             data = _file_bytes(self.sources[index], self.ahead.settings)
-            if not (data is not None and self.ahead.submit(data)) and len(self.sources) > 1:
+            key = self.ahead.submit(data) if data is not None else None
+            if key is not None:
+                self.keys[index] = key
+            if data is None or key is not None:
+                continue  # read here: its pages are read ahead, or process_path says why it cannot be read
+            if len(self.sources) > 1:
                 self.waiting.append(index)
         if self.ctx is not None:  # the file pool needs the context: files queued before it wait for it
             for index in self.waiting:
@@ -163,7 +169,11 @@ class _Spread:
             self.warm_up()
             if len(self.sources) == 1:  # a lone e-mail: its attachments' pages in jobs processes
                 ctx.settings.ocr_workers = max(ctx.settings.ocr_workers, self.jobs)
-            yield source, list(process_path(ctx, source))
+            lines = list(process_path(ctx, source))
+            key = self.keys.pop(i, None)
+            if key is not None:
+                self.ahead.discard(key)  # not taken: a duplicate of a file read before (no OCR wasted on it)
+            yield source, lines
 
     def close(self) -> None:
         if self.pool is not None:  # stopped early (an error, Ctrl-C): the queue is dropped

@@ -56,20 +56,21 @@ class ReadAhead:
         self._pending: dict[str, list[Future[PageText]]] = {}
         self.broken = False
 
-    def submit(self, data: bytes) -> bool:
-        """Queue every page of a PDF or image file; False for anything else (an e-mail, text) or a file that
-        ``extract()`` will refuse (too many pages, unreadable): that is said when it is read."""
+    def submit(self, data: bytes) -> str | None:
+        """Queue every page of a PDF or image file and return its key (for :meth:`discard`); None for anything
+        else (an e-mail, text) or a file that ``extract()`` will refuse (too many pages, unreadable): that is
+        said when it is read."""
         if self.broken:
-            return False
+            return None
         try:
             kind = sniff_type(data)
             if kind not in (PDF, *IMAGE_TYPES):
-                return False
+                return None
             pages = page_count(data, kind, self.settings)
         except Exception:  # noqa: BLE001 - not read ahead: extract() reads it again here and says what is wrong
-            return False
+            return None
         if pages > self.settings.max_pages:
-            return False
+            return None
         key = hashlib.sha256(data).hexdigest()
         if key not in self._pending:
             prep = Prep()
@@ -78,8 +79,13 @@ class ReadAhead:
                                       for index in range(pages)]
             except BrokenProcessPool:
                 self.broken = True
-                return False
-        return True
+                return None
+        return key
+
+    def discard(self, key: str) -> None:
+        """Forget pages nobody took (the file was a duplicate): those not started yet are not read at all."""
+        for future in self._pending.pop(key, []):
+            future.cancel()
 
     def take(self, data: bytes) -> list[PageText] | None:
         """The pages of ``data`` when they were submitted (waiting for them), else None."""

@@ -99,8 +99,8 @@ def test_pages_read_ahead_are_those_extract_reads_here(tmp_path: Path) -> None:
     here = [extract(data, "image/png", settings=SETTINGS).pages for data in files]
     ahead = ReadAhead(SETTINGS, 2)
     with ahead:
-        assert all(ahead.submit(data) for data in files)
-        assert not ahead.submit(b"From: a@b.cz\nSubject: x\n\nbody\n")  # an e-mail is read whole elsewhere
+        assert all(ahead.submit(data) is not None for data in files)
+        assert ahead.submit(b"From: a@b.cz\nSubject: x\n\nbody\n") is None  # read whole elsewhere
         with pytest.MonkeyPatch.context() as mp_:
             def not_here(*_a: object, **_k: object) -> None:
                 raise AssertionError("read in this process")
@@ -120,12 +120,12 @@ def test_a_read_ahead_pool_that_dies_leaves_the_reading_to_this_process(tmp_path
     image, truth = letter_page("pl")
     data = png(image)
     with ReadAhead(SETTINGS, 1) as ahead:
-        assert ahead.submit(png(image.rotate(0.5, fillcolor=255)))  # keeps the one process busy a moment
+        assert ahead.submit(png(image.rotate(0.5, fillcolor=255))) is not None  # keeps the one process busy a moment
         for pid in list(ahead._pool._processes):  # noqa: SLF001 - the crash is the point of the test
             os.kill(pid, signal.SIGKILL)
         assert ahead.take(png(image.rotate(0.5, fillcolor=255))) is None
         assert ahead.broken
-        assert not ahead.submit(data)
+        assert ahead.submit(data) is None
         text = extract(data, "image/png", settings=SETTINGS).text
     assert cer(text, truth) < 0.03
 
@@ -150,3 +150,24 @@ def test_fewer_files_than_jobs_spread_each_files_pages_in_the_pool_processes(tmp
     got = list(process.process_paths(ctx, paths, jobs=4))
     assert [lines[0]["ocr_workers"] for _, lines in got] == [2, 2]
     assert ctx.settings.ocr_workers == 1  # the parent's own is left as it was
+
+
+def test_files_read_before_are_not_read_ahead_in_vain(tmp_path: Path) -> None:
+    """A second run over the same scans finds them all read already: every page queued for them is dropped
+    (nothing is left pending, so memory stays bounded however many files a re-run names)."""
+    from ocr.ahead import ReadAhead
+
+    paths = []
+    for i, lang in enumerate(("pl", "cs", "en")):
+        image, _ = letter_page(lang)
+        path = tmp_path / f"scan{i}.png"
+        path.write_bytes(png(image))
+        paths.append(str(path))
+    ctx = process.get_context(SETTINGS.model_copy(update={"data": tmp_path / "data"}))
+    first = [lines for _, lines in process.process_paths(ctx, paths, jobs=2)]
+    with ReadAhead(ctx.settings, 2) as ahead:
+        again = [lines for _, lines in process.process_paths(ctx, paths, jobs=2, ahead=ahead)]
+        assert ahead._pending == {}  # noqa: SLF001 - what the test is about
+    assert [[x["document_id"] for x in lines] for lines in again] == [[x["document_id"] for x in lines]
+                                                                      for lines in first]
+    assert all("error" not in x for lines in first for x in lines)
