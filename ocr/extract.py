@@ -77,7 +77,7 @@ def extract(
         raise UnsupportedInput(
             "An e-mail reached the OCR stage whole; intake must split it into body and attachments first."
         )
-    if _ahead and pages is None and prep == Prep() and kind in (PDF, *IMAGE_TYPES):
+    if _ahead and engine is None and pages is None and prep == Prep() and kind in (PDF, *IMAGE_TYPES):
         ready = _ahead[-1](data)
         if ready is not None:
             return OcrResult(pages=ready)
