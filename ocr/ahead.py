@@ -7,8 +7,9 @@ file. Before, all of that (about 3 s) came first, on one core, and the pool only
 
 ``extract()`` takes a file's pages from here when they were read ahead (the same bytes, read with the default
 preparation); anything else it reads itself. A page that fails in the pool raises what ``extract()`` would
-have raised in this process. If a pool process dies, the pool is given up and every file not yet taken is read
-in this process instead.
+have raised in this process. If a pool process dies (a file that crashes tesseract or PDFium, the kernel's
+out-of-memory killer), a new pool is started and from then on each file is read alone in it, so that a crash
+names its file: that file is refused with a clear error (and quarantined by the pipeline), the others are read.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from ground.errors import MailroomError
+from ground.errors import CorruptInput, MailroomError
 from ground.records import PageText
 from ground.settings import Settings
 from ocr.extract import default_engine, one_page, page_count, script_languages, taking_pages_from
@@ -49,19 +50,18 @@ class ReadAhead:
 
     def __init__(self, settings: Settings, workers: int) -> None:
         self.settings = settings
+        self.workers = max(1, workers)
         load_ocr_models(settings)
-        # forked before this process starts any thread of its own (the pool's manager thread starts after it)
-        self._pool = ProcessPoolExecutor(max(1, workers), mp_context=mp.get_context("fork"),
-                                         initializer=_one_thread)
+        self._pool = self._new_pool()
         self._pending: dict[str, list[Future[PageText]]] = {}
-        self.broken = False
+        self.alone = False  # a pool process died: each file is read alone from then on (see the module)
 
-    def submit(self, data: bytes) -> str | None:
-        """Queue every page of a PDF or image file and return its key (for :meth:`discard`); None for anything
-        else (an e-mail, text) or a file that ``extract()`` will refuse (too many pages, unreadable): that is
-        said when it is read."""
-        if self.broken:
-            return None
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # the first is forked before this process starts any thread (its manager thread starts after the fork)
+        return ProcessPoolExecutor(self.workers, mp_context=mp.get_context("fork"), initializer=_one_thread)
+
+    def _pages(self, data: bytes) -> tuple[str, int] | None:
+        """The file's kind and page count when its pages can be read here; None: extract() says what is wrong."""
         try:
             kind = sniff_type(data)
             if kind not in (PDF, *IMAGE_TYPES):
@@ -69,17 +69,26 @@ class ReadAhead:
             pages = page_count(data, kind, self.settings)
         except Exception:  # noqa: BLE001 - not read ahead: extract() reads it again here and says what is wrong
             return None
-        if pages > self.settings.max_pages:
+        return (kind, pages) if pages <= self.settings.max_pages else None
+
+    def _submit(self, data: bytes, kind: str, pages: int) -> list[Future[PageText]]:
+        prep = Prep()
+        return [self._pool.submit(one_page, (data, kind, index, self.settings, prep)) for index in range(pages)]
+
+    def submit(self, data: bytes) -> str | None:
+        """Queue every page of a PDF or image file and return its key (for :meth:`discard`); None for anything
+        else (an e-mail, text) or a file that ``extract()`` will refuse (too many pages, unreadable): that is
+        said when it is read. Once a pool process has died nothing is queued: the file is read alone when
+        :meth:`take` asks for it."""
+        found = self._pages(data)
+        if found is None:
             return None
         key = hashlib.sha256(data).hexdigest()
-        if key not in self._pending:
-            prep = Prep()
+        if not self.alone and key not in self._pending:
             try:
-                self._pending[key] = [self._pool.submit(one_page, (data, kind, index, self.settings, prep))
-                                      for index in range(pages)]
+                self._pending[key] = self._submit(data, *found)
             except BrokenProcessPool:
-                self.broken = True
-                return None
+                self._restart()
         return key
 
     def discard(self, key: str) -> None:
@@ -88,15 +97,32 @@ class ReadAhead:
             future.cancel()
 
     def take(self, data: bytes) -> list[PageText] | None:
-        """The pages of ``data`` when they were submitted (waiting for them), else None."""
+        """The pages of ``data`` when they were submitted (waiting for them), else None; once a pool process has
+        died, every PDF or image is read alone in the pool. Raises CorruptInput for a file that kills it."""
         futures = self._pending.pop(hashlib.sha256(data).hexdigest(), None)
-        if futures is None:
+        if futures is not None:
+            try:
+                return [f.result() for f in futures]
+            except BrokenProcessPool:  # this file, or another one read at the same time, killed a pool process
+                self._restart()
+        if not self.alone:
+            return None
+        found = self._pages(data)
+        if found is None:
             return None
         try:
-            return [f.result() for f in futures]
-        except BrokenProcessPool:  # a pool process died (killed, out of memory): read here from now on
-            self.broken = True
-            return None
+            return [f.result() for f in self._submit(data, *found)]
+        except BrokenProcessPool:
+            self._restart()
+            raise CorruptInput("Reading this file stopped the OCR process (it died while reading a page); the "
+                               "original is kept: check the file, or scan the letter again.") from None
+
+    def _restart(self) -> None:
+        """A new pool in place of a broken one; what was queued in the old one is read again when taken."""
+        self.alone = True
+        self._pending.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
 
     def close(self) -> None:
         self._pending.clear()

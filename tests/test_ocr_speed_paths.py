@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing as mp
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
@@ -110,24 +111,62 @@ def test_pages_read_ahead_are_those_extract_reads_here(tmp_path: Path) -> None:
     assert [p.text for p in got[1]] and "а" in got[1][0].text.lower() + "а"
 
 
-def test_a_read_ahead_pool_that_dies_leaves_the_reading_to_this_process(tmp_path: Path) -> None:
-    """A pool process killed (out of memory, a crash in tesseract) loses no file: the pages not yet taken are
-    read in this process."""
+def test_a_read_ahead_pool_process_killed_loses_no_file(tmp_path: Path) -> None:
+    """A pool process killed (out of memory, say) while it reads a good file: a new pool reads the file again,
+    and from then on each file is read alone in it."""
     import signal
 
     from ocr.ahead import ReadAhead
 
     image, truth = letter_page("pl")
+    busy = png(image.rotate(0.5, fillcolor=255))
     data = png(image)
     with ReadAhead(SETTINGS, 1) as ahead:
-        assert ahead.submit(png(image.rotate(0.5, fillcolor=255))) is not None  # keeps the one process busy a moment
+        assert ahead.submit(busy) is not None  # keeps the one process busy a moment
         for pid in list(ahead._pool._processes):  # noqa: SLF001 - the crash is the point of the test
             os.kill(pid, signal.SIGKILL)
-        assert ahead.take(png(image.rotate(0.5, fillcolor=255))) is None
-        assert ahead.broken
-        assert ahead.submit(data) is None
+        again = ahead.take(busy)
+        assert again is not None and cer(again[0].text, truth) < 0.03
+        assert ahead.alone
+        assert ahead.submit(data) is not None and ahead._pending == {}  # noqa: SLF001 - nothing queued now
         text = extract(data, "image/png", settings=SETTINGS).text
     assert cer(text, truth) < 0.03
+
+
+_DEADLY: set[str] = set()  # SHA-256 of the files whose pages kill the OCR process (set before the pool forks)
+
+
+def _dies_on_deadly_files(job: tuple[bytes, str, int, Any, Any]) -> Any:
+    """ocr.extract.one_page, except that a file named in _DEADLY kills the process reading it (as a file that
+    crashes tesseract or PDFium would)."""
+    import hashlib
+
+    from ocr.extract import one_page
+
+    if hashlib.sha256(job[0]).hexdigest() in _DEADLY:
+        os._exit(70)
+    return one_page(job)
+
+
+def test_a_file_that_kills_the_ocr_process_is_refused_and_the_others_are_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mailroom process --jobs 2`` on three scans, the middle one crashing the OCR process each time it is read:
+    it gets a clear error line, the two others their documents, and the command goes on."""
+    import hashlib
+
+    paths = []
+    for i, lang in enumerate(("pl", "en", "cs")):
+        image, _ = letter_page(lang)
+        path = tmp_path / f"scan{i}.png"
+        path.write_bytes(png(image))
+        paths.append(str(path))
+    monkeypatch.setattr(importlib.import_module("ocr.ahead"), "one_page", _dies_on_deadly_files)
+    monkeypatch.setattr(sys.modules[__name__], "_DEADLY", {hashlib.sha256(Path(paths[1]).read_bytes()).hexdigest()})
+    ctx = process.get_context(SETTINGS.model_copy(update={"data": tmp_path / "data"}))
+    got = dict(process.process_paths(ctx, paths, jobs=2))
+    assert [x["language"] for x in got[paths[0]]] == ["pl"] and [x["language"] for x in got[paths[2]]] == ["cs"]
+    (bad,) = got[paths[1]]
+    assert "stopped the OCR process" in bad["error"]
 
 
 def _workers_of(source: str) -> list[dict[str, Any]]:
