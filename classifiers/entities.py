@@ -144,10 +144,11 @@ def _id_after(text: str, pos: int, spec: EntitySpec) -> tuple[int, int] | None:
         prev, word = text[slice(*spans[-1])], nxt.group(0)
         if not any(ch.isdigit() for ch in word):
             break
-        if wrap is not None and not (len(spans) == 1 and _is_prefix(prev)) and not (
-                len(spans) > 1 and prev.isdigit() and word.isdigit() and len(word) == len(prev)):
-            break  # a line break continues a prefix ("FA⏎2025/07/…") or a group of the same size ("ZU 7700⏎6659")
-        if not ((len(spans) == 1 and _is_prefix(prev)) or (prev.isdigit() and word.isdigit())):
+        after_prefix = len(spans) == 1 and _is_prefix(prev)
+        next_group = prev.isdigit() and word.isdigit()
+        if wrap is not None:  # a line break continues a prefix ("FA⏎2025/07/…") or a group of the same size
+            next_group = next_group and len(spans) > 1 and len(word) == len(prev)  # ("ZU 7700⏎6659")
+        if not (after_prefix or next_group):
             break
         spans.append((nxt.start(), nxt.end()))
     while len(spans) > 1 and spans[-1][1] - spans[0][0] > spec.max_length:

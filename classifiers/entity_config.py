@@ -231,8 +231,8 @@ class EntityConfig(BaseModel):
         self._not_after = {}
         for name, spec in self.entities.items():
             words = "|".join(regex.escape(fold(w.strip())) for w in spec.bare_not_after if w.strip())
-            self._not_after[name] = regex.compile(rf"(?<![^\W_])(?:{words})[ \t]+$" if words else "(?!)",
-                                                  regex.IGNORECASE)
+            if words:
+                self._not_after[name] = regex.compile(rf"(?<![^\W_])(?:{words})[ \t]+$", regex.IGNORECASE)
         return self
 
     _matcher: LabelMatcher | None = PrivateAttr(default=None)

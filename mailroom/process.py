@@ -22,13 +22,20 @@ from storage.db import get_engine, session_scope
 from storage.models import Envelope, EnvelopeState
 
 
-def process_path(ctx: Context, source: str, now: datetime | None = None) -> Iterator[dict[str, Any]]:
-    """Contract lines for one input file; a failure yields one error line (and is quarantined)."""
+def _read(path: Path, settings: Settings) -> bytes:
+    """The file's bytes; TooLarge above the upload limit (not read), OSError when it cannot be read."""
+    if path.stat().st_size > settings.max_upload_bytes:
+        raise TooLarge(f"{path.name} is larger than {settings.max_upload_bytes} bytes; split it.")
+    return path.read_bytes()
+
+
+def process_path(ctx: Context, source: str, now: datetime | None = None, data: bytes | None = None
+                 ) -> Iterator[dict[str, Any]]:
+    """Contract lines for one input file (``data``: its bytes, already read); a failure yields one error line
+    (and is quarantined)."""
     path = Path(source)
     try:
-        if path.stat().st_size > ctx.settings.max_upload_bytes:
-            raise TooLarge(f"{path.name} is larger than {ctx.settings.max_upload_bytes} bytes; split it.")
-        data = path.read_bytes()
+        data = data if data is not None else _read(path, ctx.settings)
     except OSError as exc:
         yield error_line(source, f"The file cannot be read ({exc.strerror}); check the path and permissions.")
         return
@@ -98,11 +105,8 @@ def warm_up(ctx: Context) -> None:
 def _file_bytes(source: str, settings: Settings) -> bytes | None:
     """The file's bytes to read its pages ahead; None when process_path will refuse it (it says why)."""
     try:
-        path = Path(source)
-        if path.stat().st_size > settings.max_upload_bytes:
-            return None
-        return path.read_bytes()
-    except OSError:
+        return _read(Path(source), settings)
+    except (OSError, TooLarge):
         return None
 
 
@@ -120,6 +124,7 @@ class _Spread:
         self.queued = 0  # files of ``sources`` handed to a pool (or kept for this process) so far
         self.waiting: list[int] = []  # to be read whole in the file pool, once there is a context
         self.keys: dict[int, str] = {}  # files whose pages are read ahead: their keys in the read-ahead
+        self.data: dict[int, bytes] = {}  # and their bytes, read once
         self.whole: dict[int, Future[list[dict[str, Any]]]] = {}
         self.pool: ProcessPoolExecutor | None = None
         self.ctx: Context | None = None
@@ -132,7 +137,7 @@ class _Spread:
             data = _file_bytes(self.sources[index], self.ahead.settings)
             key = self.ahead.submit(data) if data is not None else None
             if key is not None:
-                self.keys[index] = key
+                self.keys[index], self.data[index] = key, data
             if data is None or key is not None:
                 continue  # read here: its pages are read ahead, or process_path says why it cannot be read
             if len(self.sources) > 1:
@@ -160,24 +165,24 @@ class _Spread:
 
     def run(self, ctx: Context) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         self.ctx = ctx
-        for i, source in enumerate(self.sources):
-            self.top_up(i)
-            future = self.whole.pop(i, None)
-            if future is not None:
-                yield source, future.result()
-                continue
-            self.warm_up()
-            if len(self.sources) == 1:  # a lone e-mail: its attachments' pages in jobs processes
-                ctx.settings.ocr_workers = max(ctx.settings.ocr_workers, self.jobs)
-            lines = list(process_path(ctx, source))
-            key = self.keys.pop(i, None)
-            if key is not None:
-                self.ahead.discard(key)  # not taken: a duplicate of a file read before (no OCR wasted on it)
-            yield source, lines
-
-    def close(self) -> None:
-        if self.pool is not None:  # stopped early (an error, Ctrl-C): the queue is dropped
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            for i, source in enumerate(self.sources):
+                self.top_up(i)
+                future = self.whole.pop(i, None)
+                if future is not None:
+                    yield source, future.result()
+                    continue
+                self.warm_up()
+                if len(self.sources) == 1:  # a lone e-mail: its attachments' pages in jobs processes
+                    ctx.settings.ocr_workers = max(ctx.settings.ocr_workers, self.jobs)
+                lines = list(process_path(ctx, source, data=self.data.pop(i, None)))
+                key = self.keys.pop(i, None)
+                if key is not None:
+                    self.ahead.discard(key)  # not taken: a duplicate of a file read before (no OCR wasted on it)
+                yield source, lines
+        finally:
+            if self.pool is not None:  # stopped early (an error, Ctrl-C): the queue is dropped
+                self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def process_paths(ctx: Context, sources: Sequence[str], jobs: int = 1, ahead: ReadAhead | None = None
@@ -199,11 +204,7 @@ def process_paths(ctx: Context, sources: Sequence[str], jobs: int = 1, ahead: Re
         with ReadAhead(ctx.settings, jobs) as own:
             yield from process_paths(ctx, sources, jobs, own)
         return
-    spread = _Spread(sources, jobs, ahead)
-    try:
-        yield from spread.run(ctx)
-    finally:
-        spread.close()
+    yield from _Spread(sources, jobs, ahead).run(ctx)
 
 
 def process_files(sources: Sequence[str], jobs: int, settings: Settings | None = None
@@ -217,8 +218,5 @@ def process_files(sources: Sequence[str], jobs: int, settings: Settings | None =
         return
     with ReadAhead(settings, jobs) as ahead:
         spread = _Spread(sources, jobs, ahead)
-        try:
-            spread.top_up(0)  # PDFs and images only: the others wait for the context
-            yield from spread.run(get_context(settings))
-        finally:
-            spread.close()
+        spread.top_up(0)  # PDFs and images only: the others wait for the context (the file pool starts in run)
+        yield from spread.run(get_context(settings))

@@ -133,6 +133,17 @@ def test_a_read_ahead_pool_process_killed_loses_no_file(tmp_path: Path) -> None:
     assert cer(text, truth) < 0.03
 
 
+def _scans(folder: Path, languages: tuple[str, ...]) -> list[str]:
+    """One generated letter page per language, written as PNG scans; their paths."""
+    paths = []
+    for i, lang in enumerate(languages):
+        image, _ = letter_page(lang)
+        path = folder / f"scan{i}.png"
+        path.write_bytes(png(image))
+        paths.append(str(path))
+    return paths
+
+
 _DEADLY: set[str] = set()  # SHA-256 of the files whose pages kill the OCR process (set before the pool forks)
 
 
@@ -154,12 +165,7 @@ def test_a_file_that_kills_the_ocr_process_is_refused_and_the_others_are_read(
     it gets a clear error line, the two others their documents, and the command goes on."""
     import hashlib
 
-    paths = []
-    for i, lang in enumerate(("pl", "en", "cs")):
-        image, _ = letter_page(lang)
-        path = tmp_path / f"scan{i}.png"
-        path.write_bytes(png(image))
-        paths.append(str(path))
+    paths = _scans(tmp_path, ("pl", "en", "cs"))
     monkeypatch.setattr(importlib.import_module("ocr.ahead"), "one_page", _dies_on_deadly_files)
     monkeypatch.setattr(sys.modules[__name__], "_DEADLY", {hashlib.sha256(Path(paths[1]).read_bytes()).hexdigest()})
     ctx = process.get_context(SETTINGS.model_copy(update={"data": tmp_path / "data"}))
@@ -196,12 +202,7 @@ def test_files_read_before_are_not_read_ahead_in_vain(tmp_path: Path) -> None:
     (nothing is left pending, so memory stays bounded however many files a re-run names)."""
     from ocr.ahead import ReadAhead
 
-    paths = []
-    for i, lang in enumerate(("pl", "cs", "en")):
-        image, _ = letter_page(lang)
-        path = tmp_path / f"scan{i}.png"
-        path.write_bytes(png(image))
-        paths.append(str(path))
+    paths = _scans(tmp_path, ("pl", "cs", "en"))
     ctx = process.get_context(SETTINGS.model_copy(update={"data": tmp_path / "data"}))
     first = [lines for _, lines in process.process_paths(ctx, paths, jobs=2)]
     with ReadAhead(ctx.settings, 2) as ahead:
