@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Update, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from classifiers.training import record_correction
@@ -256,17 +256,16 @@ def complete(session: Session, item_id: int, agent: str, now: datetime, outcome:
     if outcome not in OUTCOMES:
         raise InvalidRequest(f"unknown outcome {outcome!r}; use one of: {', '.join(OUTCOMES)}")
     begin_write(session)
-    row = session.execute(
-        update(_T).where(_T.c.id == item_id, _T.c.state == WorkItemState.CLAIMED.value, _T.c.assignee == agent)
-        .values(state=WorkItemState.DONE.value, outcome=outcome, claimed_until=None, version=_T.c.version + 1,
+    item = session.scalars(
+        update(WorkItem).where(_T.c.id == item_id, _T.c.state == WorkItemState.CLAIMED.value, _T.c.assignee == agent)
+        .values(state=WorkItemState.DONE.value, outcome=outcome, claimed_until=None, version=WorkItem.version + 1,
                 updated_at=now)
-        .returning(_T.c.document_id)).first()
-    if row is None:
+        .returning(WorkItem).execution_options(synchronize_session=False),
+        execution_options={"populate_existing": True}).first()
+    if item is None:
         item = _owned(session, item_id, agent, "complete")
         raise Conflict(f"work item {item_id} is {item.state}; it must be claimed to complete")
-    item = session.get(WorkItem, item_id, populate_existing=True)
-    assert item is not None
-    record(session, agent, "work_item.completed", document_id=row.document_id, work_item_id=item_id,
+    record(session, agent, "work_item.completed", document_id=item.document_id, work_item_id=item_id,
            detail={"state": WorkItemState.DONE.value, "outcome": outcome, "claimed_until": None})
     return item
 
@@ -427,16 +426,19 @@ class AgentScope:
 
 
 def agent_scope(session: Session, agent: str) -> AgentScope:
-    """What ``agent`` may work. An agent with no queue memberships works no queue (never every queue)."""
-    user = session.scalars(select(User).where(User.username == agent)).first()
-    if user is None:
+    """What ``agent`` may work. An agent with no queue memberships works no queue (never every queue).
+
+    One statement (the user, their skills and one row per member queue), as every claim asks it."""
+    rows = session.execute(
+        select(User.role, AgentSkill, QueueMember.queue).where(User.username == agent)
+        .outerjoin(AgentSkill, AgentSkill.user_id == User.id).outerjoin(QueueMember, QueueMember.user_id == User.id)
+        .order_by(QueueMember.queue)).all()
+    if not rows:
         return AgentScope(queues=[])
-    if user.role != Role.AGENT.value:
+    if rows[0].role != Role.AGENT.value:
         return AgentScope(queues=None)
-    queues = list(session.scalars(select(QueueMember.queue).where(QueueMember.user_id == user.id)
-                                  .order_by(QueueMember.queue)))
-    skill = session.get(AgentSkill, user.id)
-    scope = AgentScope(queues=queues)
+    scope = AgentScope(queues=[r.queue for r in rows if r.queue is not None])
+    skill = rows[0].AgentSkill
     if skill is not None:
         scope.languages, scope.categories = list(skill.languages), list(skill.categories)
         scope.segments, scope.capacity = list(skill.segments), skill.capacity
@@ -485,6 +487,32 @@ def claim_next(session: Session, agent: str, now: datetime, *, queues: Sequence[
     Order: priority (higher first), then the binding deadline (``sla_due``: the earlier of internal
     and statutory, so the least time left first), then age.
     """
+    stmt = _claim_statement(session, agent, now, queues, lease, use_scope)
+    row = None if stmt is None else session.execute(stmt.returning(*_CLAIM_RETURNING)).first()
+    if row is None:
+        return None
+    c = Claimed(*row)
+    _claimed(session, agent, now, c)
+    return c
+
+
+def next_for_agent(session: Session, agent: str, now: datetime, *, queues: Sequence[str] | None = None,
+                   lease: timedelta = LEASE, use_scope: bool = True) -> WorkItem | None:
+    """``claim_next``, returning the claimed work item (loaded by the claim's own RETURNING)."""
+    stmt = _claim_statement(session, agent, now, queues, lease, use_scope)
+    if stmt is None:
+        return None
+    item = session.scalars(stmt.returning(WorkItem), execution_options={"populate_existing": True}).first()
+    if item is None:
+        return None
+    _claimed(session, agent, now, Claimed(item.id, item.document_id, item.queue, item.priority, item.sla_due,
+                                     item.claimed_until, item.version))  # type: ignore[arg-type]
+    return item
+
+
+def _claim_statement(session: Session, agent: str, now: datetime, queues: Sequence[str] | None,
+                     lease: timedelta, use_scope: bool) -> Update | None:
+    """claim_next's UPDATE (without its RETURNING); None when the agent may work none of ``queues``."""
     begin_write(session)
     scope = agent_scope(session, agent) if use_scope else AgentScope(queues=None)
     allowed = scope.queues
@@ -507,34 +535,24 @@ def claim_next(session: Session, agent: str, now: datetime, *, queues: Sequence[
     pick = pick.order_by(_T.c.priority.desc(), _T.c.sla_due.asc(), _T.c.id.asc()).limit(1)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True, of=_T)
-    until = now + lease
-    stmt = update(_T).where(_T.c.id == pick.scalar_subquery(), _T.c.state == WorkItemState.NEW.value)
+    stmt = update(WorkItem).where(_T.c.id == pick.scalar_subquery(), _T.c.state == WorkItemState.NEW.value)
     if use_scope:
         held = (select(func.count()).select_from(_T)
                 .where(_T.c.assignee == agent, _T.c.state == WorkItemState.CLAIMED.value).scalar_subquery())
         stmt = stmt.where(held < scope.capacity)
-    row = session.execute(stmt.values(state=WorkItemState.CLAIMED.value, assignee=agent, claimed_until=until,
-                                      version=_T.c.version + 1, updated_at=now)
-                          .returning(*_CLAIM_RETURNING)).first()
-    if row is None:
-        return None
-    c = Claimed(*row)
+    return stmt.values(state=WorkItemState.CLAIMED.value, assignee=agent, claimed_until=now + lease,
+                       version=WorkItem.version + 1, updated_at=now
+                       ).execution_options(synchronize_session=False)
+
+
+def _claimed(session: Session, agent: str, now: datetime, c: Claimed) -> None:
+    """The outbox row and the audit event of a claim, in its transaction."""
     session.execute(insert(OutboxEvent.__table__).values(
         at=now, kind="item.taken", queue=c.queue, work_item_id=c.id, actor=agent, recipient=None,
         payload={"item_id": c.id, "queue": c.queue, "priority": c.priority, "state": WorkItemState.CLAIMED.value,
                  "sla_due": _iso(c.sla_due), "assignee": agent}))
     record(session, agent, "work_item.claimed", document_id=c.document_id, work_item_id=c.id,
-           detail={"state": WorkItemState.CLAIMED.value, "assignee": agent, "claimed_until": _iso(until)})
-    return c
-
-
-def next_for_agent(session: Session, agent: str, now: datetime, *, queues: Sequence[str] | None = None,
-                   lease: timedelta = LEASE, use_scope: bool = True) -> WorkItem | None:
-    """``claim_next``, returning the claimed work item (one more primary-key read)."""
-    c = claim_next(session, agent, now, queues=queues, lease=lease, use_scope=use_scope)
-    if c is None:
-        return None
-    return session.get(WorkItem, c.id, populate_existing=True)
+           detail={"state": WorkItemState.CLAIMED.value, "assignee": agent, "claimed_until": _iso(c.claimed_until)})
 
 
 def next_item(session: Session, queue: str, agent: str, now: datetime) -> WorkItem | None:
