@@ -22,9 +22,11 @@ RUN pip install --no-cache-dir -r requirements.lock
 COPY . .
 COPY --from=web /build/web/static/vendor web/static/vendor
 # The .po catalogs are committed, their .mo files built here as `make` does (without them every process
-# compiles the catalogs in memory at start; .dockerignore keeps a checkout's own .mo files out)
+# compiles the catalogs in memory at start; .dockerignore keeps a checkout's own .mo files out), and
+# simplemma's lemma tries as `make` builds them (storage/lemmas.py), beside the installed package (-P: not
+# beside the copy of the source in /app)
 RUN pybabel -q compile -D mailroom -d ground/locale \
- && pip install --no-cache-dir --no-deps . && chown -R mailroom /app
+ && pip install --no-cache-dir --no-deps . && python -P -m storage.lemmas && chown -R mailroom /app
 
 USER 10001
 ENV MAILROOM_DATA=/home/mailroom/data OMP_THREAD_LIMIT=1

@@ -7,7 +7,11 @@ independent evaluation set and their speed (docs/benchmarks.md, "Inflection-awar
 - Russian: pymorphy3 with the OpenCorpora dictionary (``pymorphy3-dicts-ru``, a package: no download).
 - Czech and English: simplemma's lemma tables (shipped in the package).
 
-Each package loads its dictionary on first use, not on import.
+Each package loads its dictionary on first use, not on import. simplemma's own tables are front-coded
+streams that take about 0.4 s of pure Python to decode in every process; ``make`` (and the image) turn them
+into MARISA tries once (``python -m storage.lemmas``: ``lemma_tries/simplemma-<version>/``, simplemma's
+``TrieDictionaryFactory``), which a process maps in milliseconds and which give the same lemmas. Without
+them (or without ``marisa-trie``) the tables are decoded in memory as before.
 
 A document is lemmatised in its own language (``Document.language``), one lemma per word, so the lemma
 stream runs parallel to the folded stream (same number of words, same positions: a phrase of lemmas is a
@@ -30,10 +34,14 @@ Lemmas are folded like the text (``storage.search.fold_token``: lower case, no d
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 LANGUAGES: tuple[str, ...] = ("pl", "cs", "ru", "en")
@@ -99,11 +107,61 @@ def _russian(word: str) -> list[str]:
     return [p.normal_form for p in _pymorphy().parse(word)]
 
 
+SIMPLEMMA_LANGUAGES: tuple[str, ...] = ("cs", "en")  # the languages simplemma lemmatises here
+_TRIES = Path(__file__).with_name("lemma_tries")
+
+
+def tries_dir() -> Path:
+    """Where ``make`` keeps the tries for the installed simplemma (a new version gets new tries)."""
+    from simplemma.__metadata__ import __version__
+
+    return _TRIES / f"simplemma-{__version__}"
+
+
+def build_tries(directory: Path | None = None) -> Path:
+    """Build the missing tries of SIMPLEMMA_LANGUAGES in ``directory`` (default :func:`tries_dir`); each file
+    appears whole or not at all (built aside, then renamed), so a process never maps half a trie."""
+    from simplemma.strategies.dictionaries.trie_dictionary_factory import TrieDictionaryFactory
+
+    directory = directory or tries_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    for lang in SIMPLEMMA_LANGUAGES:
+        target = directory / f"{lang}.dic"
+        if target.is_file():
+            continue
+        with tempfile.TemporaryDirectory(dir=directory) as scratch:
+            TrieDictionaryFactory(disk_cache_dir=scratch).get_dictionary(lang)  # builds and saves <lang>.dic
+            os.replace(Path(scratch) / f"{lang}.dic", target)
+    return directory
+
+
+def trie_factory() -> Any:
+    """simplemma's dictionary factory over the prebuilt tries; None when one is missing (or marisa-trie is)."""
+    directory = tries_dir()
+    if not all((directory / f"{lang}.dic").is_file() for lang in SIMPLEMMA_LANGUAGES):
+        return None
+    try:
+        from simplemma.strategies.dictionaries.trie_dictionary_factory import TrieDictionaryFactory
+
+        return TrieDictionaryFactory(disk_cache_dir=str(directory))
+    except ImportError:
+        return None
+
+
+def _simplemma_lemmatizer() -> Any:
+    """simplemma over the prebuilt tries when they are there, else over its tables decoded in memory."""
+    from simplemma import Lemmatizer
+    from simplemma.strategies import DefaultStrategy
+
+    factory = trie_factory()
+    if factory is None:
+        return Lemmatizer()
+    return Lemmatizer(lemmatization_strategy=DefaultStrategy(dictionary_factory=factory))
+
+
 def _simplemma(language: str) -> Callable[[str], list[str]]:
     def lemmatise(word: str) -> list[str]:
-        import simplemma
-
-        return [simplemma.lemmatize(word, lang=language)]
+        return [_load("simplemma", _simplemma_lemmatizer).lemmatize(word, lang=language)]
 
     return lemmatise
 
@@ -184,3 +242,7 @@ def warm_up(languages: tuple[str, ...] = LANGUAGES) -> None:
     """Load the lemmatisers' dictionaries now (about a second) instead of at the first letter or query."""
     for lang in languages:
         analyses("test", lang)
+
+
+if __name__ == "__main__":  # `make install`: python -m storage.lemmas [DIRECTORY]
+    print(build_tries(Path(sys.argv[1]) if len(sys.argv) > 1 else None))

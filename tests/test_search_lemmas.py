@@ -14,6 +14,7 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 
+from storage import lemmas
 from storage.db import alembic_config, get_engine, migrate, session_scope
 from storage.lemmas import lemma_stream, query_lemmas
 from storage.models import Document
@@ -93,6 +94,32 @@ def test_the_letter_language_decides_the_lemmatiser_and_cyrillic_is_russian() ->
     assert lemma_stream("umowy", "en") == "umowy"  # not an English word: kept as written
     assert lemma_stream("umowy", None) == "umowy"
     assert lemma_stream("договоры", "pl") == "договор"  # a Cyrillic word is Russian in any letter
+
+
+def test_the_prebuilt_tries_give_the_lemmas_of_simplemmas_tables(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make install` builds the tries; they must lemmatise exactly as the tables they are made from."""
+    import simplemma
+
+    assert all((lemmas.tries_dir() / f"{lang}.dic").is_file() for lang in lemmas.SIMPLEMMA_LANGUAGES), \
+        "make install builds the tries (python -m storage.lemmas)"
+    from simplemma.strategies.dictionaries.trie_dictionary_factory import TrieDictionaryFactory
+
+    assert isinstance(lemmas.trie_factory(), TrieDictionaryFactory)
+    on_tries = lemmas._simplemma_lemmatizer()
+    for text_, lang in ((CS, "cs"), (EN, "en"), (CS + " " + EN, "cs"), (EN + " " + CS, "en")):
+        for word in lemmas.TOKEN.findall(text_.lower()):
+            assert on_tries.lemmatize(word, lang=lang) == simplemma.lemmatize(word, lang=lang), (lang, word)
+    # built elsewhere: whole files, and a second build leaves them as they are
+    built = lemmas.build_tries(tmp_path / "tries")
+    first = {p.name: p.stat().st_mtime_ns for p in built.iterdir()}
+    assert sorted(first) == ["cs.dic", "en.dic"]
+    assert {p.name: p.stat().st_mtime_ns for p in lemmas.build_tries(built).iterdir()} == first
+    # without the tries (a fresh checkout before make) the tables are decoded, with the same lemmas
+    monkeypatch.setattr(lemmas, "tries_dir", lambda: tmp_path / "none")
+    assert lemmas.trie_factory() is None
+    on_tables = lemmas._simplemma_lemmatizer()
+    assert on_tables.lemmatize("invoices", lang="en") == on_tries.lemmatize("invoices", lang="en") == "invoice"
 
 
 def test_a_query_word_is_lemmatised_in_every_language_it_may_be_in() -> None:
