@@ -172,9 +172,10 @@ class _Spread:
                 if future is not None:
                     yield source, future.result()
                     continue
-                self.warm_up()
-                if len(self.sources) == 1:  # a lone e-mail: its attachments' pages in jobs processes
+                if len(self.sources) == 1:  # a lone file: its pages (an e-mail's attachments') in jobs processes,
                     ctx.settings.ocr_workers = max(ctx.settings.ocr_workers, self.jobs)
+                else:  # and nothing to load ahead for processes that share it: each resource loads when needed
+                    self.warm_up()
                 lines = list(process_path(ctx, source, data=self.data.pop(i, None)))
                 key = self.keys.pop(i, None)
                 if key is not None:

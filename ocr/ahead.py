@@ -1,6 +1,7 @@
 """Pages of files read ahead in a pool of processes, for ``mailroom process --jobs N``.
 
-The pool forks as soon as the command starts, with nothing loaded but the OCR engine's models. Its
+The pool forks as soon as the command has a PDF or image for it, with nothing loaded but the OCR engine's
+models (loaded then, so a run of e-mails alone neither loads them nor forks). Its
 processes recognise the pages of the first files while the command migrates the database, compiles the
 entity patterns, loads the category model and the lemma dictionaries, and then runs the pipeline file by
 file. Before, all of that (about 3 s) came first, on one core, and the pool only started after it.
@@ -51,7 +52,7 @@ class ReadAhead:
     def __init__(self, settings: Settings, workers: int) -> None:
         self.settings = settings
         self.workers = max(1, workers)
-        load_ocr_models(settings)
+        self._models = False  # loaded at the first submit (a run of e-mails alone never needs them)
         self._pool = self._new_pool()
         self._pending: dict[str, list[Future[PageText]]] = {}
         self.alone = False  # a pool process died: each file is read alone from then on (see the module)
@@ -72,6 +73,9 @@ class ReadAhead:
         return (kind, pages) if pages <= self.settings.max_pages else None
 
     def _submit(self, data: bytes, kind: str, pages: int) -> list[Future[PageText]]:
+        if not self._models:
+            load_ocr_models(self.settings)  # before the pool forks (at its first submit): shared by its processes
+            self._models = True
         prep = Prep()
         return [self._pool.submit(one_page, (data, kind, index, self.settings, prep)) for index in range(pages)]
 
