@@ -3,7 +3,7 @@
 
     .venv/bin/python -m bench.claim [--items 1000] [--agents 50] [--engines sqlite,postgresql]
                                     [--work-ms 1000] [--procs 5] [--sse 5] [--fill pipeline|rows]
-                                    [--keep DIR] [--py-spy SECONDS]
+                                    [--keep DIR [--pg-log]] [--py-spy SECONDS]
 
 Per engine, in a fresh data directory (on the local disk):
 
@@ -30,6 +30,10 @@ Per engine, in a fresh data directory (on the local disk):
 
 Prints per engine a summary, and last one line: ``bench claim: items=… agents=… sqlite_claim_p50_ms=…
 sqlite_claim_p99_ms=… postgresql_claim_p50_ms=… postgresql_claim_p99_ms=… exactly_once=true pg_fsync=on …``.
+``--pg-log`` (with ``--keep``) keeps PostgreSQL's log as ``<keep>/postgresql-server.log``: statements of
+50 ms or more, lock waits past 20 ms and checkpoints (``bench.support.PG_LOG_SETTINGS``), to see what a tail
+is made of (session 12: one 69 ms COMMIT, its WAL flush, with four audited commits waiting behind it for the
+audit chain's lock).
 ``--py-spy SECONDS`` records the serve process tree with py-spy (``py-spy`` on PATH or ``PY_SPY``) for that
 long from the agents' start, into ``<keep>/<engine>-profile.txt`` (collapsed stacks; ``PY_SPY_MODE=cpu``
 (default: threads on a CPU), ``gil`` (the thread holding the GIL) or ``idle`` (wall clock, waits included)).
@@ -59,6 +63,7 @@ from pathlib import Path
 
 from bench.claim_db import engine_for, fresh_database, populate, run_agents
 from bench.support import (
+    PG_LOG_SETTINGS,
     durable_postgres,
     filesystem_of,
     free_port,
@@ -467,12 +472,14 @@ def check_exactly_once(db_url: str, claims: list[tuple[str, int, float]], comple
 
 
 @contextmanager
-def _database(engine: str, root: Path) -> Iterator[tuple[str, dict[str, str]]]:
+def _database(engine: str, root: Path, pg_log: bool = False) -> Iterator[tuple[str, dict[str, str]]]:
     """(database URL, durability settings); SQLite: "" (the data directory's default database)."""
     if engine == "sqlite":
         yield "", {}
         return
-    with durable_postgres() as server:  # in the temporary directory: the postgres user must reach it
+    log = (root / "postgresql-server.log") if pg_log else None
+    # in the temporary directory: the postgres user must reach it
+    with durable_postgres(extra=PG_LOG_SETTINGS if pg_log else (), keep_log=log) as server:
         settings = pg_durability(server)
         yield new_pg_database(server, "claim"), settings
 
@@ -481,7 +488,7 @@ def run_engine(engine: str, args: argparse.Namespace, root: Path) -> EngineResul
     result = EngineResult(engine, agents=args.agents)
     data = root / engine
     data.mkdir(parents=True, exist_ok=True)
-    with _database(engine, root) as (pg_url, settings):
+    with _database(engine, root, bool(args.keep and args.pg_log)) as (pg_url, settings):
         result.settings = settings
         db_url = pg_url or f"sqlite:///{data / 'mailroom.db'}"
         print(f"{engine}: filling {args.items} items ({args.fill}) …", flush=True)
@@ -574,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fill", choices=["pipeline", "rows"], default="pipeline")
     p.add_argument("--settle", type=float, default=5.0, help="seconds between serve's start and the agents")
     p.add_argument("--keep", help="keep data directories, serve logs and profiles here")
+    p.add_argument("--pg-log", action="store_true",
+                   help="with --keep: keep PostgreSQL's log with slow statements and lock waits (PG_LOG_SETTINGS)")
     p.add_argument("--py-spy", type=float, default=0.0, metavar="SECONDS",
                    help="record serve's process tree with py-spy for SECONDS from the agents' start")
     args = p.parse_args(argv)

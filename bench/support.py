@@ -91,10 +91,11 @@ def _pg_bin() -> Path:
 
 @contextmanager
 def durable_postgres(settings: dict[str, str] | None = None, *, base_dir: str | None = None,
-                     extra: Sequence[str] = ()) -> Iterator[str]:
+                     extra: Sequence[str] = (), keep_log: Path | None = None) -> Iterator[str]:
     """A throw-away PostgreSQL cluster on a private port and the local disk; yields a SQLAlchemy URL of its
     ``postgres`` database. ``settings``: server settings (default :data:`DURABLE`); ``extra``: more
-    ``name=value`` settings (e.g. ``shared_buffers=1GB``). Stopped (``-m fast``) and removed on exit."""
+    ``name=value`` settings (e.g. ``shared_buffers=1GB``); ``keep_log``: the server's log is copied there.
+    Stopped (``-m fast``) and removed on exit."""
     bindir = _pg_bin()
     root = Path(tempfile.mkdtemp(prefix="mailroom-bench-pg-", dir=base_dir))
     as_postgres: list[str] = []
@@ -118,6 +119,8 @@ def durable_postgres(settings: dict[str, str] | None = None, *, base_dir: str | 
     finally:
         subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
                        capture_output=True, timeout=120)
+        if keep_log is not None and log.exists():
+            shutil.copyfile(log, keep_log)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -187,3 +190,10 @@ def mailroom_serve(env: dict[str, str], *args: str, log: Path, timeout: float = 
             pass
         if proc.poll() is None:
             proc.wait(timeout=30)
+
+
+# What the server's log records with ``--pg-log`` (bench.claim): every statement of 50 ms or more, every lock
+# wait past 20 ms (deadlock_timeout is lowered for that: the deadlock check runs sooner, a little more work
+# per wait) and the checkpoints, with the time to the millisecond and the backend's pid.
+PG_LOG_SETTINGS = ("log_min_duration_statement=50", "log_lock_waits=on", "deadlock_timeout=20ms",
+                   "log_checkpoints=on", "log_line_prefix='%m [%p] '")
