@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,8 +14,8 @@ from intake import Accepted, Arrival, Duplicate, accept
 from pipeline.context import Context
 from storage import users
 from storage.blobs import FsBlobStore, sha256_hex
-from storage.db import get_engine, migrate, session_scope
-from storage.models import AuditEvent, Envelope, Role
+from storage.db import autocommit_scope, get_engine, migrate, session_scope
+from storage.models import ApiToken, AuditEvent, Envelope, Role
 from storage.users import authenticate, upsert_user
 
 
@@ -105,6 +106,34 @@ def test_same_schema_and_intake_on_postgresql(postgres_url: str, tmp_path: Path)
     with session_scope(postgres_url) as s:
         env = s.get(Envelope, first.envelope_id)
         assert env is not None and env.received_at == datetime(2026, 11, 23, 10, tzinfo=UTC)
+
+def test_a_token_check_on_postgresql_opens_no_transaction(postgres_url: str) -> None:
+    """Who is asking is looked up on every API request: in autocommit_scope PostgreSQL gets the SELECT alone (no
+    BEGIN and COMMIT around it), the once-a-minute last_used_at is committed by its UPDATE, a revoked token is
+    refused at once, and the pooled connection goes back to transactions for the next session_scope."""
+    from psycopg.pq import TransactionStatus
+
+    migrate(postgres_url)
+    now = datetime(2026, 12, 8, 9, tzinfo=UTC)
+    name = f"tok{uuid.uuid4().hex[:8]}"
+    with session_scope(postgres_url) as s:
+        upsert_user(s, name, "correct horse battery", Role.AGENT)
+        token, plain = users.create_token(s, name, "bench", now)
+        token_id = token.id
+    with autocommit_scope(postgres_url) as s:
+        assert users.token_for(s, plain, now) is not None
+        pg = s.connection().connection.dbapi_connection
+        assert pg is not None and pg.info.transaction_status == TransactionStatus.IDLE  # nothing left open
+    with session_scope(postgres_url) as s:
+        stored = s.get(ApiToken, token_id)
+        assert stored is not None and stored.last_used_at == now
+        s.execute(select(ApiToken.id).limit(1))
+        pg = s.connection().connection.dbapi_connection
+        assert pg is not None and pg.info.transaction_status == TransactionStatus.INTRANS  # a transaction again
+        users.revoke_token(s, token_id, now)
+    with autocommit_scope(postgres_url) as s:
+        assert users.token_for(s, plain, now) is None
+
 
 def test_a_burst_of_identical_password_checks_runs_argon2_once(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
     """HTTP Basic sends the password with every request: 12 checks at once cost one argon2 run, a changed
