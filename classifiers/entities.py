@@ -79,9 +79,12 @@ def _emails(doc: _Text) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- IBAN
-_IBAN = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2}[ ]?\d{2}(?:[ ]?[A-Z0-9]){11,32})")
+# Between two characters of an account number: nothing, a space, or a line wrap (a PDF's or a scan's lines end
+# inside it); the checksum (and for an IBAN its country's length) decides where the number ends.
+_GAP = r"(?:[ ]|[ \t]*\r?\n[ \t]*)?"
+_IBAN = re.compile(rf"(?<![A-Za-z0-9])([A-Z]{{2}}[ ]?\d{{2}}(?:{_GAP}[A-Z0-9]){{11,32}})")
 # A Polish account number written without "PL" (NRB: 26 digits, usually grouped 2+4×6).
-_NRB = re.compile(r"(?<![\w/-])(\d{2}(?:[ ]?\d{4}){6})(?![\w/-])")
+_NRB = re.compile(rf"(?<![\w/-])(\d{{2}}(?:{_GAP}\d{{4}}){{6}})(?![\w/-])")
 _ACCOUNT_LABEL = re.compile(r"(?:konto|konta|rachun\w*|account|účet|účtu|счет|счёт)\W", re.IGNORECASE)
 
 

@@ -403,6 +403,25 @@ def test_ibans_valid_only_and_not_phones() -> None:
     ]
 
 
+def test_an_account_number_wrapped_at_a_line_end_is_read_whole() -> None:
+    """PDFs and scans end lines inside a grouped account number; the checksum (and the country's length)
+    says where it ends, so the next line's number does not join it."""
+    wrapped = {
+        "pl": "Proszę o zwrot na rachunek: PL61 1090 1014\n0000 0712 1981 2874 (właściciel Jan Nowak).",
+        "cs": "Nový účet: CZ65 0800 0000 1920\n  0014 5399\n2026 s pozdravem",
+        "en": "Please refund it to IBAN: GB82 WEST 1234\r\n5698 7654 32\n2026 was a long year",
+    }
+    expected = {"pl": ["PL61109010140000071219812874"], "cs": ["CZ6508000000192000145399"],
+                "en": ["GB82WEST12345698765432"]}
+    for lang, text in wrapped.items():
+        assert extract_entities(text, lang)["iban"] == expected[lang], lang
+    # a Polish account number without the country code, wrapped
+    assert extract_entities("Nr rachunku: 61 1090 1014 0000\n0712 1981 2874", "pl")["iban"] == [
+        "PL61109010140000071219812874"]
+    # a wrapped number whose checksum fails is no IBAN, and the words of the next line are not taken as one
+    assert extract_entities("Konto: PL61 1090 1014 0000\n0712 1981 2875", "pl")["iban"] == []
+
+
 def test_pesel_and_nip() -> None:
     text = "PESEL: 44051401359, zły PESEL: 44051401358, NIP 123-456-32-18, NIP: 123-456-32-19, NIP PL 5260250274"
     entities = extract_entities(text, "pl")
