@@ -168,25 +168,13 @@ def _autocommit_factory(url: str) -> sessionmaker[Session]:
 
 
 @contextmanager
-def autocommit_scope(url: str) -> Iterator[Session]:
-    """A session for reads and at most one small write that needs no transaction around it (who is asking, on
-    every request). On PostgreSQL each statement commits by itself: no BEGIN and no COMMIT, two round trips
-    fewer than :func:`session_scope`. SQLite: the same as :func:`session_scope`."""
-    session = _autocommit_factory(url)()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+def session_scope(url: str, *, autocommit: bool = False) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any exception.
 
-
-@contextmanager
-def session_scope(url: str) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any exception."""
-    session = _factory(url)()
+    ``autocommit``: for reads and at most one small write that needs no transaction around it (who is asking,
+    on every request). On PostgreSQL each statement then commits by itself: no BEGIN and no COMMIT, two round
+    trips fewer. SQLite: no difference."""
+    session = (_autocommit_factory if autocommit else _factory)(url)()
     try:
         yield session
         session.commit()

@@ -14,7 +14,7 @@ from intake import Accepted, Arrival, Duplicate, accept
 from pipeline.context import Context
 from storage import users
 from storage.blobs import FsBlobStore, sha256_hex
-from storage.db import autocommit_scope, get_engine, migrate, session_scope
+from storage.db import get_engine, migrate, session_scope
 from storage.models import ApiToken, AuditEvent, Envelope, Role
 from storage.users import authenticate, upsert_user
 
@@ -108,7 +108,7 @@ def test_same_schema_and_intake_on_postgresql(postgres_url: str, tmp_path: Path)
         assert env is not None and env.received_at == datetime(2026, 11, 23, 10, tzinfo=UTC)
 
 def test_a_token_check_on_postgresql_opens_no_transaction(postgres_url: str) -> None:
-    """Who is asking is looked up on every API request: in autocommit_scope PostgreSQL gets the SELECT alone (no
+    """Who is asking is looked up on every API request: with ``autocommit`` PostgreSQL gets the SELECT alone (no
     BEGIN and COMMIT around it), the once-a-minute last_used_at is committed by its UPDATE, a revoked token is
     refused at once, and the pooled connection goes back to transactions for the next session_scope."""
     from psycopg.pq import TransactionStatus
@@ -120,7 +120,7 @@ def test_a_token_check_on_postgresql_opens_no_transaction(postgres_url: str) -> 
         upsert_user(s, name, "correct horse battery", Role.AGENT)
         token, plain = users.create_token(s, name, "bench", now)
         token_id = token.id
-    with autocommit_scope(postgres_url) as s:
+    with session_scope(postgres_url, autocommit=True) as s:
         assert users.token_for(s, plain, now) is not None
         pg = s.connection().connection.dbapi_connection
         assert pg is not None and pg.info.transaction_status == TransactionStatus.IDLE  # nothing left open
@@ -131,7 +131,7 @@ def test_a_token_check_on_postgresql_opens_no_transaction(postgres_url: str) -> 
         pg = s.connection().connection.dbapi_connection
         assert pg is not None and pg.info.transaction_status == TransactionStatus.INTRANS  # a transaction again
         users.revoke_token(s, token_id, now)
-    with autocommit_scope(postgres_url) as s:
+    with session_scope(postgres_url, autocommit=True) as s:
         assert users.token_for(s, plain, now) is None
 
 

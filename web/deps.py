@@ -43,7 +43,7 @@ from starlette.datastructures import Headers
 
 from pipeline.context import Context
 from queues.work import agent_scope
-from storage.db import autocommit_scope, session_scope
+from storage.db import session_scope
 from storage.models import Role, User
 from storage.users import (
     LoginThrottled,
@@ -563,7 +563,8 @@ def identify(ctx: Context, creds: Credentials, ip: str, now: datetime) -> Identi
     """Check credentials against the database (blocking: call it from a worker thread). None: anonymous (no
     credentials, or a session that has ended); 401/429 for wrong or throttled credentials."""
     if creds.kind == "bearer":
-        with autocommit_scope(ctx.db_url) as s:  # no transaction: one lookup (and last_used_at once a minute)
+        # no transaction: one lookup (and last_used_at once a minute)
+        with session_scope(ctx.db_url, autocommit=True) as s:
             token = token_for(s, creds.secret, now)
             if token is None:
                 raise _unauthorized("Unknown, revoked or expired API token.")
@@ -591,7 +592,7 @@ def identify(ctx: Context, creds: Credentials, ip: str, now: datetime) -> Identi
         uid, sid = creds.session.get("uid"), creds.session.get("sid")
         if not isinstance(uid, int) or not isinstance(sid, str):
             return None
-        with autocommit_scope(ctx.db_url) as s:  # lookups only
+        with session_scope(ctx.db_url, autocommit=True) as s:  # lookups only
             user = s.get(User, uid)
             if (user is None or not user.active or creds.session.get("pw") != _password_mark(user)
                     or not web_session_valid(s, sid, uid, now)):
