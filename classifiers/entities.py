@@ -34,6 +34,9 @@ from classifiers.text import digit_view, fold
 from ground.records import ENTITY_NAMES
 
 PHONE_REGION = {"pl": "PL", "cs": "CZ", "ru": "RU", "en": "GB"}
+# Where a number in national format may also be from, after the letter's own country: English letters come
+# from Ireland as well as Britain ("085 064 0762" is no British number).
+PHONE_ALSO = {"en": ("IE",)}
 MAX_CHARS = 100000  # bound the work on very long documents
 MAX_PHONES = 50
 
@@ -296,17 +299,23 @@ def _looks_like_code(value: str, language: str) -> bool:
         return not _DATE_LIKE.fullmatch(compact)
     if not 6 <= len(compact) <= 12:
         return False
-    try:
-        number = phonenumbers.parse(compact, PHONE_REGION.get(language, "ZZ"))
-    except phonenumbers.NumberParseException:
-        return True
-    if not phonenumbers.is_valid_number(number):
+    number = _phone_number(compact, language)
+    if number is None:
         return True
     # a phone as people write it: in the national format (trunk prefix included) or the international one
     # without "+"; "7004402215" is a valid British number only once its 0 is added, so it is a code here
     written = {re.sub(r"\D", "", phonenumbers.format_number(number, fmt))
                for fmt in (phonenumbers.PhoneNumberFormat.NATIONAL, phonenumbers.PhoneNumberFormat.E164)}
     return compact not in written
+
+
+def _phone_number(digits: str, language: str) -> phonenumbers.PhoneNumber | None:
+    """``digits`` as a valid phone number of the letter's country, else None."""
+    try:
+        number = phonenumbers.parse(digits, PHONE_REGION.get(language, "ZZ"))
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
 
 
 def _bare(doc: _Text, language: str, config: EntityConfig, out: dict[str, list[str]]) -> None:
@@ -444,6 +453,7 @@ _BY_LANGUAGE: dict[str, tuple[str, ...]] = {"pl": ("pesel", "nip"), "cs": ("ico"
 _ANY_LANGUAGE: tuple[str, ...] = ("pesel", "nip", "ico", "inn")
 _RUN = re.compile(r"(?<![\w.,/])(?:(?:PL|CZ|RU)[ ]?)?(\d+(?:[ -]\d+)*)(?![\w]|[.,]\d)")
 _LABEL_WINDOW = 24
+_PHONE_GROUPS = re.compile(r"\d{2,4}(?:[ -]\d{2,4}){2,4}")  # digits in groups of 2 to 4, as phone numbers are written
 # Written forms that say what they are: SNILS "112-233-445 95", rodné číslo "850101/1234".
 _SNILS_FORM = re.compile(r"(?<![\w.,/-])(\d{3})-(\d{3})-(\d{3})[ -](\d{2})(?![\w]|[.,/-]\d)")
 _RC_FORM = re.compile(r"(?<![\w.,/-])(\d{6})[ ]?/[ ]?(\d{3,4})(?![\w/]|[.,-]\d)")
@@ -496,6 +506,8 @@ def _national_ids(doc: _Text, language: str, out: dict[str, list[str]]) -> None:
         if label in _OTHER_REGISTERS:
             doc.take(m.start(), m.end())  # another register's number: not ours, and not a phone
             continue
+        if not label and _PHONE_GROUPS.fullmatch(m.group(1)) and _phone_number(digits, language) is not None:
+            continue  # "980 006 93 43": written in groups as phones are, and one: the phone finder's, not an INN
         kinds = _LABEL_TYPES[label] if label else _BY_LANGUAGE.get(language, _ANY_LANGUAGE)
         starts = [0] if label else range(len(groups))
         taken = False
@@ -572,15 +584,28 @@ def _unwrap(match: re.Match[str]) -> str:
     return match.group(0)[:cut] + " " * len(match.group(1))
 
 
+_PHONE_LABEL = re.compile(r"(?i)(?:tel|phone|mobil|numer|number|номер|телефон|číslo|cislo|kontakt|call|ring|zadzwo)")
+
+
 def _phones(doc: _Text, language: str) -> list[str]:
-    region = PHONE_REGION.get(language, "ZZ")
-    found = []
+    """Valid numbers of the letter's country (then of PHONE_ALSO's, where the first found none). Digits joined
+    by "/" are a phone only after a word that says so: without one they are a case or file reference
+    ("sygn. VI Nc-e 1442187/25") or part of an id ("EL/2024/55821")."""
+    found: list[str] = []
+    spans: list[tuple[int, int]] = []
     view = _PHONE_WRAP.sub(_unwrap, doc.view)
-    matcher = phonenumbers.PhoneNumberMatcher(view, region, leniency=phonenumbers.Leniency.VALID)
-    for i, match in enumerate(matcher):
-        if i >= MAX_PHONES:
-            break
-        found.append(phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164))
+    for region in (PHONE_REGION.get(language, "ZZ"), *PHONE_ALSO.get(language, ())):
+        matcher = phonenumbers.PhoneNumberMatcher(view, region, leniency=phonenumbers.Leniency.VALID)
+        for match in matcher:
+            if len(found) >= MAX_PHONES:
+                return found
+            if any(match.start < end and start < match.end for start, end in spans):
+                continue
+            if "/" in match.raw_string and (view[match.start - 1 : match.start] in ("/", "-")
+                                            or not _PHONE_LABEL.search(view[max(0, match.start - 24) : match.start])):
+                continue
+            spans.append((match.start, match.end))
+            found.append(phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164))
     return found
 
 

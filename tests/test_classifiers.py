@@ -422,6 +422,27 @@ def test_an_account_number_wrapped_at_a_line_end_is_read_whole() -> None:
     assert extract_entities("Konto: PL61 1090 1014 0000\n0712 1981 2875", "pl")["iban"] == []
 
 
+def test_slashed_references_are_no_phones_and_grouped_phones_no_national_ids() -> None:
+    # a court file number and a contract number joined by "/" are not phones ...
+    assert extract_entities("Przyszedł nakaz zapłaty, sygn. VI Nc-e 1442187/25.", "pl")["phone"] == []
+    assert extract_entities("vypovídám smlouvu č. EL/2024/55821 k 31. 12.", "cs")["phone"] == []
+    # ... but a number after a word that says it is one keeps its slash
+    assert extract_entities("tel. 22/123 45 67, proszę dzwonić po 16", "pl")["phone"] == ["+48221234567"]
+    # ten digits in phone groups in a Russian letter: the phone it is, not an INN with a valid checksum
+    ru = extract_entities("Перенёс к вам номер 980 006 93 43, смс не приходят.", "ru")
+    assert ru["phone"] == ["+79800069343"] and ru["inn"] == []
+    # written whole or after its label, the INN stays an INN
+    assert extract_entities("Моя организация: 9800069343.", "ru")["inn"] == ["9800069343"]
+    assert extract_entities("ИНН 980 006 93 43", "ru")["inn"] == ["9800069343"]
+
+
+def test_an_english_letter_may_give_an_irish_number() -> None:
+    en = extract_entities("I moved my number 085 064 0762 to you; ring me on 083 814 3718 or 07911 123456.", "en")
+    assert en["phone"] == ["+353838143718", "+353850640762", "+447911123456"]
+    # a Polish letter's Irish-looking digits stay unread: only English letters look to Ireland
+    assert extract_entities("mój numer 085 064 0762", "pl")["phone"] == []
+
+
 def test_pesel_and_nip() -> None:
     text = "PESEL: 44051401359, zły PESEL: 44051401358, NIP 123-456-32-18, NIP: 123-456-32-19, NIP PL 5260250274"
     entities = extract_entities(text, "pl")
