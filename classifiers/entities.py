@@ -575,7 +575,8 @@ def _amounts(doc: _Text) -> list[str]:
 # ---------------------------------------------------------------------------- phones
 # A phone number wrapped at a line's end by a PDF or a scan ("pod numerem 882⏎699 005"): after a word that says
 # a phone number follows, the line break between its digit groups is read as a space (the view keeps its length)
-_PHONE_WRAP = re.compile(r"(?i)(?:tel|phone|mobil|numer|number|номер|телефон|číslo|cislo|kontakt)[^\n\d]{0,24}"
+_PHONE_WORDS = r"tel|phone|mobil|numer|number|номер|телефон|číslo|cislo|kontakt"  # words that say a phone follows
+_PHONE_WRAP = re.compile(rf"(?i)(?:{_PHONE_WORDS})[^\n\d]{{0,24}}"
                          r"[\d() -]{2,14}?[\d)]([ \t]*\r?\n)(?=[ \t]*[\d(])")
 
 
@@ -584,7 +585,7 @@ def _unwrap(match: re.Match[str]) -> str:
     return match.group(0)[:cut] + " " * len(match.group(1))
 
 
-_PHONE_LABEL = re.compile(r"(?i)(?:tel|phone|mobil|numer|number|номер|телефон|číslo|cislo|kontakt|call|ring|zadzwo)")
+_PHONE_LABEL = re.compile(rf"(?i)(?:{_PHONE_WORDS}|call|ring|zadzwo)")
 
 
 def _phones(doc: _Text, language: str) -> list[str]:
